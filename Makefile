@@ -1,0 +1,44 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+STAMP  := $(VENV)/.installed
+DEMO_OUT ?= demo-run
+
+.PHONY: demo test venv lint bench clean dataset browser
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[test]'
+	touch $(STAMP)
+
+# Full pipeline on the embedded Fashion-MNIST subset (2 CPU cores: about 15 minutes).
+demo: venv
+	$(VENV)/bin/ganaug run --builtin fashion-demo --out $(DEMO_OUT)
+
+# Headless Chromium renders the HTML report in the browser tests; installed when missing.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing chromium for the report test"; \
+	  (apt-get update -q && apt-get install -y -q chromium) >/dev/null 2>&1 || \
+	  echo "could not install chromium: browser tests will be skipped"; }
+
+test: venv browser
+	OMP_NUM_THREADS=2 $(PY) -m pytest -q --timeout=900
+
+lint: venv
+	$(VENV)/bin/ruff check src tests bench scripts
+
+bench: venv
+	$(PY) bench/bench_train.py
+
+# Rebuild the embedded demo dataset from Debian's dataset-fashion-mnist package.
+dataset: venv
+	$(PY) scripts/build_demo_dataset.py
+
+clean:
+	rm -rf $(DEMO_OUT) .pytest_cache

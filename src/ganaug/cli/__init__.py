@@ -1,0 +1,58 @@
+"""Command-line interface: ``ganaug COMMAND``.
+
+Each command lives in its own module in this package and registers itself on :data:`cli`
+through the ``@cli.command`` decorator; modules are discovered at start-up, so adding a
+command never means editing this file. Commands only parse, call the library and print.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+
+import click
+
+from ganaug import __version__
+
+
+class GanaugError(click.ClickException):
+    """An error the user can act on: printed without a traceback, exit status 1."""
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.version_option(__version__, prog_name="ganaug")
+def cli() -> None:
+    """GAN augmentation for small or imbalanced labelled image sets.
+
+    Pipeline: inspect -> prepare (split) -> train -> generate / balance -> evaluate ->
+    benchmark -> report. `ganaug run DATA` runs all of it in one run folder.
+    """
+
+
+def _discover() -> None:
+    for info in pkgutil.iter_modules(__path__):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{info.name}")
+
+
+_discover()
+
+
+def main() -> None:
+    from ganaug.errors import UserError
+
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except UserError as e:
+        click.secho(f"Error: {e}", fg="red", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)

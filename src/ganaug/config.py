@@ -1,0 +1,201 @@
+"""Typed configuration for networks and training, with presets.
+
+Everything a run needs is in :class:`TrainConfig`; it is saved resolved as
+``training_options.json`` in the run folder and rebuilt from there on resume.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal
+
+from ganaug.errors import UserError
+
+ARCHS = ("dcgan", "stylegan2")
+PRESETS = ("tiny", "cpu", "gpu")
+AUGS = ("ada", "fixed", "diffaug", "none")
+LOSSES = ("nonsaturating", "hinge")
+
+
+@dataclass
+class NetworkConfig:
+    """Architecture of G and D. Rebuilding a model needs only this."""
+
+    arch: Literal["dcgan", "stylegan2"] = "dcgan"
+    resolution: int = 64  # square, power of two: 32..256 (512 for stylegan2 on GPU)
+    channels: int = 3  # 1 (grayscale) or 3 (RGB)
+    num_classes: int = 0  # 0: unconditional; K > 0: one class-conditional model for K classes
+    z_dim: int = 100  # latent size
+    # DCGAN family
+    g_channels: int = 64  # "ngf": channels of G's last hidden layer; doubled per lower resolution
+    d_channels: int = 64  # "ndf": channels of D's first layer; doubled per lower resolution
+    g_batch_norm: bool = True  # batch norm in G
+    d_batch_norm: bool = True  # batch norm in D (ignored where spectral norm is on)
+    d_spectral_norm: bool = False  # spectral norm on D's weights
+    d_dropout: float = 0.0  # dropout after each D block
+    leaky_slope: float = 0.2  # LeakyReLU slope in D (and StyleGAN2's lrelu)
+    # StyleGAN2 family
+    w_dim: int = 512  # intermediate latent size
+    mapping_layers: int = 8  # depth of the mapping network
+    channel_base: int = 16384  # feature maps at resolution r: min(channel_base // r, channel_max)
+    channel_max: int = 512
+    mbstd_group: int = 4  # minibatch-stddev group size in D (0 disables)
+
+    def __post_init__(self) -> None:
+        if self.arch not in ARCHS:
+            raise UserError(f"unknown architecture {self.arch!r}; choose from {', '.join(ARCHS)}")
+        r = self.resolution
+        if r < 16 or r & (r - 1):
+            raise UserError(f"GAN resolution must be a power of two >= 16, got {r}")
+        if self.arch == "dcgan" and r > 256:
+            raise UserError("DCGAN supports resolutions up to 256; use stylegan2 for 512")
+        if self.channels not in (1, 3):
+            raise UserError(f"channels must be 1 or 3, got {self.channels}")
+        if self.num_classes < 0:
+            raise UserError("num_classes must be >= 0")
+
+    @property
+    def conditional(self) -> bool:
+        return self.num_classes > 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "NetworkConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+@dataclass
+class TrainConfig:
+    """Options of one GAN training run (see ``ganaug train --help`` for each)."""
+
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    preset: str = "cpu"
+    kimg: float = 50.0  # training length, thousands of real images shown to D
+    batch_size: int = 64
+    g_lr: float = 2e-4
+    d_lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    loss: Literal["nonsaturating", "hinge"] = "nonsaturating"
+    d_steps: int = 1  # D updates per G update
+    label_smoothing: float = 0.0  # one-sided: real target becomes 1 - s (non-saturating loss only)
+    r1_gamma: float | None = None  # None: 0.0002 * res^2 / batch for stylegan2, 0 for dcgan
+    r1_interval: int = 16  # lazy regularisation: R1 every N D steps
+    ema_kimg: float | None = None  # G_ema half-life in kimg; None: batch * 10 / 32
+    ema_rampup: float | None = 0.05  # half-life ramps up with cur_nimg * rampup
+    style_mixing: float = 0.0  # probability of style mixing (stylegan2)
+    aug: Literal["ada", "fixed", "diffaug", "none"] = "ada"
+    aug_p: float = 0.0  # initial (ada) or constant (fixed) augmentation probability
+    ada_target: float = 0.6  # target for sign(D(real)) mean
+    ada_kimg: float = 100.0  # ADA speed: p can go 0 -> 1 in this many kimg
+    ada_interval: int = 4  # adjust p every N D steps
+    diffaug_policy: str = "color,translation,cutout"
+    tick_kimg: float = 2.0  # upkeep (stats line, grids) every this many kimg
+    snap: int = 5  # snapshot every N ticks (always one at the end)
+    grid_seeds: int = 8  # samples per class in the fake grids
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True  # mixed precision on CUDA (ignored on CPU)
+    channels_last: bool = True  # on CUDA
+    compile: bool = False  # torch.compile G and D
+    multiply: int = 1  # classic-augment the training images x N before training (tiny sets)
+    freeze_d: int = 0  # transfer learning: freeze D's first N blocks
+    collapse_window: int = 3  # ticks of D loss ~ 0 with G loss rising before warning
+    nan_check: bool = True
+
+    def __post_init__(self) -> None:
+        if isinstance(self.network, dict):
+            self.network = NetworkConfig.from_dict(self.network)
+        self.betas = tuple(self.betas)
+        if self.aug not in AUGS:
+            raise UserError(f"unknown augmentation {self.aug!r}; choose from {', '.join(AUGS)}")
+        if self.loss not in LOSSES:
+            raise UserError(f"unknown loss {self.loss!r}; choose from {', '.join(LOSSES)}")
+        if self.batch_size < 1 or self.kimg <= 0:
+            raise UserError("batch_size must be >= 1 and kimg > 0")
+        if not 0 <= self.aug_p <= 1:
+            raise UserError("aug_p must be within [0, 1]")
+
+    @property
+    def resolved_r1_gamma(self) -> float:
+        if self.r1_gamma is not None:
+            return float(self.r1_gamma)
+        if self.network.arch == "stylegan2":
+            return 0.0002 * self.network.resolution**2 / self.batch_size
+        return 0.0
+
+    @property
+    def resolved_ema_kimg(self) -> float:
+        return float(self.ema_kimg) if self.ema_kimg is not None else self.batch_size * 10 / 32
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["betas"] = list(self.betas)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        d = {k: v for k, v in d.items() if k in known}
+        d["network"] = NetworkConfig.from_dict(d.get("network", {}))
+        return cls(**d)
+
+    def replace(self, **overrides: Any) -> "TrainConfig":
+        net_keys = {f.name for f in fields(NetworkConfig)}
+        net = dataclasses.replace(self.network, **{k: v for k, v in overrides.items() if k in net_keys})
+        rest = {k: v for k, v in overrides.items() if k not in net_keys}
+        return dataclasses.replace(self, network=net, **rest)
+
+
+# Preset values per (arch, preset). Resolution, channels and classes come from the data.
+_PRESETS: dict[tuple[str, str], dict[str, Any]] = {
+    ("dcgan", "tiny"): dict(z_dim=16, g_channels=8, d_channels=8, batch_size=8, kimg=0.064, tick_kimg=0.032,
+                            snap=1, grid_seeds=2),
+    ("dcgan", "cpu"): dict(z_dim=100, g_channels=64, d_channels=64, batch_size=64, kimg=60, tick_kimg=5,
+                           snap=4, aug="ada", ada_kimg=20, d_spectral_norm=False),
+    ("dcgan", "gpu"): dict(z_dim=100, g_channels=128, d_channels=128, batch_size=128, kimg=2000, tick_kimg=20,
+                           snap=10, ada_kimg=100),
+    ("stylegan2", "tiny"): dict(z_dim=16, w_dim=16, mapping_layers=2, channel_base=256, channel_max=16,
+                                batch_size=8, kimg=0.064, tick_kimg=0.032, snap=1, grid_seeds=2,
+                                g_lr=0.0025, d_lr=0.0025, betas=(0.0, 0.99), r1_interval=4, mbstd_group=4),
+    ("stylegan2", "cpu"): dict(z_dim=128, w_dim=128, mapping_layers=2, channel_base=4096, channel_max=128,
+                               batch_size=32, kimg=30, tick_kimg=2.5, snap=4, g_lr=0.0025, d_lr=0.0025,
+                               betas=(0.0, 0.99), ema_kimg=2.0, ada_kimg=20, style_mixing=0.0),
+    ("stylegan2", "gpu"): dict(z_dim=512, w_dim=512, mapping_layers=8, channel_base=16384, channel_max=512,
+                               batch_size=32, kimg=5000, tick_kimg=4, snap=50, g_lr=0.0025, d_lr=0.0025,
+                               betas=(0.0, 0.99), style_mixing=0.9, ada_kimg=500),
+}
+
+
+def make_config(
+    arch: str = "dcgan",
+    preset: str = "cpu",
+    *,
+    resolution: int = 64,
+    channels: int = 3,
+    num_classes: int = 0,
+    **overrides: Any,
+) -> TrainConfig:
+    """A :class:`TrainConfig` from a preset, the data's shape, and overrides (None values ignored)."""
+    if preset not in PRESETS:
+        raise UserError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
+    if arch not in ARCHS:
+        raise UserError(f"unknown architecture {arch!r}; choose from {', '.join(ARCHS)}")
+    values = dict(_PRESETS[(arch, preset)])
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    net_keys = {f.name for f in fields(NetworkConfig)}
+    unknown = set(values) - net_keys - {f.name for f in fields(TrainConfig)}
+    if unknown:
+        raise UserError(f"unknown option(s): {', '.join(sorted(unknown))}")
+    net = NetworkConfig(
+        arch=arch,
+        resolution=resolution,
+        channels=channels,
+        num_classes=num_classes,
+        **{k: v for k, v in values.items() if k in net_keys and k not in ("arch",)},
+    )
+    rest = {k: v for k, v in values.items() if k not in net_keys}
+    return TrainConfig(network=net, preset=preset, **rest)
