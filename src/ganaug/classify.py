@@ -1,0 +1,363 @@
+"""Classifier training, prediction, embedding and metrics (the "Classifier contract").
+
+``fit_classifier(train, val)`` trains one of :mod:`ganaug.models.classifier`'s networks and keeps
+the weights of the epoch with the best balanced accuracy on ``val`` (ties: lower val loss).
+Nothing else ever selects anything: a test split must never be passed here.
+
+Inputs are uint8 N x C x H x W images; the model maps them from [-1, 1] to whatever its backbone
+wants (ImageNet normalisation, 3 channels and ``image_size`` for ResNets), so every function here
+takes raw uint8 images.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ganaug.data.imageset import ImageSet
+from ganaug.errors import UserError
+from ganaug.models.classifier import Classifier, build_classifier
+from ganaug.utils import resolve_device, seed_everything
+
+
+@dataclass
+class FitResult:
+    model: Classifier  # weights of the best epoch, eval mode, on the training device
+    history: list[dict[str, Any]] = field(default_factory=list)  # one dict per epoch run
+    best_epoch: int = 0  # 1-based epoch whose weights were kept
+    val_score: float = float("nan")  # balanced accuracy on val at best_epoch
+    time_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "history": self.history,
+            "best_epoch": self.best_epoch,
+            "val_score": self.val_score,
+            "time_s": self.time_s,
+            "config": self.model.config,
+        }
+
+
+# ----------------------------------------------------------------------------
+# Helpers
+
+
+def _as_array(images: Any) -> np.ndarray:
+    if isinstance(images, ImageSet):
+        images = images.images
+    images = np.asarray(images)
+    if images.dtype != np.uint8 or images.ndim != 4:
+        raise ValueError(f"expected uint8 N x C x H x W images, got {images.dtype} {images.shape}")
+    return images
+
+
+def _to_float(x_uint8: torch.Tensor) -> torch.Tensor:
+    return x_uint8.float().div_(127.5).sub_(1.0)  # [-1, 1]
+
+
+def _classic_augment(channels: int):
+    """The batch transform of ganaug.augment.classic, on [-1, 1] NCHW tensors."""
+    try:
+        from ganaug.augment.classic import ClassicAugment
+    except ImportError as e:
+        raise UserError(
+            "augment=True needs ganaug.augment.classic.ClassicAugment, which is not available "
+            f"in this installation ({e})"
+        ) from e
+    return ClassicAugment(channels=channels)
+
+
+@torch.no_grad()
+def _batched(fn, x_uint8: np.ndarray, batch_size: int, device: torch.device) -> torch.Tensor:
+    outs = []
+    for i in range(0, len(x_uint8), batch_size):
+        xb = _to_float(torch.from_numpy(x_uint8[i : i + batch_size]).to(device))
+        outs.append(fn(xb).float().cpu())
+    return torch.cat(outs) if outs else torch.empty(0)
+
+
+# ----------------------------------------------------------------------------
+# Training
+
+
+def fit_classifier(
+    train: ImageSet,
+    val: ImageSet,
+    *,
+    arch: str = "smallcnn",  # smallcnn | resnet18 | resnet50
+    epochs: int = 20,  # at most this many passes over train (early stopping may end sooner)
+    batch_size: int = 64,
+    lr: float = 1e-3,  # AdamW, cosine-annealed to 0 over `epochs`
+    seed: int = 0,  # initialisation, shuffling and augmentation; same seed, same result on CPU
+    augment: bool = False,  # classic augmentation (flips, rotations, crops, colour) on the fly
+    device: str = "auto",
+    image_size: int | None = None,  # square input size; None: data size (smallcnn) or 224 (ResNets)
+    pretrained_weights: str | os.PathLike | None = None,  # ResNets: path | None (hub cache) | "none"
+    finetune: bool = False,  # ResNets: train everything (ImageNet backbone at lr / 10), not just the head
+    weight_decay: float = 1e-4,
+    patience: int | None = 8,  # stop after this many epochs without a better val score; None: never
+    progress: bool = False,
+) -> FitResult:
+    """Train a classifier on ``train``; select the epoch on ``val`` only; return the best weights."""
+    t0 = time.time()
+    if len(train) < 2:
+        raise UserError(f"need at least 2 training images, got {len(train)}")
+    if len(val) == 0:
+        raise UserError("the validation set is empty; model selection needs one")
+    if train.class_names != val.class_names:
+        raise UserError("train and val have different class names")
+    if train.images.shape[1:] != val.images.shape[1:]:
+        raise UserError(f"train images are {train.images.shape[1:]} but val images {val.images.shape[1:]}")
+    if epochs < 1 or batch_size < 1:
+        raise UserError("epochs and batch_size must be >= 1")
+    dev = resolve_device(device)
+
+    # Build the model under the seed (initialisation is part of what the seed fixes).
+    seed_everything(seed)
+    model = build_classifier(
+        arch,
+        train.num_classes,
+        train.channels,
+        image_size=image_size,
+        pretrained_weights=pretrained_weights,
+        finetune=finetune,
+        class_names=train.class_names,
+    ).to(dev)
+    aug = _classic_augment(train.channels) if augment else None
+
+    # A frozen backbone without augmentation sees the same inputs every epoch: embed once.
+    cache = model.frozen and aug is None
+    x_tr = torch.from_numpy(train.images)
+    y_tr = torch.from_numpy(train.labels)
+    y_va = torch.from_numpy(val.labels)
+    if cache:
+        model.eval()
+        f_tr = _batched(model.backbone_features, train.images, 256, dev)
+        f_va = _batched(model.backbone_features, val.images, 256, dev)
+
+    # Fine-tuning ImageNet weights: the backbone learns 10x slower than the new head.
+    backbone_lr = lr * 0.1 if model.config.get("pretrained") not in (None, "none") else lr
+    head = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("backbone.")]
+    body = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith("backbone.")]
+    groups = [{"params": head, "lr": lr}] + ([{"params": body, "lr": backbone_lr}] if body else [])
+    opt = torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
+    gen = torch.Generator().manual_seed(seed)  # shuffling order
+    aug_gen = torch.Generator().manual_seed(seed + 1_000_003)  # augmentation parameters, independent stream
+
+    history: list[dict[str, Any]] = []
+    best_key: tuple[float, float] | None = None
+    best_state: dict[str, torch.Tensor] | None = None
+    best_epoch, best_score, since_best = 0, float("nan"), 0
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=epochs, desc=f"fit {arch}", leave=False)
+    n = len(train)
+    for epoch in range(1, epochs + 1):
+        te = time.time()
+        # Train one epoch.
+        model.train()
+        perm = torch.randperm(n, generator=gen)
+        if n % batch_size == 1:  # batch norm cannot train on a batch of one; that image comes back next epoch
+            perm = perm[:-1]
+        tot_loss, tot_correct, tot_n = 0.0, 0, 0
+        for i in range(0, len(perm), batch_size):
+            idx = perm[i : i + batch_size]
+            yb = y_tr[idx].to(dev)
+            if cache:
+                logits = model.head_from_backbone(f_tr[idx].to(dev))
+            else:
+                xb = _to_float(x_tr[idx])
+                if aug is not None:  # on the CPU: its random parameters come from a CPU generator
+                    xb = aug(xb, generator=aug_gen)
+                logits = model(xb.to(dev))
+            loss = F.cross_entropy(logits, yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            tot_loss += float(loss.detach()) * len(idx)
+            tot_correct += int((logits.argmax(1) == yb).sum())
+            tot_n += len(idx)
+        sched.step()
+
+        # Score on val.
+        model.eval()
+        with torch.no_grad():
+            if cache:
+                logits_va = torch.cat(
+                    [
+                        model.head_from_backbone(f_va[i : i + 256].to(dev)).cpu()
+                        for i in range(0, len(f_va), 256)
+                    ]
+                )
+            else:
+                logits_va = _batched(model, val.images, 256, dev)
+        val_loss = float(F.cross_entropy(logits_va, y_va))
+        m = classification_metrics(val.labels, torch.softmax(logits_va, 1).numpy(), train.num_classes)
+        rec = {
+            "epoch": epoch,
+            "train_loss": tot_loss / max(tot_n, 1),
+            "train_accuracy": tot_correct / max(tot_n, 1),
+            "val_loss": val_loss,
+            "val_accuracy": m["accuracy"],
+            "val_balanced_accuracy": m["balanced_accuracy"],
+            "val_macro_f1": m["macro_f1"],
+            "lr": opt.param_groups[0]["lr"],
+            "time_s": time.time() - te,
+        }
+        history.append(rec)
+        if not math.isfinite(rec["train_loss"]):
+            from ganaug.errors import TrainingDivergedError
+
+            raise TrainingDivergedError(
+                f"classifier training diverged at epoch {epoch} (loss {rec['train_loss']}); lower lr"
+            )
+
+        # Keep the best epoch: highest val balanced accuracy, then lowest val loss.
+        key = (m["balanced_accuracy"], -val_loss)
+        if best_key is None or key > best_key:
+            best_key, best_epoch, best_score, since_best = key, epoch, m["balanced_accuracy"], 0
+            best_state = copy.deepcopy(model.state_dict())
+        else:
+            since_best += 1
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(val_bacc=f"{m['balanced_accuracy']:.3f}", best=best_epoch)
+        if patience is not None and since_best >= patience:
+            break
+    if bar is not None:
+        bar.close()
+
+    assert best_state is not None
+    model.load_state_dict(best_state)
+    model.eval()
+    return FitResult(
+        model=model,
+        history=history,
+        best_epoch=best_epoch,
+        val_score=float(best_score),
+        time_s=time.time() - t0,
+    )
+
+
+# ----------------------------------------------------------------------------
+# Inference
+
+
+def predict_proba(
+    model: Classifier, images: np.ndarray | ImageSet, *, batch_size: int = 256, device: str = "auto"
+) -> np.ndarray:
+    """Class probabilities [N, K] (float64) for uint8 N x C x H x W images."""
+    x = _as_array(images)
+    dev = resolve_device(device)
+    model = model.to(dev).eval()
+    logits = _batched(model, x, batch_size, dev)
+    return torch.softmax(logits.double(), 1).numpy() if len(x) else np.zeros((0, model.num_classes))
+
+
+def embed(
+    model: Classifier,
+    images: np.ndarray | ImageSet,
+    *,
+    batch_size: int = 256,
+    device: str = "auto",
+    layer: str = "penultimate",  # "penultimate" (input of the last linear layer) | "backbone"
+) -> np.ndarray:
+    """Features [N, D] (float32): penultimate layer by default, or the backbone's pooled output."""
+    x = _as_array(images)
+    dev = resolve_device(device)
+    model = model.to(dev).eval()
+    if layer == "penultimate":
+        fn, dim = model.features, model.embed_dim
+    elif layer == "backbone":
+        fn, dim = model.backbone_features, model.backbone_dim
+    else:
+        raise ValueError(f"layer must be 'penultimate' or 'backbone', got {layer!r}")
+    out = _batched(fn, x, batch_size, dev)
+    return out.numpy().astype(np.float32) if len(x) else np.zeros((0, dim), np.float32)
+
+
+# ----------------------------------------------------------------------------
+# Metrics
+
+
+def classification_metrics(
+    y_true: Sequence[int] | np.ndarray, proba: np.ndarray, num_classes: int
+) -> dict[str, Any]:
+    """Accuracy, balanced accuracy, macro-F1, per-class recall, AUROC from class probabilities.
+
+    - ``balanced_accuracy``: mean recall over the classes present in ``y_true`` (sklearn's definition).
+    - ``per_class_recall``: one value per class; NaN for a class absent from ``y_true``.
+    - ``macro_f1``: mean F1 over the classes present in ``y_true`` or predicted.
+    - ``auroc``: binary ROC AUC of class 1 (K = 2), or the macro mean of one-vs-rest AUCs over the
+      classes that have both positives and negatives in ``y_true`` (NaN when none has).
+    - ``per_class_auroc``: the one-vs-rest AUCs (NaN where undefined); ``confusion_matrix`` rows = truth.
+    """
+    from sklearn.metrics import (
+        accuracy_score,
+        balanced_accuracy_score,
+        confusion_matrix,
+        f1_score,
+        recall_score,
+        roc_auc_score,
+    )
+
+    y = np.asarray(y_true, dtype=np.int64)
+    p = np.asarray(proba, dtype=np.float64)
+    K = int(num_classes)
+    if p.ndim != 2 or p.shape != (len(y), K):
+        raise ValueError(f"proba must be [{len(y)}, {K}], got {p.shape}")
+    nan = float("nan")
+    if len(y) == 0:
+        return {
+            "accuracy": nan,
+            "balanced_accuracy": nan,
+            "macro_f1": nan,
+            "per_class_recall": [nan] * K,
+            "auroc": nan,
+            "per_class_auroc": [nan] * K,
+            "confusion_matrix": [[0] * K for _ in range(K)],
+            "n": 0,
+        }
+    pred = p.argmax(1)
+    present = np.unique(y)
+    seen = np.union1d(present, np.unique(pred))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "y_pred contains classes not in y_true" is expected here
+        recall = recall_score(y, pred, labels=np.arange(K), average=None, zero_division=0)
+        bacc = balanced_accuracy_score(y, pred)
+        f1 = f1_score(y, pred, labels=seen, average="macro", zero_division=0)
+    per_class_recall = [float(recall[k]) if k in present else nan for k in range(K)]
+
+    per_class_auroc = []
+    for k in range(K):
+        pos = y == k
+        per_class_auroc.append(float(roc_auc_score(pos, p[:, k])) if 0 < pos.sum() < len(y) else nan)
+    if K == 2:
+        auroc = per_class_auroc[1]
+    else:
+        valid = [a for a in per_class_auroc if not math.isnan(a)]
+        auroc = float(np.mean(valid)) if valid else nan
+    return {
+        "accuracy": float(accuracy_score(y, pred)),
+        "balanced_accuracy": float(bacc),
+        "macro_f1": float(f1),
+        "per_class_recall": per_class_recall,
+        "auroc": auroc,
+        "per_class_auroc": per_class_auroc,
+        "confusion_matrix": confusion_matrix(y, pred, labels=np.arange(K)).tolist(),
+        "n": len(y),
+    }
