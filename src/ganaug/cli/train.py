@@ -1,0 +1,81 @@
+"""`ganaug train`: train a GAN on the training split of a prepared dataset."""
+
+from __future__ import annotations
+
+import click
+
+from ganaug.cli import cli
+from ganaug.config import ARCHS, AUGS, LOSSES, PRESETS
+
+
+@cli.command("train")
+@click.argument("data", type=click.Path())
+@click.option("--arch", type=click.Choice(ARCHS), default="dcgan", help="GAN family.")
+@click.option("--preset", type=click.Choice(PRESETS), default="cpu",
+              help="tiny: seconds (tests); cpu: a useful model in minutes on 2 cores; gpu: quality.")
+@click.option("--out", type=click.Path(), default="runs", help="Parent folder of numbered run folders.")
+@click.option("--kimg", type=click.FloatRange(min=0, min_open=True), help="Training length in thousands of images.")
+@click.option("--batch", "batch_size", type=click.IntRange(min=1), help="Global batch size (all processes).")
+@click.option("--resolution", type=int, help="Power of two; default: the data's size rounded up, 32..256.")
+@click.option("--channels", type=click.Choice(["1", "3"]), help="Default: the data's channels.")
+@click.option("--aug", type=click.Choice(AUGS), help="Augmentation of what D sees.")
+@click.option("--p", "aug_p", type=click.FloatRange(0, 1), help="Initial (ada) or fixed augmentation probability.")
+@click.option("--target", "ada_target", type=click.FloatRange(0, 1), help="ADA target for mean sign(D(real)).")
+@click.option("--ada-kimg", type=click.FloatRange(min=0, min_open=True), help="ADA speed: kimg for p to go 0->1.")
+@click.option("--loss", type=click.Choice(LOSSES), help="GAN loss.")
+@click.option("--d-steps", type=click.IntRange(min=1), help="D updates per G update.")
+@click.option("--g-lr", type=float, help="Generator learning rate.")
+@click.option("--d-lr", type=float, help="Discriminator learning rate.")
+@click.option("--label-smoothing", type=click.FloatRange(0, 0.5), help="One-sided label smoothing of reals.")
+@click.option("--r1-gamma", type=click.FloatRange(min=0), help="R1 weight (default: 0.0002*res^2/batch for stylegan2).")
+@click.option("--ema-kimg", type=click.FloatRange(min=0), help="G_ema half-life in kimg.")
+@click.option("--style-mixing", type=click.FloatRange(0, 1), help="Style mixing probability (stylegan2).")
+@click.option("--spectral-norm/--no-spectral-norm", "d_spectral_norm", default=None, help="Spectral norm in D (dcgan).")
+@click.option("--dropout", "d_dropout", type=click.FloatRange(0, 0.9), help="Dropout in D (dcgan).")
+@click.option("--tick", "tick_kimg", type=click.FloatRange(min=0, min_open=True), help="kimg per tick (stats, grid).")
+@click.option("--snap", type=click.IntRange(min=1), help="Snapshot every N ticks.")
+@click.option("--seed", type=int, help="Random seed.")
+@click.option("--device", default=None, help="auto, cpu, cuda, cuda:1 ...")
+@click.option("--amp/--no-amp", default=None, help="bf16 mixed precision on CUDA.")
+@click.option("--compile/--no-compile", "compile_", default=None, help="torch.compile G and D.")
+@click.option("--multiply", type=click.IntRange(min=1), help="Classic-augment the training images xN first.")
+@click.option("--class", "classes", multiple=True, help="Train on these classes only (repeatable).")
+@click.option("--unconditional", is_flag=True, help="One unconditional model (default: conditional if >1 class).")
+@click.option("--resume", help="Continue a run: a run folder, snapshot file, or 'latest'.")
+@click.option("--transfer", type=click.Path(exists=True), help="Start from another run's snapshot.")
+@click.option("--freeze-d", type=click.IntRange(min=0), help="With --transfer: freeze D's first N blocks.")
+@click.option("--max-ticks", type=click.IntRange(min=1), help="Stop after N ticks in this call (resumable).")
+@click.option("--dry-run", is_flag=True, help="Print the resolved config and parameter counts, then exit.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def train_cmd(data, arch, preset, out, classes, unconditional, resume, transfer, max_ticks, dry_run, quiet,
+              compile_, channels, **overrides):
+    """Train a GAN on the TRAIN split of DATA, a folder made by `ganaug prepare`.
+
+    \b
+    Examples:
+      ganaug train prepared/ --arch dcgan --preset cpu
+      ganaug train prepared/ --arch stylegan2 --kimg 200 --aug ada
+      ganaug train prepared/ --resume latest
+      torchrun --nproc_per_node 2 -m ganaug train prepared/ --arch stylegan2 --preset gpu
+    """
+    from ganaug.training import describe, resolve_training_data, train, _default_resolution
+    from ganaug.config import make_config
+
+    overrides["compile"] = compile_
+    overrides["channels"] = int(channels) if channels else None
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    if dry_run:
+        train_set = resolve_training_data(data, classes or None)
+        res = overrides.pop("resolution", None) or _default_resolution(train_set)
+        ch = overrides.pop("channels", None) or train_set.channels
+        k = 0 if unconditional or train_set.num_classes == 1 else train_set.num_classes
+        cfg = make_config(arch, preset, resolution=res, channels=ch, num_classes=k, **overrides)
+        click.echo(describe(cfg))
+        return
+    result = train(data, out=out, arch=arch, preset=preset, resume=resume, transfer=transfer,
+                   classes=classes or None, conditional=False if unconditional else None,
+                   progress=not quiet, max_ticks=max_ticks, **overrides)
+    click.echo(f"run folder: {result.run_dir}")
+    click.echo(f"trained to {result.kimg:.2f} kimg; snapshot: {result.snapshot}")
+    for w in result.warnings:
+        click.secho(f"warning: {w}", fg="yellow", err=True)

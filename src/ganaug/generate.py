@@ -1,0 +1,422 @@
+"""Synthesis: images per class from fixed seeds, class balancing, export with provenance.
+
+An image is a pure function of (snapshot, class, seed, truncation): its z comes from
+``torch.Generator().manual_seed(seed)`` and StyleGAN2 noise is constant, so the same seed
+gives the same image on the same device, whatever the batch it was generated in.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import torch
+
+from ganaug.data.imageset import ImageSet
+from ganaug.errors import UserError
+from ganaug.utils import atomic_open, resolve_device, sha256_bytes
+
+MANIFEST_FIELDS = ["file", "kind", "class", "label", "source", "run", "snapshot", "kimg", "seed", "truncation",
+                   "sha256"]
+
+
+@dataclass
+class GenerateResult:
+    images: ImageSet  # synthetic images; paths are "synthetic:<class>/seed<k>"
+    seeds: np.ndarray  # seed of each image
+    snapshot: str
+    kimg: float
+    truncation: float
+    out: Path | None = None
+    files: list[Path] = field(default_factory=list)
+    dropped: dict[str, int] = field(default_factory=dict)  # quality filter: rejected per class
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{k}={v}" for k, v in self.images.counts().items())
+        return f"GenerateResult({len(self.images)} images [{counts}], snapshot={Path(self.snapshot).name}, out={self.out})"
+
+    def _repr_html_(self) -> str:
+        return self.images._repr_html_()
+
+
+def parse_seeds(spec: str | Sequence[int] | None, n: int | None = None) -> list[int]:
+    """'0-499', '1,5,9', '0-9,20-29' or a list; default range(n)."""
+    if spec is None or spec == "":
+        if n is None:
+            raise UserError("give --n or --seeds")
+        return list(range(n))
+    if not isinstance(spec, str):
+        return [int(s) for s in spec]
+    seeds: list[int] = []
+    for part in spec.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            if "-" in part[1:]:
+                a, b = part.split("-", 1) if not part.startswith("-") else (part, "")
+                seeds.extend(range(int(a), int(b) + 1))
+            else:
+                seeds.append(int(part))
+        except ValueError:
+            raise UserError(f"cannot read seeds {spec!r}: use forms like 0-499 or 1,5,9") from None
+    if n is not None:
+        seeds = seeds[:n]
+    return seeds
+
+
+def _latents(seeds: Sequence[int], z_dim: int) -> torch.Tensor:
+    return torch.stack([torch.randn(z_dim, generator=torch.Generator().manual_seed(int(s))) for s in seeds])
+
+
+@torch.no_grad()
+def synthesize(G: torch.nn.Module, seeds: Sequence[int], label: int | None, *, truncation: float = 1.0,
+               batch_size: int = 64, device: torch.device | str = "cpu", progress=None) -> np.ndarray:
+    """uint8 N x C x H x W images for ``seeds`` of class ``label`` (None: unconditional)."""
+    device = torch.device(device)
+    out = []
+    arch_kwargs = {"noise_mode": "const"} if hasattr(G, "synthesis") else {}
+    for i in range(0, len(seeds), batch_size):
+        chunk = seeds[i:i + batch_size]
+        z = _latents(chunk, G.z_dim).to(device)
+        c = torch.full((len(chunk),), int(label), dtype=torch.long, device=device) if label is not None else None
+        x = G(z, c, truncation_psi=truncation, **arch_kwargs).float()
+        out.append((x * 127.5 + 128).clamp(0, 255).to(torch.uint8).cpu().numpy())
+        if progress is not None:
+            progress.update(len(chunk))
+    if not out:
+        return np.zeros((0, G.img_channels, G.img_resolution, G.img_resolution), np.uint8)
+    return np.concatenate(out)
+
+
+def _resolve_classes(classes: str | Sequence[str] | None, names: list[str], conditional: bool) -> list[int | None]:
+    want = None if classes in (None, "all") else ([classes] if isinstance(classes, str) else list(classes))
+    for w in want or []:
+        if w not in names:
+            raise UserError(f"unknown class {w!r}; this run knows: {', '.join(names)}")
+    if not conditional:
+        return [None]
+    return list(range(len(names))) if want is None else [names.index(w) for w in want]
+
+
+def generate(
+    run: str | Path,
+    *,
+    n: int | None = None,
+    classes: str | Sequence[str] | None = "all",
+    seeds: str | Sequence[int] | None = None,
+    truncation: float = 1.0,
+    out: str | Path | None = None,
+    formats: Iterable[str] = ("folder",),
+    batch_size: int = 64,
+    device: str = "auto",
+    progress: bool = True,
+    class_counts: dict[str, int] | None = None,
+) -> GenerateResult:
+    """Generate images from a run folder or snapshot.
+
+    One image per seed and class (``--n N`` means seeds 0..N-1). ``class_counts`` instead asks
+    for an exact count per class (seeds 0..count-1 of each). ``formats``: any of "folder"
+    (class folders of PNGs with a provenance text chunk), "zip" (StyleGAN dataset zip), "npz".
+    Every export writes ``manifest.csv`` with one provenance row per image.
+    """
+    from tqdm.auto import tqdm
+
+    from ganaug.checkpoint import load_generator
+
+    dev = resolve_device(device)
+    G, info = load_generator(run, device=dev)
+    names = info["class_names"] or ["synthetic"]
+    conditional = getattr(G, "num_classes", 0) > 0
+    if class_counts is not None:
+        plan = [(names.index(k) if conditional else None, parse_seeds(None, v)) for k, v in class_counts.items()
+                if v > 0]
+        for k in class_counts:
+            if k not in names:
+                raise UserError(f"unknown class {k!r}; this run knows: {', '.join(names)}")
+    else:
+        seed_list = parse_seeds(seeds, n)
+        plan = [(c, seed_list) for c in _resolve_classes(classes, names, conditional)]
+    total = sum(len(s) for _, s in plan)
+    images, labels, all_seeds, paths = [], [], [], []
+    with tqdm(total=total, desc="generate", unit="img", disable=not progress, leave=False) as bar:
+        for label, seed_list in plan:
+            x = synthesize(G, seed_list, label, truncation=truncation, batch_size=batch_size, device=dev,
+                           progress=bar)
+            lab = 0 if label is None else label
+            images.append(x)
+            labels.extend([lab] * len(x))
+            all_seeds.extend(seed_list)
+            paths.extend(f"synthetic:{names[lab]}/seed{s:06d}" for s in seed_list)
+    imgs = np.concatenate(images) if images else np.zeros((0, G.img_channels, G.img_resolution,
+                                                           G.img_resolution), np.uint8)
+    out_names = names if conditional else names[:1]
+    result = GenerateResult(
+        images=ImageSet(imgs, np.asarray(labels, np.int64), out_names, paths),
+        seeds=np.asarray(all_seeds, np.int64),
+        snapshot=info["path"],
+        kimg=info["cur_nimg"] / 1000,
+        truncation=truncation,
+    )
+    if out is not None:
+        export(result, out, formats=formats)
+    return result
+
+
+# ----------------------------------------------------------------------------
+# Export with provenance
+
+
+def _png_bytes(img: np.ndarray, meta: dict[str, Any] | None = None) -> bytes:
+    from PIL import Image, PngImagePlugin
+
+    arr = img[0] if img.shape[0] == 1 else img.transpose(1, 2, 0)
+    pil = Image.fromarray(arr)
+    info = None
+    if meta:
+        info = PngImagePlugin.PngInfo()
+        info.add_text("ganaug", json.dumps(meta, sort_keys=True))
+    buf = io.BytesIO()
+    pil.save(buf, format="PNG", pnginfo=info)
+    return buf.getvalue()
+
+
+def _synthetic_meta(result: GenerateResult, i: int) -> dict[str, Any]:
+    snap = Path(result.snapshot)
+    return {
+        "kind": "synthetic",
+        "run": snap.parent.name,
+        "snapshot": snap.name,
+        "kimg": round(result.kimg, 3),
+        "seed": int(result.seeds[i]),
+        "class": result.images.class_names[int(result.images.labels[i])],
+        "truncation": result.truncation,
+    }
+
+
+def export(result: GenerateResult, out: str | Path, *, formats: Iterable[str] = ("folder",),
+           real: ImageSet | None = None) -> Path:
+    """Write synthetic (and optionally real) images with a manifest. Returns the output folder."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    formats = set(formats)
+    unknown = formats - {"folder", "zip", "npz"}
+    if unknown:
+        raise UserError(f"unknown export format(s): {', '.join(sorted(unknown))} (use folder, zip, npz)")
+    rows: list[dict[str, Any]] = []
+    files: list[Path] = []
+    syn = result.images
+    if "folder" in formats:
+        if real is not None:
+            for i in range(len(real)):
+                cls = real.class_names[int(real.labels[i])]
+                rel = Path(cls) / f"real_{i:06d}.png"
+                data = _png_bytes(real.images[i], {"kind": "real", "source": real.paths[i]})
+                _write(out / rel, data)
+                files.append(out / rel)
+                rows.append({"file": rel.as_posix(), "kind": "real", "class": cls, "label": int(real.labels[i]),
+                             "source": real.paths[i], "sha256": real.hashes[i]})
+        for i in range(len(syn)):
+            meta = _synthetic_meta(result, i)
+            rel = Path(meta["class"]) / f"syn_{meta['seed']:06d}.png"
+            data = _png_bytes(syn.images[i], meta)
+            _write(out / rel, data)
+            files.append(out / rel)
+            rows.append({"file": rel.as_posix(), "label": int(syn.labels[i]), "source": "",
+                         "sha256": sha256_bytes(data), **meta})
+    if "npz" in formats:
+        combined = ImageSet.concat([real, syn]) if real is not None else syn
+        combined.save_npz(out / "images.npz")
+        files.append(out / "images.npz")
+        if "folder" not in formats:
+            rows += _container_rows(result, real, "images.npz")
+    if "zip" in formats:
+        from ganaug.data.sources import write_stylegan_dataset
+
+        combined = ImageSet.concat([real, syn]) if real is not None else syn
+        write_stylegan_dataset(combined, out / "dataset.zip")
+        files.append(out / "dataset.zip")
+        if not ({"folder", "npz"} & formats):
+            rows += _container_rows(result, real, "dataset.zip")
+    with atomic_open(out / "manifest.csv", "w") as f:
+        w = csv.DictWriter(f, fieldnames=MANIFEST_FIELDS, extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            w.writerow(r)
+    result.out = out
+    result.files = files
+    return out
+
+
+def _container_rows(result: GenerateResult, real: ImageSet | None, container: str) -> list[dict]:
+    rows = []
+    offset = 0
+    if real is not None:
+        for i in range(len(real)):
+            rows.append({"file": f"{container}#{i}", "kind": "real", "class": real.class_names[int(real.labels[i])],
+                         "label": int(real.labels[i]), "source": real.paths[i], "sha256": real.hashes[i]})
+        offset = len(real)
+    for i in range(len(result.images)):
+        meta = _synthetic_meta(result, i)
+        rows.append({"file": f"{container}#{offset + i}", "label": int(result.images.labels[i]),
+                     "sha256": result.images.hashes[i], "source": "", **meta})
+    return rows
+
+
+def _write(path: Path, data: bytes) -> None:
+    with atomic_open(path, "wb") as f:
+        f.write(data)
+
+
+def read_manifest(out: str | Path) -> list[dict[str, str]]:
+    with open(Path(out) / "manifest.csv", newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+# ----------------------------------------------------------------------------
+# Balancing
+
+
+def balance_plan(counts: dict[str, int], target: str | int | float = "max") -> dict[str, int]:
+    """How many synthetic images each class needs.
+
+    ``target``: "max" (fill up to the majority count), an int (every class up to that count),
+    or a float ratio r in (0, 1] (every class up to r x the majority count).
+    """
+    majority = max(counts.values()) if counts else 0
+    if target == "max" or target is None:
+        goal = majority
+    elif isinstance(target, float) or (isinstance(target, str) and "." in target):
+        r = float(target)
+        if not 0 < r <= 1:
+            raise UserError("a ratio target must be in (0, 1]")
+        goal = int(round(r * majority))
+    else:
+        goal = int(target)
+        if goal < 1:
+            raise UserError("the target count must be >= 1")
+    return {k: max(goal - v, 0) for k, v in counts.items()}
+
+
+@dataclass
+class BalanceResult:
+    out: Path
+    real_counts: dict[str, int]
+    synthetic_counts: dict[str, int]
+    dropped: dict[str, int]
+    dataset: ImageSet
+
+    def __repr__(self) -> str:
+        rows = ", ".join(f"{k}: {self.real_counts[k]}+{self.synthetic_counts.get(k, 0)}" for k in self.real_counts)
+        return f"BalanceResult(out={str(self.out)!r}, real+synthetic per class: {rows})"
+
+
+def balance(
+    data: Any,
+    run: str | Path,
+    *,
+    out: str | Path,
+    target: str | int | float = "max",
+    truncation: float = 1.0,
+    formats: Iterable[str] = ("folder",),
+    quality_filter: bool = False,
+    min_confidence: float = 0.5,
+    device: str = "auto",
+    progress: bool = True,
+    seed_offset: int = 0,
+) -> BalanceResult:
+    """Fill every class of the training data up to ``target`` with synthetic images.
+
+    ``data``: a prepared folder (its train split) or an ImageSet. The written dataset mixes real and
+    synthetic images, both listed in ``manifest.csv``. Synthetic images are resized to the real
+    images' size and channels. With ``quality_filter`` a classifier trained on the real training
+    split (selected on the validation split) rejects synthetic images it assigns to another
+    class or with confidence below ``min_confidence``; more seeds are drawn to replace them.
+    """
+    from ganaug.checkpoint import load_generator
+    from ganaug.data.preprocess import resize_imageset
+
+    train, val = _train_val(data)
+    need = balance_plan(train.counts(), target)
+    dev = resolve_device(device)
+    G, info = load_generator(run, device=dev)
+    names = info["class_names"]
+    conditional = getattr(G, "num_classes", 0) > 0
+    if conditional and names != train.class_names:
+        raise UserError(f"the run was trained on classes {names}, the data has {train.class_names}")
+    if not conditional and sum(1 for v in need.values() if v) > 1:
+        raise UserError("this run is unconditional: it can fill one class only (train a conditional model, "
+                        "or one run per class and balance class by class)")
+
+    clf = None
+    if quality_filter:
+        from ganaug.classify import fit_classifier
+
+        if val is None:
+            raise UserError("the quality filter needs a validation split: pass a prepared folder")
+        clf = fit_classifier(train, val, seed=0, device=device, progress=progress).model
+
+    res_h, res_w = train.resolution
+    parts_img, parts_lab, parts_seed, dropped = [], [], [], {}
+    for cls, count in need.items():
+        if count == 0:
+            continue
+        k = train.class_index(cls)
+        label = k if conditional else None
+        accepted: list[np.ndarray] = []
+        acc_seeds: list[int] = []
+        next_seed = seed_offset
+        rejected = 0
+        while len(acc_seeds) < count:
+            want = count - len(acc_seeds)
+            batch_seeds = list(range(next_seed, next_seed + (want if clf is None else max(2 * want, 16))))
+            next_seed = batch_seeds[-1] + 1
+            x = synthesize(G, batch_seeds, label, truncation=truncation, device=dev)
+            x = resize_imageset(ImageSet(x, np.full(len(x), k), train.class_names), (res_h, res_w),
+                                channels=train.channels).images
+            keep = np.ones(len(x), bool)
+            if clf is not None:
+                from ganaug.classify import predict_proba
+
+                proba = predict_proba(clf, x, device=device)
+                keep = (proba.argmax(1) == k) & (proba[:, k] >= min_confidence)
+                rejected += int((~keep).sum())
+            for i in np.flatnonzero(keep)[:count - len(acc_seeds)]:
+                accepted.append(x[i])
+                acc_seeds.append(batch_seeds[i])
+            if next_seed - seed_offset > 50 * count + 1000:
+                raise UserError(f"quality filter: only {len(acc_seeds)} of {count} '{cls}' images passed after "
+                                f"{next_seed - seed_offset} tries; lower --min-confidence or train longer")
+        dropped[cls] = rejected
+        parts_img.append(np.stack(accepted))
+        parts_lab.extend([k] * len(accepted))
+        parts_seed.extend(acc_seeds)
+
+    if parts_img:
+        syn_imgs = np.concatenate(parts_img)
+    else:
+        syn_imgs = np.zeros((0,) + train.images.shape[1:], np.uint8)
+    syn = ImageSet(syn_imgs, np.asarray(parts_lab, np.int64), train.class_names,
+                   [f"synthetic:{train.class_names[k]}/seed{s:06d}" for k, s in zip(parts_lab, parts_seed)])
+    gen = GenerateResult(syn, np.asarray(parts_seed, np.int64), info["path"], info["cur_nimg"] / 1000, truncation,
+                         dropped=dropped)
+    out = export(gen, out, formats=formats, real=train)
+    return BalanceResult(out, train.counts(), syn.counts(), dropped, ImageSet.concat([train, syn]))
+
+
+def _train_val(data: Any) -> tuple[ImageSet, ImageSet | None]:
+    if isinstance(data, ImageSet):
+        return data, None
+    path = Path(data)
+    if (path / "split.json").exists():
+        from ganaug.data.split import load_prepared
+
+        p = load_prepared(path)
+        return p.train, p.val
+    raise UserError(f"{data} is not a prepared dataset folder: run `ganaug prepare {data} --out DIR` first, "
+                    "so the test split stays out of the augmented training set")

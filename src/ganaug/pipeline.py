@@ -1,0 +1,331 @@
+"""`ganaug run`: inspect -> split -> train -> generate -> evaluate -> benchmark -> report.
+
+All stages write into one run folder. A stage is skipped when its outputs exist and were made
+from the same configuration (a fingerprint of its options and of everything upstream is kept
+in ``pipeline.json``), so running the same command again resumes where it stopped; GAN
+training itself resumes from its last snapshot.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from ganaug import __version__
+from ganaug.errors import UserError
+from ganaug.utils import atomic_write_json, read_json
+
+STAGES = ("inspect", "split", "train", "generate", "evaluate", "benchmark", "report")
+
+DEFAULTS: dict[str, Any] = {
+    "data": {
+        "source": None,  # folder, CSV-labelled folder, zip, IDX, npz, or "builtin:fashion-demo"
+        "csv": None,
+        "seed": 0,
+        "val": 0.15,
+        "test": 0.2,
+        "per_class_limit": None,
+        "imbalance": None,
+        "resolution": None,
+        "channels": None,
+    },
+    "gan": {"arch": "dcgan", "preset": "cpu", "seed": 0},  # plus any `ganaug train` option, e.g. kimg
+    "generate": {"truncation": 1.0, "per_class": None},  # None: enough for the largest benchmark fraction
+    "evaluate": {"features": "trained", "inception": None},
+    "benchmark": {
+        "fractions": [0, 0.25, 0.5, 0.75, 1.0],
+        "balance": "fix",
+        "seeds": 5,
+        "arch": "smallcnn",
+        "epochs": 15,
+        "jobs": 2,
+        "baselines": ["classic", "oversample", "smote", "synthetic_only"],
+    },
+    "device": "auto",
+}
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Defaults, then a TOML/YAML/JSON file, then ``overrides`` ({"gan.kimg": 10} or nested dicts)."""
+    cfg = copy.deepcopy(DEFAULTS)
+    if path is not None:
+        path = Path(path)
+        if not path.exists():
+            raise UserError(f"config file {path} not found")
+        text = path.read_text(encoding="utf-8")
+        try:
+            if path.suffix in (".toml",):
+                try:
+                    import tomllib
+                except ModuleNotFoundError:  # Python 3.10
+                    import tomli as tomllib
+                loaded = tomllib.loads(text)
+            elif path.suffix in (".yaml", ".yml"):
+                import yaml
+
+                loaded = yaml.safe_load(text) or {}
+            elif path.suffix == ".json":
+                loaded = json.loads(text)
+            else:
+                raise UserError(f"config file {path}: use .toml, .yaml or .json")
+        except UserError:
+            raise
+        except Exception as e:
+            raise UserError(f"cannot read config file {path}: {e}") from None
+        _merge(cfg, loaded, str(path))
+    for key, value in (overrides or {}).items():
+        if value is None:
+            continue
+        if isinstance(value, dict):
+            _merge(cfg, {key: value}, "overrides")
+            continue
+        node = cfg
+        parts = key.split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = value
+    return cfg
+
+
+def _merge(dst: dict, src: dict, where: str, open_keys: bool = False) -> None:
+    """Merge ``src`` into ``dst``; unknown keys are errors except in open sections ([gan])."""
+    for k, v in src.items():
+        if k not in dst and not open_keys:
+            raise UserError(f"{where}: unknown key {k!r} (known: {', '.join(dst)})")
+        if isinstance(v, dict) and isinstance(dst.get(k), dict):
+            _merge(dst[k], v, f"{where} [{k}]", open_keys=(k == "gan"))
+        else:
+            dst[k] = v
+
+
+def _fingerprint(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+@dataclass
+class PipelineResult:
+    run_dir: Path
+    stages: dict[str, dict[str, Any]]
+    report: Path | None = None
+    verdict: str | None = None
+    results: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        done = ", ".join(f"{k}:{v.get('status')}" for k, v in self.stages.items())
+        return f"PipelineResult(run_dir={str(self.run_dir)!r}, stages=[{done}], report={str(self.report)!r})"
+
+    def _repr_html_(self) -> str:
+        rows = "".join(f"<tr><td>{k}</td><td>{v.get('status')}</td><td>{v.get('seconds', 0):.1f} s</td></tr>"
+                       for k, v in self.stages.items())
+        return (f"<p><b>{self.verdict or ''}</b></p><table><tr><th>stage</th><th>status</th><th>time</th></tr>"
+                f"{rows}</table><p>report: {self.report}</p>")
+
+
+class Pipeline:
+    def __init__(self, cfg: dict[str, Any], run_dir: Path, log: Callable[[str], None] = print,
+                 progress: bool = True):
+        self.cfg = cfg
+        self.run_dir = run_dir
+        self.log = log
+        self.progress = progress
+        self.state_path = run_dir / "pipeline.json"
+        state = read_json(self.state_path) if self.state_path.exists() else {}
+        self.stages: dict[str, dict[str, Any]] = state.get("stages", {})
+        self.keys: dict[str, str] = {}
+        self._prepared = None
+
+    # -- bookkeeping ---------------------------------------------------------------
+    def save_state(self) -> None:
+        atomic_write_json(self.state_path, {"version": __version__, "config": self.cfg, "stages": self.stages})
+
+    def _key(self, stage: str) -> str:
+        c = self.cfg
+        parts = {
+            "inspect": (c["data"]["source"], c["data"]["csv"]),
+            "split": (c["data"],),
+            "train": (c["gan"],),
+            "generate": (c["generate"], c["benchmark"]["fractions"]),
+            "evaluate": (c["evaluate"],),
+            "benchmark": (c["benchmark"],),
+            "report": (),
+        }[stage]
+        upstream = STAGES[: STAGES.index(stage)]
+        key = _fingerprint(stage, parts, [self.keys.get(u) for u in upstream if u not in ("inspect", "report")])
+        self.keys[stage] = key
+        return key
+
+    def _done(self, stage: str, outputs: Sequence[Path]) -> bool:
+        rec = self.stages.get(stage, {})
+        return rec.get("status") == "done" and rec.get("key") == self.keys[stage] and all(p.exists() for p in outputs)
+
+    # -- stages -----------------------------------------------------------------
+    def prepared(self):
+        from ganaug.data.split import load_prepared
+
+        if self._prepared is None:
+            self._prepared = load_prepared(self.run_dir / "prepared")
+        return self._prepared
+
+    def stage_inspect(self) -> dict[str, Any]:
+        from ganaug.data.validate import inspect
+        from ganaug.utils import atomic_write_json as write
+
+        d = self.cfg["data"]
+        report = inspect(d["source"], csv=d["csv"]) if d["csv"] else inspect(d["source"])
+        write(self.run_dir / "inspect.json", report.to_dict())
+        self.log(str(report))
+        return {"outputs": ["inspect.json"]}
+
+    def stage_split(self) -> dict[str, Any]:
+        from ganaug.data.split import prepare
+
+        d = dict(self.cfg["data"])
+        source = d.pop("source")
+        kwargs = {k: v for k, v in d.items() if v is not None}
+        prepare(source, self.run_dir / "prepared", overwrite=True, **kwargs)
+        self._prepared = None
+        p = self.prepared()
+        self.log(f"split: train {len(p.train)}, val {len(p.val)}, test {len(p.test)} "
+                 f"(train per class: {p.train.counts()})")
+        return {"outputs": ["prepared/split.json", "prepared/images.npz"]}
+
+    def stage_train(self) -> dict[str, Any]:
+        from ganaug import checkpoint as ckpt
+        from ganaug.training import train
+
+        g = dict(self.cfg["gan"])
+        arch, preset = g.pop("arch"), g.pop("preset")
+        gan_dir = self.run_dir / "gan"
+        resume = None
+        if gan_dir.exists() and any(gan_dir.glob("snapshot-*.pt")):
+            saved = ckpt.load_snapshot(gan_dir)
+            same = (saved["config"]["network"]["arch"] == arch and saved["config"]["preset"] == preset)
+            if same:
+                resume = gan_dir
+            else:
+                raise UserError(f"{gan_dir} holds a {saved['config']['network']['arch']} run; delete it or use "
+                                "another run folder to train a different GAN")
+        if resume is None and gan_dir.exists():
+            # A run killed before its first snapshot: start it again from scratch.
+            for f in gan_dir.iterdir():
+                if f.is_file():
+                    f.unlink()
+        result = train(self.run_dir / "prepared", arch=arch, preset=preset, run_dir=gan_dir, resume=resume,
+                       progress=self.progress, log=self.log, device=self.cfg["device"], **g)
+        return {"outputs": ["gan/snapshot-latest.json"], "kimg": result.kimg,
+                "snapshot": result.snapshot.name if result.snapshot else None}
+
+    def _pool_per_class(self) -> int:
+        per_class = self.cfg["generate"]["per_class"]
+        if per_class:
+            return int(per_class)
+        n_train = len(self.prepared().train)
+        max_frac = max(self.cfg["benchmark"]["fractions"] or [1.0])
+        # "fix" may give the whole budget to one class; keep a margin for that.
+        return max(int(math.ceil(max(max_frac, 0.25) * n_train)), 64)
+
+    def stage_generate(self) -> dict[str, Any]:
+        from ganaug.generate import export, generate
+
+        n = self._pool_per_class()
+        res = generate(self.run_dir / "gan", n=n, classes="all", truncation=self.cfg["generate"]["truncation"],
+                       device=self.cfg["device"], progress=self.progress)
+        export(res, self.run_dir / "synthetic", formats=("npz",))
+        self.log(f"generated {len(res.images)} synthetic images ({n} per class) from {Path(res.snapshot).name}")
+        return {"outputs": ["synthetic/images.npz", "synthetic/manifest.csv"], "images": len(res.images)}
+
+    def _synthetic(self):
+        from ganaug.data.imageset import ImageSet
+
+        return ImageSet.load_npz(self.run_dir / "synthetic" / "images.npz")
+
+    def stage_evaluate(self) -> dict[str, Any]:
+        from ganaug.metrics.evaluate import evaluate
+
+        p = self.prepared()
+        e = self.cfg["evaluate"]
+        kwargs = {"inception": e["inception"]} if e.get("inception") else {}
+        res = evaluate(self._synthetic(), p.train, p.test, val=p.val, features=e["features"],
+                       out=self.run_dir / "evaluate", device=self.cfg["device"], **kwargs)
+        self.log(res.table())
+        return {"outputs": ["evaluate/metrics.json"]}
+
+    def stage_benchmark(self) -> dict[str, Any]:
+        from ganaug.benchmark import benchmark
+
+        p = self.prepared()
+        b = dict(self.cfg["benchmark"])
+        res = benchmark(p.train, p.val, p.test, self._synthetic(), out=self.run_dir, device=self.cfg["device"],
+                        progress=self.progress, **b)
+        self.log(res.table())
+        self.log(res.verdict())
+        return {"outputs": ["benchmark/results.json"], "verdict": res.verdict()}
+
+    def stage_report(self) -> dict[str, Any]:
+        from ganaug.report import build_report
+
+        path = build_report(self.run_dir)
+        return {"outputs": [str(Path(path).relative_to(self.run_dir))]}
+
+    # -- driver ------------------------------------------------------------------
+    def run(self, stages: Sequence[str] = STAGES, force: Sequence[str] = ()) -> PipelineResult:
+        for stage in STAGES:
+            self._key(stage)
+        for stage in STAGES:
+            if stage not in stages:
+                continue
+            rec = self.stages.get(stage, {})
+            outputs = [self.run_dir / o for o in rec.get("outputs", [])]
+            if stage != "report" and stage not in force and rec.get("outputs") and self._done(stage, outputs):
+                self.log(f"[{stage}] up to date, skipped")
+                continue
+            self.log(f"[{stage}] running")
+            t0 = time.time()
+            self.stages[stage] = {"status": "running", "key": self.keys[stage]}
+            self.save_state()
+            info = getattr(self, f"stage_{stage}")()
+            self.stages[stage] = {"status": "done", "key": self.keys[stage], "seconds": round(time.time() - t0, 2),
+                                  **info}
+            self.save_state()
+            self.log(f"[{stage}] done in {time.time() - t0:.1f} s")
+        report = self.run_dir / "report.html"
+        verdict = self.stages.get("benchmark", {}).get("verdict")
+        return PipelineResult(self.run_dir, self.stages, report if report.exists() else None, verdict)
+
+
+def run(
+    data: str | Path | None = None,
+    *,
+    out: str | Path = "ganaug-run",
+    config: str | Path | None = None,
+    stages: Sequence[str] | None = None,
+    force: Sequence[str] = (),
+    overrides: dict[str, Any] | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> PipelineResult:
+    """Run the whole pipeline (or ``stages``) on ``data`` into the run folder ``out``.
+
+    ``config``: a TOML/YAML/JSON file with sections data, gan, generate, evaluate, benchmark
+    (see ``DEFAULTS``); ``overrides`` like {"gan.kimg": 20, "benchmark.seeds": 3} win over it.
+    """
+    overrides = dict(overrides or {})
+    if data is not None:
+        overrides["data.source"] = str(data)
+    cfg = load_config(config, overrides)
+    if not cfg["data"]["source"]:
+        raise UserError("no data: give a folder/file, or --builtin fashion-demo")
+    stages = list(stages or STAGES)
+    bad = [s for s in stages if s not in STAGES]
+    if bad:
+        raise UserError(f"unknown stage(s) {', '.join(bad)}; stages are: {', '.join(STAGES)}")
+    run_dir = Path(out)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    pipe = Pipeline(cfg, run_dir, log=log, progress=progress)
+    return pipe.run(stages, force=force)
