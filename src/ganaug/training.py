@@ -475,7 +475,7 @@ class Trainer:
         from PIL import Image
 
         img = Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid)
-        scale = max(1, 256 // max(grid.shape[:2]) + 1) if max(grid.shape[:2]) < 256 else 1
+        scale = max(1, math.ceil(512 / max(grid.shape[:2])))  # small images: enlarge, pixels kept sharp
         if scale > 1:
             img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
         with atomic_open(self.run_dir / name, "wb") as f:

@@ -15,6 +15,9 @@ from typing import Any, Iterator
 import numpy as np
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 # ----------------------------------------------------------------------------
 # Atomic writes: write to a temp file in the same folder, fsync, then rename.
 # A process killed at any point leaves either the old file or the new one.
@@ -26,6 +29,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[Any]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs are meant to be shared
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush()

@@ -1,0 +1,27 @@
+"""`ganaug report`: the self-contained HTML report of a run folder."""
+
+from __future__ import annotations
+
+import click
+
+from ganaug.cli import cli
+
+
+@cli.command("report")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--out", type=click.Path(dir_okay=False), help="Output file. Default: RUN_DIR/report.html.")
+def report_cmd(run_dir, out):
+    """Write the self-contained HTML report of RUN_DIR, the folder of `ganaug run`.
+
+    One file with every figure embedded (it loads nothing from the network); sections of stages
+    that have not run yet say so, so it can be made at any point of a run.
+
+    \b
+    Examples:
+      ganaug report demo-run
+      ganaug report runs/cells --out cells-report.html
+    """
+    from ganaug.report import build_report
+
+    path = build_report(run_dir, out)
+    click.echo(f"report: {path.resolve()}")
