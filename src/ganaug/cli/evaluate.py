@@ -1,0 +1,92 @@
+"""`ganaug evaluate`: FID/KID/PRDC per class vs train and test (with the real floor) + memorisation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ganaug.cli import cli
+
+FEATURES = ("trained", "inception", "pixels")  # ganaug.metrics.features.FEATURE_KINDS (not imported: no torch here)
+
+
+@cli.command("evaluate")
+@click.option("--synthetic", required=True, type=click.Path(exists=True, path_type=Path),
+              help="Synthetic images: an .npz (ImageSet.save_npz) or a folder of class sub-folders of PNGs.")
+@click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Prepared data folder (from `ganaug prepare`): its train/val/test split is used.")
+@click.option("--features", type=click.Choice(FEATURES), default=None,
+              help="trained: a classifier trained on the training split (offline; compare within one dataset "
+                   "only); inception: standard FID Inception-v3 (needs its weights file); pixels: raw pixels. "
+                   "[default: inception if --inception is given, else trained]")
+@click.option("--inception", type=click.Path(path_type=Path), default=None,
+              help="Inception weights file weights-inception-2015-12-05-6726825d.pth (never downloaded; "
+                   "also looked for in $GANAUG_INCEPTION and torch hub's checkpoints folder).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Output folder. [default: <synthetic>-eval next to --synthetic]")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--k", "k", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Neighbourhood size of precision/recall/density/coverage.")
+@click.option("--kid-subset", type=click.IntRange(min=2), default=None,
+              help="KID subset size. [default: min(1000, n_real, n_synthetic)]")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--feature-epochs", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Maximum epochs of the trained feature network.")
+@click.option("-q", "--quiet", is_flag=True)
+def evaluate_cmd(synthetic, data_dir, features, inception, out, device, k, kid_subset, seed, feature_epochs, quiet):
+    """Compare synthetic images with the real training and test splits, and look for copies.
+
+    \b
+    Writes OUT/metrics.json, metrics.csv, memorization.csv and memorization.png (each synthetic
+    image closest to the training set, next to its nearest training images).
+    \b
+    Examples:
+      ganaug evaluate --synthetic synth/ --data prepared/
+      ganaug evaluate --synthetic synth/images.npz --data prepared/ --inception ~/weights-inception-2015-12-05-6726825d.pth
+    """
+    from ganaug.metrics.evaluate import evaluate
+
+    features = features or ("inception" if inception is not None else "trained")
+    data = _load_prepared(data_dir)
+    synth = load_synthetic(synthetic, data.train)
+    if out is None:
+        out = synthetic.with_name(synthetic.stem + "-eval") if synthetic.is_file() else Path(f"{synthetic}-eval")
+    if not quiet:
+        click.echo(f"evaluating {len(synth)} synthetic images against {len(data.train)} train / {len(data.test)} "
+                   f"test images with {features} features ...", err=True)
+    result = evaluate(synth, data.train, data.test, features=features, val=data.val, out=out, device=device,
+                      kid_subset=kid_subset, k=k, seed=seed, inception=inception, feature_epochs=feature_epochs,
+                      progress=not quiet)
+    click.echo(result.table())
+
+
+def _load_prepared(data_dir: Path):
+    from ganaug.errors import UserError
+
+    try:
+        from ganaug.data.split import load_prepared
+    except ImportError as e:
+        raise UserError(f"cannot read prepared data folders in this installation ({e})") from e
+    return load_prepared(data_dir)
+
+
+def load_synthetic(path: Path, like=None):
+    """An ImageSet from an .npz (ImageSet.save_npz) or any source `ganaug.load` reads (a class folder
+    of PNGs, a zip...), loaded at ``like``'s size and channels."""
+    from ganaug.data.imageset import ImageSet
+    from ganaug.errors import UserError
+
+    path = Path(path)
+    if path.is_file() and path.suffix.lower() == ".npz":
+        return ImageSet.load_npz(path)
+    try:
+        from ganaug.data.sources import load
+    except ImportError as e:
+        raise UserError(f"cannot read {path} in this installation ({e}); pass an .npz instead") from e
+    kwargs = {}
+    if like is not None:
+        h, w = like.resolution
+        kwargs = {"resolution": h if h == w else (h, w), "channels": like.channels}
+    loaded = load(str(path), **kwargs)
+    return getattr(loaded, "imageset", loaded)

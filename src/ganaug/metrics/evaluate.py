@@ -1,0 +1,253 @@
+"""``evaluate``: how close are synthetic images to the real data, and did the generator copy?
+
+For the whole set and for each class, FID, KID, precision/recall and density/coverage of the
+synthetic images against the real TRAINING split and against the real TEST split, each printed next
+to the real-vs-real value (training split vs test split, with the test images in the "synthetic"
+role) as a floor: finite, imbalanced samples never reach 0, and a synthetic set cannot be expected
+to beat held-out real data. Plus the memorisation check against the training split, run also on the
+real test images so its flag rate and authenticity have a real-data reference.
+
+The test split is only ever measured against; nothing is fitted on it (the feature net sees the
+training split, and val for model selection).
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ganaug.data.imageset import ImageSet
+from ganaug.errors import DataError, UserError
+from ganaug.metrics.distribution import fid, kid, prdc
+from ganaug.metrics.features import make_extractor, resize_imageset
+from ganaug.metrics.memorization import MemorizationResult, _nan_to_none, memorization_check
+from ganaug.utils import atomic_write_json, atomic_write_text, resolve_device
+
+# name, label in the table, better direction
+METRICS = (
+    ("fid", "FID", "lower"),
+    ("kid", "KID", "lower"),
+    ("kid_std", "KID std", ""),
+    ("precision", "precision", "higher"),
+    ("recall", "recall", "higher"),
+    ("density", "density", "~1"),
+    ("coverage", "coverage", "higher"),
+)
+COLUMNS = ("vs_train", "vs_test", "floor")
+
+
+@dataclass
+class EvalResult:
+    metrics: dict[str, dict[str, dict[str, float]]]  # scope ("overall" | class) -> metric -> column -> value
+    counts: dict[str, dict[str, int]]  # scope -> n_synthetic, n_train, n_test
+    features: dict[str, Any]  # what the features are (and the feature net's details)
+    memorization: MemorizationResult  # synthetic vs train
+    memorization_floor: dict[str, Any]  # the same check on the real test split (summary)
+    options: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Long format, one row per scope x metric (the CSV)."""
+        out = []
+        for scope, ms in self.metrics.items():
+            for name, _, better in METRICS:
+                out.append({"scope": scope, "metric": name, "better": better, **ms[name], **self.counts[scope]})
+        return out
+
+    def table(self) -> str:
+        """Text table: rows = scope x metric; columns vs train, vs test, floor (train vs test)."""
+        head = ("scope (n synth/train/test)", "metric", "vs train", "vs test", "floor: real train vs test")
+        lines = []
+        for scope, ms in self.metrics.items():
+            c = self.counts[scope]
+            label = f"{scope} ({c['n_synthetic']}/{c['n_train']}/{c['n_test']})"
+            for i, (name, title, better) in enumerate(METRICS):
+                arrow = {"lower": " (lower better)", "higher": " (higher better)", "~1": " (~1 ideal)"}.get(better, "")
+                lines.append((label if i == 0 else "", title + arrow, *(_fmt(ms[name][col]) for col in COLUMNS)))
+        widths = [max(len(r[j]) for r in [head, *lines]) for j in range(len(head))]
+        fmt = "  ".join(f"{{:<{w}}}" if j < 2 else f"{{:>{w}}}" for j, w in enumerate(widths))
+        out = [fmt.format(*head), fmt.format(*("-" * w for w in widths))]
+        out += [fmt.format(*r) for r in lines]
+        m, f = self.memorization.summary(), self.memorization_floor
+        out += [
+            "",
+            f"features: {self.features.get('kind')} - {self.features.get('note', '')}",
+            (f"near copies of training images (pixels, ratio < {m['threshold']:.2f}): {m['near_copy_count']} of "
+             f"{m['n_synthetic']} synthetic; real test images flagged the same way: "
+             f"{f['near_copy_count']} of {f['n_synthetic']}"),
+            (f"close in feature space (ratio < {m['threshold']:.2f}): {_get(m, 'feature', 'near_copy_count')} "
+             f"synthetic; real test images: {_get(f, 'feature', 'near_copy_count')}"),
+            (f"authentic ({m['authentic_space']} space): {_pct(m['authentic_fraction'])} of synthetic; "
+             f"real test images: {_pct(f['authentic_fraction'])}"),
+        ]
+        if self.files:
+            out.append("files: " + ", ".join(self.files.values()))
+        return "\n".join(out)
+
+    def __str__(self) -> str:
+        return self.table()
+
+    def to_dict(self) -> dict[str, Any]:
+        return _nan_to_none({
+            "features": self.features,
+            "options": self.options,
+            "counts": self.counts,
+            "metrics": self.metrics,
+            "floor_note": "floor = the training split vs the test split (test in the synthetic role)",
+            "memorization": self.memorization.summary(),
+            "memorization_floor": self.memorization_floor,
+            "files": self.files,
+        })
+
+    def _repr_html_(self) -> str:
+        cells = []
+        for scope, ms in self.metrics.items():
+            c = self.counts[scope]
+            for i, (name, title, better) in enumerate(METRICS):
+                first = (f'<td rowspan="{len(METRICS)}">{html.escape(scope)}<br><small>{c["n_synthetic"]} synth / '
+                         f'{c["n_train"]} train / {c["n_test"]} test</small></td>') if i == 0 else ""
+                vals = "".join(f"<td style='text-align:right'>{_fmt(ms[name][col])}</td>" for col in COLUMNS)
+                cells.append(f"<tr>{first}<td>{title} <small>{better}</small></td>{vals}</tr>")
+        png = base64.b64encode(self.memorization.grid_png(8)).decode()
+        m, f = self.memorization.summary(), self.memorization_floor
+        return (
+            f"<p><b>features:</b> {html.escape(str(self.features.get('kind')))} - "
+            f"{html.escape(str(self.features.get('note', '')))}</p>"
+            "<table><tr><th>scope</th><th>metric</th><th>vs train</th><th>vs test</th>"
+            "<th>floor: train vs test</th></tr>" + "".join(cells) + "</table>"
+            f"<p>near copies: {m['near_copy_count']} / {m['n_synthetic']} synthetic "
+            f"(real test: {f['near_copy_count']} / {f['n_synthetic']}); authentic: "
+            f"{_pct(m['authentic_fraction'])} (real test: {_pct(f['authentic_fraction'])})</p>"
+            f'<img src="data:image/png;base64,{png}"/>'
+        )
+
+
+def evaluate(
+    synthetic: ImageSet,
+    train: ImageSet,
+    test: ImageSet,
+    *,
+    features: str = "trained",  # "trained" (offline default) | "inception" | "pixels"
+    val: ImageSet | None = None,  # model selection for the trained feature net (None: part of train)
+    out: str | os.PathLike | None = None,  # folder for metrics.json/.csv, memorization.csv/.png, cache/
+    device: str = "auto",
+    kid_subset: int | None = None,  # KID subset size; None: min(1000, n_real, n_fake)
+    k: int = 5,  # PRDC neighbourhood size
+    seed: int = 0,  # KID subsets and the feature net
+    inception: str | os.PathLike | None = None,  # Inception weights file for features="inception"
+    feature_epochs: int = 20,  # the trained feature net's maximum epochs
+    memorization_k: int = 3,  # nearest training images kept per synthetic image
+    progress: bool = False,
+) -> EvalResult:
+    """Distribution metrics per class and overall vs train and test (with the real floor) + memorisation."""
+    if len(synthetic) == 0:
+        raise UserError("no synthetic images to evaluate")
+    if len(train) < 2 or len(test) < 2:
+        raise DataError(f"need at least 2 training and 2 test images, got {len(train)} and {len(test)}")
+    if test.class_names != train.class_names or (val is not None and val.class_names != train.class_names):
+        raise DataError("train, val and test must have the same class names (load them from one prepared folder)")
+    dev = resolve_device(device)
+
+    # Put the synthetic images in the real data's size, channels and classes.
+    size, ch = train.resolution, train.channels
+    synthetic_own = resize_imageset(synthetic, size, ch)  # own class names, for the memorisation table
+    synthetic, per_class = _match_classes(synthetic_own, train)
+    test = resize_imageset(test, size, ch)
+    val = resize_imageset(val, size, ch) if val is not None else None
+
+    # Features: the extractor learns from train (and val) only.
+    out_dir = Path(out) if out is not None else None
+    extractor = make_extractor(features, train=train, val=val, cache_dir=out_dir / "cache" if out_dir else None,
+                               inception=inception, device=str(dev), seed=seed, epochs=feature_epochs,
+                               progress=progress)
+    f_train, f_test, f_syn = extractor(train), extractor(test), extractor(synthetic)
+
+    # Distribution metrics, overall and per class.
+    scopes: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {
+        "overall": (np.ones(len(synthetic), bool), np.ones(len(train), bool), np.ones(len(test), bool))
+    }
+    if per_class:
+        for c, name in enumerate(train.class_names):
+            scopes[name] = (synthetic.labels == c, train.labels == c, test.labels == c)
+    metrics, counts = {}, {}
+    for scope, (ms, mtr, mte) in scopes.items():
+        s, tr, te = f_syn[ms], f_train[mtr], f_test[mte]
+        counts[scope] = {"n_synthetic": int(ms.sum()), "n_train": int(mtr.sum()), "n_test": int(mte.sum())}
+        cols = {"vs_train": _all_metrics(tr, s, k, kid_subset, seed, dev),
+                "vs_test": _all_metrics(te, s, k, kid_subset, seed, dev),
+                "floor": _all_metrics(tr, te, k, kid_subset, seed, dev)}
+        metrics[scope] = {name: {col: cols[col][name] for col in COLUMNS} for name, _, _ in METRICS}
+
+    # Memorisation vs train, and the same check on real test images as its reference.
+    mem = memorization_check(synthetic_own, train, f_syn, f_train, k=memorization_k, device=str(dev))
+    mem_floor = memorization_check(test, train, f_test, f_train, k=1, device=str(dev)).summary()
+
+    options = {"features": features, "k": k, "kid_subset": kid_subset, "seed": seed,
+               "memorization_k": memorization_k, "resolution": list(size), "channels": ch, "per_class": per_class}
+    result = EvalResult(metrics, counts, extractor.info, mem, mem_floor, options)
+    if out_dir is not None:
+        _write(result, out_dir)
+    return result
+
+
+def _all_metrics(real: np.ndarray, fake: np.ndarray, k: int, kid_subset: int | None, seed: int, dev) -> dict:
+    kid_mean, kid_std = kid(real, fake, subset_size=kid_subset, seed=seed)
+    return {"fid": fid(real, fake), "kid": kid_mean, "kid_std": kid_std, **prdc(real, fake, k=k, device=dev)}
+
+
+def _match_classes(synthetic: ImageSet, train: ImageSet) -> tuple[ImageSet, bool]:
+    """Relabel synthetic images to train's class indices by name; (set, per-class metrics possible)."""
+    names = synthetic.class_names
+    known = [n in train.class_names for n in names]
+    if synthetic.class_names == train.class_names:
+        return synthetic, True
+    if not any(known):  # e.g. an unconditional generator's single "all" class: overall only
+        labels = np.zeros(len(synthetic), np.int64)
+        return ImageSet(synthetic.images, labels, train.class_names, synthetic.paths, synthetic.hashes), False
+    unknown = sorted({names[c] for c in np.unique(synthetic.labels) if not known[c]})
+    if unknown:
+        raise DataError(f"synthetic classes {unknown} are not classes of the training data "
+                        f"({', '.join(train.class_names)})")
+    mapping = np.array([train.class_names.index(n) if n in train.class_names else -1 for n in names])
+    return ImageSet(synthetic.images, mapping[synthetic.labels], train.class_names, synthetic.paths,
+                    synthetic.hashes), True
+
+
+def _write(result: EvalResult, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    result.files = {name: str(out / name) for name in
+                    ("metrics.json", "metrics.csv", "memorization.csv", "memorization.png")}
+    rows = result.rows()
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    w.writeheader()
+    w.writerows(rows)
+    atomic_write_text(out / "metrics.csv", buf.getvalue())
+    result.memorization.to_csv(out / "memorization.csv")
+    result.memorization.save_grid(out / "memorization.png")
+    atomic_write_json(out / "metrics.json", result.to_dict())
+
+
+def _get(d: dict, *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(d, dict) or key not in d:
+            return "n/a"
+        d = d[key]
+    return d
+
+
+def _fmt(v: float) -> str:
+    return "n/a" if v is None or not math.isfinite(v) else f"{v:.4g}"
+
+
+def _pct(v: float | None) -> str:
+    return "n/a" if v is None or not math.isfinite(v) else f"{100 * v:.0f}%"

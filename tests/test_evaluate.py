@@ -1,0 +1,157 @@
+"""evaluate(): per-class and overall metrics vs train/test with the real floor, files, the CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from ganaug.data.imageset import ImageSet
+from ganaug.metrics.evaluate import evaluate
+from ganaug.metrics.features import pixel_features
+
+
+def shapes(n: int, seed: int, size: int = 16) -> ImageSet:
+    """Two classes of smooth gray images: a bright disc (class 0) or a bright bar (class 1)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size] / (size - 1)
+    x = np.empty((n, 1, size, size), np.uint8)
+    y = np.arange(n) % 2
+    for i in range(n):
+        cy, cx = rng.uniform(0.3, 0.7, 2)
+        if y[i] == 0:
+            g = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * rng.uniform(0.08, 0.15) ** 2))
+        else:
+            g = np.exp(-((xx - cx) ** 2) / (2 * rng.uniform(0.04, 0.08) ** 2)) * (np.abs(yy - cy) < 0.35)
+        img = rng.uniform(10, 60) + rng.uniform(150, 190) * g + rng.normal(0, 3, (size, size))
+        x[i, 0] = np.clip(img, 0, 255).round().astype(np.uint8)
+    return ImageSet(x, y, ["disc", "bar"], paths=[f"s{seed}#{i}" for i in range(n)])
+
+
+@pytest.fixture(scope="module")
+def data():
+    train, val, test = shapes(60, 1), shapes(16, 2), shapes(30, 3)
+    synth = ImageSet.concat([shapes(38, 4), train.subset([0, 1])])  # 2 exact copies planted at the end
+    synth = ImageSet(synth.images, synth.labels, synth.class_names, paths=[f"g#{i}" for i in range(len(synth))])
+    return train, val, test, synth
+
+
+def test_evaluate_pixels_writes_everything(data, tmp_path):
+    train, _, test, synth = data
+    res = evaluate(synth, train, test, features="pixels", out=tmp_path, device="cpu", k=3)
+    assert list(res.metrics) == ["overall", "disc", "bar"]
+    assert res.counts["disc"] == {"n_synthetic": 20, "n_train": 30, "n_test": 15}
+    for scope in res.metrics.values():
+        for col in ("vs_train", "vs_test", "floor"):
+            assert math.isfinite(scope["fid"][col]) and 0 <= scope["precision"][col] <= 1
+    # The planted copies are flagged; real test images are not.
+    assert res.memorization.near_copy[-2:].all() and res.memorization.summary()["near_copy_count"] == 2
+    assert res.memorization_floor["near_copy_count"] == 0
+
+    for name in ("metrics.json", "metrics.csv", "memorization.csv", "memorization.png"):
+        assert (tmp_path / name).is_file()
+    j = json.loads((tmp_path / "metrics.json").read_text())  # strict JSON: no NaN
+    assert j["metrics"]["overall"]["fid"]["floor"] == pytest.approx(res.metrics["overall"]["fid"]["floor"])
+    assert j["memorization"]["near_copy_count"] == 2 and j["features"]["kind"] == "pixels"
+    with open(tmp_path / "metrics.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 3 * 7 and {"scope", "metric", "vs_train", "vs_test", "floor"} <= set(rows[0])
+    table = res.table()
+    assert "floor" in table and "disc" in table and "FID" in table and "near copies" in table
+    assert "<table>" in res._repr_html_()
+
+    # Cross-check on the same pixel features: the classic pytorch-fid formula (scipy sqrtm).
+    # (tests/test_distribution.py cross-checks against torchmetrics too.)
+    from scipy import linalg
+
+    a, b = pixel_features(train, 16).astype(np.float64), pixel_features(synth, 16).astype(np.float64)
+    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    covmean = linalg.sqrtm(s1 @ s2).real
+    theirs = ((a.mean(0) - b.mean(0)) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean)
+    assert res.metrics["overall"]["fid"]["vs_train"] == pytest.approx(theirs, rel=1e-4)
+
+
+def test_evaluate_resizes_and_handles_unconditional(data):
+    train, _, test, synth = data
+    big = ImageSet(np.repeat(np.repeat(synth.images, 2, 2), 2, 3), np.zeros(len(synth), np.int64), ["all"])
+    res = evaluate(big, train, test, features="pixels", device="cpu", k=3)
+    assert list(res.metrics) == ["overall"]  # classes unknown: overall only
+    assert res.options["resolution"] == [16, 16]
+    assert res.memorization.near_copy[-2:].all()
+
+
+def test_evaluate_trained_features_never_see_test(data, tmp_path, monkeypatch):
+    train, val, test, synth = data
+    import ganaug.classify
+
+    seen = {}
+    real_fit = ganaug.classify.fit_classifier
+
+    def spy(tr, va, **kw):
+        seen["hashes"] = set(tr.hashes) | set(va.hashes)
+        return real_fit(tr, va, **kw)
+
+    monkeypatch.setattr(ganaug.classify, "fit_classifier", spy)
+    res = evaluate(synth, train, test, features="trained", val=val, out=tmp_path, device="cpu", k=3,
+                   feature_epochs=2)
+    assert seen["hashes"] == set(train.hashes) | set(val.hashes)
+    assert not seen["hashes"] & set(test.hashes)
+    assert res.features["kind"] == "trained" and "within one dataset" in res.features["note"]
+    assert list((tmp_path / "cache").glob("featnet-*.pt"))
+    assert math.isfinite(res.metrics["overall"]["fid"]["vs_test"])
+
+
+def test_evaluate_rejects_unknown_classes(data):
+    from ganaug.errors import DataError
+
+    train, _, test, synth = data
+    odd = ImageSet(synth.images, synth.labels, ["disc", "star"])
+    with pytest.raises(DataError, match="star"):
+        evaluate(odd, train, test, features="pixels", device="cpu")
+
+
+def test_cli_evaluate(data, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from ganaug.cli import cli
+    from ganaug.cli import evaluate as cli_evaluate
+
+    train, val, test, synth = data
+    synth.save_npz(tmp_path / "synth.npz")
+    (tmp_path / "prepared").mkdir()
+    monkeypatch.setattr(cli_evaluate, "_load_prepared", lambda d: SimpleNamespace(train=train, val=val, test=test))
+    r = CliRunner().invoke(cli, ["evaluate", "--synthetic", str(tmp_path / "synth.npz"), "--data",
+                                 str(tmp_path / "prepared"), "--features", "pixels", "--k", "3", "-q"])
+    assert r.exit_code == 0, r.output
+    assert "FID" in r.output and "floor" in r.output
+    assert (tmp_path / "synth-eval" / "metrics.json").is_file()
+
+
+def test_cli_evaluate_end_to_end_with_prepared_folder(tmp_path):
+    """Real `prepare` output and a class folder of PNGs as --synthetic."""
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from ganaug.cli import cli
+
+    prepare = pytest.importorskip("ganaug.data.split").prepare
+
+    def write_folder(root, s: ImageSet):
+        for i, (img, lab) in enumerate(zip(s.images, s.labels)):
+            d = root / s.class_names[lab]
+            d.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(img[0]).save(d / f"{i:03d}.png")
+
+    write_folder(tmp_path / "real", shapes(60, 10))
+    write_folder(tmp_path / "synth", shapes(20, 11))
+    prepare(tmp_path / "real", tmp_path / "prepared", seed=0, val=0.2, test=0.3)
+    r = CliRunner().invoke(cli, ["evaluate", "--synthetic", str(tmp_path / "synth"), "--data",
+                                 str(tmp_path / "prepared"), "--features", "pixels", "--k", "3",
+                                 "--out", str(tmp_path / "ev"), "-q"])
+    assert r.exit_code == 0, r.output
+    j = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert set(j["metrics"]) == {"overall", "disc", "bar"} and j["counts"]["overall"]["n_synthetic"] == 20
