@@ -239,7 +239,7 @@ def export(result: GenerateResult, out: str | Path, *, formats: Iterable[str] = 
         from ganaug.data.sources import write_stylegan_dataset
 
         combined = ImageSet.concat([real, syn]) if real is not None else syn
-        write_stylegan_dataset(combined, out / "dataset.zip")
+        write_stylegan_dataset(combined, out / "dataset.zip", overwrite=True)
         files.append(out / "dataset.zip")
         if not ({"folder", "npz"} & formats):
             rows += _container_rows(result, real, "dataset.zip")

@@ -1,0 +1,213 @@
+"""The GAN training loop: artefacts, exact resume, SIGKILL, NaN, collapse, transfer, dry run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ganaug.checkpoint import find_snapshot, load_generator, load_snapshot
+from ganaug.config import make_config
+from ganaug.data.imageset import ImageSet
+from ganaug.errors import CheckpointError, TrainingDivergedError
+from ganaug.training import Trainer, train
+from ganaug.utils import read_jsonl
+
+
+def blobs(n_per_class: int = 24, res: int = 16, channels: int = 1, classes=("a", "b")) -> ImageSet:
+    """Class-dependent smooth images: class k is a bright square at a class-specific place."""
+    rng = np.random.default_rng(0)
+    imgs, labels = [], []
+    for k in range(len(classes)):
+        for _ in range(n_per_class):
+            img = rng.integers(0, 40, size=(channels, res, res)).astype(np.uint8)
+            o = 2 + 6 * k + int(rng.integers(0, 2))
+            img[:, o:o + 6, o:o + 6] = 220
+            imgs.append(img)
+            labels.append(k)
+    return ImageSet(np.stack(imgs), np.array(labels), list(classes))
+
+
+def tiny(arch="dcgan", **kw):
+    base = dict(resolution=16, channels=1, num_classes=2)
+    base.update({k: kw.pop(k) for k in list(kw) if k in base})
+    return make_config(arch, "tiny", device="cpu", **base, **kw)
+
+
+@pytest.mark.parametrize("arch", ["dcgan", "stylegan2"])
+def test_two_tick_run_writes_every_artefact(tmp_path, arch):
+    res = train(blobs(), tiny(arch), run_dir=tmp_path / "run", progress=False, log=lambda s: None)
+    run = tmp_path / "run"
+    assert res.kimg == pytest.approx(0.064)
+    stats = read_jsonl(run / "stats.jsonl")
+    assert [s["tick"] for s in stats] == [1, 2]
+    for key in ("loss_G", "loss_D", "d_real_acc", "d_fake_acc", "aug_p", "ada_stat", "kimg", "sec_per_kimg",
+                "img_per_s", "mem_mb"):
+        assert key in stats[-1]
+        assert isinstance(stats[-1][key], float)
+    assert np.isfinite(stats[-1]["loss_G"]) and np.isfinite(stats[-1]["loss_D"])
+    opts = json.loads((run / "training_options.json").read_text())
+    assert opts["network"]["arch"] == arch and opts["data"]["counts"] == {"a": 24, "b": 24}
+    for name in ("reals.png", "fakes_init.png", "fakes000000.032.png", "fakes000000.064.png",
+                 "snapshot-latest.json", "snapshot-000000.064.pt"):
+        assert (run / name).stat().st_size > 0, name
+    assert any(run.glob("events.out.tfevents.*"))
+    from PIL import Image
+
+    grid = Image.open(run / "fakes000000.064.png")
+    assert grid.width > 16 and grid.height > 16
+    # The snapshot is plain tensors: loadable with weights_only, and rebuilds G.
+    state = torch.load(find_snapshot(run), weights_only=True)
+    assert state["cur_nimg"] == 64 and state["class_names"] == ["a", "b"]
+    G, info = load_generator(run)
+    assert G(torch.randn(3, G.z_dim), torch.tensor([0, 1, 1])).shape == (3, 1, 16, 16)
+    assert not list(run.glob("*.tmp")) and not list(run.glob(".*.tmp"))
+
+
+def _weights(module_state: dict) -> torch.Tensor:
+    return torch.cat([v.float().flatten() for v in module_state.values()])
+
+
+@pytest.mark.parametrize("arch", ["dcgan", "stylegan2"])
+def test_interrupted_then_resumed_matches_uninterrupted(tmp_path, arch):
+    cfg = tiny(arch, kimg=0.128, tick_kimg=0.032, snap=1, aug="ada", ada_kimg=0.05, aug_p=0.1)
+    full = train(blobs(), cfg, run_dir=tmp_path / "full", progress=False, log=lambda s: None)
+    part = train(blobs(), cfg, run_dir=tmp_path / "part", progress=False, log=lambda s: None, max_ticks=2)
+    assert part.kimg == pytest.approx(0.064)
+    mid = load_snapshot(tmp_path / "part")
+    assert mid["cur_nimg"] == 64
+    resumed = train(blobs(), resume=tmp_path / "part", progress=False, log=lambda s: None)
+    assert resumed.kimg == pytest.approx(full.kimg)
+    a, b = load_snapshot(tmp_path / "full"), load_snapshot(tmp_path / "part")
+    assert a["cur_nimg"] == b["cur_nimg"] == 128
+    assert a["augment_pipe"]["p"].item() == pytest.approx(b["augment_pipe"]["p"].item(), abs=1e-6)
+    assert a["augment_pipe"]["p"].item() != pytest.approx(0.1)  # p actually moved
+    torch.testing.assert_close(_weights(a["G_ema"]), _weights(b["G_ema"]), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(_weights(a["D"]), _weights(b["D"]), rtol=1e-4, atol=1e-5)
+    sa, sb = read_jsonl(tmp_path / "full" / "stats.jsonl"), read_jsonl(tmp_path / "part" / "stats.jsonl")
+    assert [s["kimg"] for s in sa] == [s["kimg"] for s in sb]
+    assert [s["loss_G"] for s in sa] == pytest.approx([s["loss_G"] for s in sb], rel=1e-4)
+
+
+def test_resume_latest_finds_newest_run(tmp_path):
+    cfg = tiny(kimg=0.064, tick_kimg=0.032, snap=1)
+    train(blobs(), cfg, out=tmp_path, progress=False, log=lambda s: None, max_ticks=1)
+    res = train(blobs(), out=tmp_path, resume="latest", progress=False, log=lambda s: None)
+    assert res.kimg == pytest.approx(0.064)
+    assert len([p for p in tmp_path.iterdir() if p.is_dir()]) == 1
+
+
+_KILL_SCRIPT = r"""
+import sys, numpy as np
+sys.path.insert(0, {tests!r})
+from test_training import blobs, tiny
+from ganaug.training import train
+cfg = tiny(kimg=50, tick_kimg=0.016, snap=1)
+train(blobs(), cfg, run_dir={run!r}, progress=False, log=lambda s: None, resume={resume})
+"""
+
+
+def test_sigkill_mid_run_resumes_from_last_snapshot(tmp_path):
+    run = tmp_path / "run"
+    script = _KILL_SCRIPT.format(tests=str(Path(__file__).parent), run=str(run), resume=None)
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.Popen([sys.executable, "-c", script], env=env)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(run.glob("snapshot-*.pt"))) < 3:
+        time.sleep(0.05)
+    time.sleep(0.07)  # land somewhere inside a tick (or a write)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert len(list(run.glob("snapshot-*.pt"))) >= 3, "training did not start in time"
+    # No half-written file: every snapshot loads, latest points at a real file.
+    for snap in run.glob("snapshot-*.pt"):
+        torch.load(snap, weights_only=True)
+    latest = load_snapshot(run)
+    json.loads((run / "training_options.json").read_text())
+    kimg_at_kill = latest["cur_nimg"]
+    # Resume continues from there (a short extension so the test stays fast).
+    res = train(blobs(), resume=run, kimg=kimg_at_kill / 1000 + 0.032, progress=False, log=lambda s: None)
+    assert res.cur_nimg == pytest.approx(kimg_at_kill + 32, abs=8)
+    ticks = [s["tick"] for s in read_jsonl(run / "stats.jsonl")]
+    assert ticks == sorted(set(ticks)), "stats lines after the snapshot must be dropped on resume"
+
+
+def test_nan_stops_cleanly_with_snapshot_intact(tmp_path, monkeypatch):
+    cfg = tiny(kimg=0.128, tick_kimg=0.032, snap=1)
+    calls = {"n": 0}
+    original = Trainer._g_step
+
+    def poisoned(self, acc):
+        calls["n"] += 1
+        if self.cur_nimg >= 64:  # after two good ticks, blow up G
+            with torch.no_grad():
+                next(self.G.parameters()).fill_(float("nan"))
+        return original(self, acc)
+
+    monkeypatch.setattr(Trainer, "_g_step", poisoned)
+    with pytest.raises(TrainingDivergedError, match="diverged.*last good snapshot is kept"):
+        train(blobs(), cfg, run_dir=tmp_path / "run", progress=False, log=lambda s: None)
+    snap = load_snapshot(tmp_path / "run")
+    assert snap["cur_nimg"] == 64
+    assert all(torch.isfinite(v).all() for v in snap["G"].values() if v.is_floating_point())
+    stats = read_jsonl(tmp_path / "run" / "stats.jsonl")
+    assert stats[-1].get("error") == "diverged"
+
+
+def test_collapse_warning():
+    t = Trainer.__new__(Trainer)
+    t.cfg = tiny(collapse_window=3)
+    t.stats_history = [{"loss_D": 0.01, "loss_G": 4.0}, {"loss_D": 0.02, "loss_G": 5.0}]
+    assert "collapse" in t._check_collapse({"loss_D": 0.01, "loss_G": 6.5})
+    assert t._check_collapse({"loss_D": 0.6, "loss_G": 6.5}) is None
+    t.stats_history = [{"loss_D": 0.01, "loss_G": 4.0}, {"loss_D": 0.02, "loss_G": 3.9}]
+    assert t._check_collapse({"loss_D": 0.01, "loss_G": 6.5}) is None
+
+
+def test_transfer_checks_shapes_and_freezes(tmp_path):
+    src = train(blobs(), tiny(kimg=0.032, tick_kimg=0.032), run_dir=tmp_path / "src", progress=False,
+                log=lambda s: None)
+    with pytest.raises(CheckpointError, match="resolution"):
+        train(blobs(res=32), tiny(resolution=32, kimg=0.032), run_dir=tmp_path / "bad", transfer=src.run_dir,
+              progress=False, log=lambda s: None)
+    ok = train(blobs(), tiny(kimg=0.032, tick_kimg=0.032, freeze_d=1), run_dir=tmp_path / "dst",
+               transfer=src.run_dir, progress=False, log=lambda s: None)
+    assert ok.kimg == pytest.approx(0.032)
+
+
+def test_unconditional_per_class_training(tmp_path):
+    res = train(blobs(), arch="dcgan", preset="tiny", classes=["b"], conditional=False, resolution=16,
+                run_dir=tmp_path / "run", progress=False, log=lambda s: None, device="cpu")
+    assert res.class_names == ["b"]
+    G, info = load_generator(res.run_dir)
+    assert G.num_classes == 0 and info["class_names"] == ["b"]
+
+
+def test_cli_dry_run_and_train(tmp_path):
+    from click.testing import CliRunner
+
+    from ganaug.cli import cli
+    from ganaug.data.split import prepare
+
+    ds = blobs()
+    ds.save_npz(tmp_path / "data.npz")
+    prepare(str(tmp_path / "data.npz"), tmp_path / "prep", seed=0)
+    runner = CliRunner()
+    r = runner.invoke(cli, ["train", str(tmp_path / "prep"), "--arch", "stylegan2", "--preset", "tiny", "--dry-run"])
+    assert r.exit_code == 0, r.output
+    assert "G:" in r.output and "parameters" in r.output and '"arch": "stylegan2"' in r.output
+    r = runner.invoke(cli, ["train", str(tmp_path / "prep"), "--preset", "tiny", "--out", str(tmp_path / "runs"),
+                            "--quiet", "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    assert "run folder:" in r.output
+    # Raw data (not prepared) is refused with a hint, not a traceback.
+    r = runner.invoke(cli, ["train", str(tmp_path / "data.npz"), "--preset", "tiny"])
+    assert r.exit_code != 0 and "ganaug prepare" in str(r.exception or r.output)
