@@ -110,8 +110,8 @@ class Ours:
 
     def step(self) -> int:
         t = self.trainer
-        for _ in range(self.cfg.d_steps):
-            t._d_step(self.acc)
+        for i in range(self.cfg.d_steps):
+            t._d_step(self.acc, last=i == self.cfg.d_steps - 1)
         t._g_step(self.acc)
         t.cur_nimg += self.cfg.batch_size
         t._update_ema()

@@ -46,6 +46,7 @@ class TickInfo:
     run_dir: Path
     G_ema: nn.Module
     done: bool
+    trainer: "Trainer | None" = None  # full access (G, D, optimisers, augment_pipe) for advanced hooks
 
 
 @dataclass
@@ -207,6 +208,11 @@ class Trainer:
             self.G = self.G.to(memory_format=torch.channels_last)
             self.D = self.D.to(memory_format=torch.channels_last)
         if self.world_size > 1:
+            from ganaug.distributed import convert_sync_batchnorm
+
+            # Batch-norm statistics over the global batch, so N processes train like one.
+            convert_sync_batchnorm(self.G)
+            convert_sync_batchnorm(self.D)
             _broadcast_module(self.G)
             _broadcast_module(self.D)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
@@ -233,6 +239,10 @@ class Trainer:
             from ganaug.augment.diffaugment import DiffAugment
 
             self.augment_pipe = DiffAugment(cfg.diffaug_policy)
+
+        # Reusing the last D step's fakes in the G step saves one G forward per iteration.
+        self.reuse_fakes = True
+        self._fakes_for_g = None
 
         # Counters.
         self.cur_nimg = 0
@@ -387,55 +397,72 @@ class Trainer:
         return self.G_run(z, c)
 
     # -- steps -----------------------------------------------------------------
-    def _d_step(self, acc: dict[str, torch.Tensor]) -> None:
-        from ganaug.losses import d_accuracy, d_loss, r1_penalty
+    def _d_step(self, acc: dict[str, torch.Tensor], last: bool) -> None:
+        """One D update. Reals and fakes each get their own forward+backward pass: batch-norm
+        collectives then run in the same order on every process (and memory peaks lower)."""
+        from ganaug.losses import d_loss_fake, d_loss_real, r1_penalty
 
         cfg = self.cfg
         do_r1 = self.r1_gamma > 0 and self.d_steps_done % cfg.r1_interval == 0
         x, c = self._real_batch()
         z, c_fake = self._latents()
-        self.G.requires_grad_(False)
         self.D.requires_grad_(True)
-        with torch.no_grad(), self._autocast():
+        # The last D step's fakes are kept for the G step (as the classic DCGAN loop does):
+        # one G forward per iteration instead of two.
+        reuse = last and self.reuse_fakes
+        self.G.requires_grad_(reuse)
+        with torch.set_grad_enabled(reuse), self._autocast():
             fake = self._run_G(z, c_fake)
+        self._fakes_for_g = (fake, c_fake) if reuse else None
+        self.opt_D.zero_grad(set_to_none=True)
+
+        # Reals (+ lazy R1 in fp32 on the augmented reals, scaled by the interval).
         x = x.detach().requires_grad_(do_r1)
         with self._autocast():
             real_logits = self.D_run(self._augment(x), c).float()
-            fake_logits = self.D_run(self._augment(fake.float()), c_fake).float()
-        loss = d_loss(real_logits, fake_logits, kind=cfg.loss, label_smoothing=cfg.label_smoothing)
-        total = loss
+        loss_real = d_loss_real(real_logits, kind=cfg.loss, label_smoothing=cfg.label_smoothing)
+        total = loss_real
         if do_r1:
-            # R1 in fp32 on the (augmented) reals; lazy: scaled by the interval.
-            r1 = r1_penalty(real_logits, x).mean()
+            r1 = r1_penalty(real_logits, x)
             total = total + r1 * (self.r1_gamma / 2) * cfg.r1_interval
             acc["loss_r1"] += r1.detach()
             acc["n_r1"] += 1
-        self.opt_D.zero_grad(set_to_none=True)
         total.backward()
+
+        # Fakes.
+        with self._autocast():
+            fake_logits = self.D_run(self._augment(fake.detach().float()), c_fake).float()
+        loss_fake = d_loss_fake(fake_logits, kind=cfg.loss)
+        loss_fake.backward()
         _allreduce_grads(self.D, self.world_size)
         self.opt_D.step()
 
-        acc_real, acc_fake = d_accuracy(real_logits.detach(), fake_logits.detach())
-        acc["loss_D"] += loss.detach()
-        acc["d_real_acc"] += acc_real
-        acc["d_fake_acc"] += acc_fake
-        acc["logit_real"] += real_logits.detach().mean()
-        acc["logit_fake"] += fake_logits.detach().mean()
+        real_logits, fake_logits = real_logits.detach(), fake_logits.detach()
+        acc["loss_D"] += loss_real.detach() + loss_fake.detach()
+        acc["d_real_acc"] += (real_logits > 0).float().mean()  # tensors: no host sync per step
+        acc["d_fake_acc"] += (fake_logits < 0).float().mean()
+        acc["logit_real"] += real_logits.mean()
+        acc["logit_fake"] += fake_logits.mean()
         acc["n_d"] += 1
         self.d_steps_done += 1
         if self.ada is not None:
-            self.ada.accumulate(real_logits.detach())
+            self.ada.accumulate(real_logits)
             if self.d_steps_done % cfg.ada_interval == 0:
                 self.ada.update(self.augment_pipe, cfg.batch_size * cfg.ada_interval)
 
     def _g_step(self, acc: dict[str, torch.Tensor]) -> None:
         from ganaug.losses import g_loss
 
-        z, c = self._latents()
         self.G.requires_grad_(True)
         self.D.requires_grad_(False)
+        if self._fakes_for_g is not None:
+            fake, c = self._fakes_for_g
+            self._fakes_for_g = None
+        else:
+            z, c = self._latents()
+            with self._autocast():
+                fake = self._run_G(z, c)
         with self._autocast():
-            fake = self._run_G(z, c)
             logits = self.D_run(self._augment(fake), c).float()
         loss = g_loss(logits, kind=self.cfg.loss)
         self.opt_G.zero_grad(set_to_none=True)
@@ -524,7 +551,7 @@ class Trainer:
         if self.is_main:
             if self.cur_nimg == 0:
                 self.save_reals_grid()
-                self._save_png("fakes_init.png", self.sample_grid(self.G))
+                self._save_png("fakes_init.png", self.sample_grid())  # G_ema == G at start
             writer = _tensorboard_writer(self.run_dir, purge_step=self.cur_nimg // 1000)
         bar = tqdm(total=round(total_nimg / 1000, 3), initial=round(self.cur_nimg / 1000, 3), unit="kimg",
                    disable=not (self.progress and self.is_main), dynamic_ncols=True, leave=False,
@@ -543,8 +570,8 @@ class Trainer:
                 if self.cuda:
                     torch.cuda.reset_peak_memory_stats(self.device)
                 while self.cur_nimg < tick_start_nimg + tick_nimg and self.cur_nimg < total_nimg:
-                    for _ in range(cfg.d_steps):
-                        self._d_step(acc)
+                    for i in range(cfg.d_steps):
+                        self._d_step(acc, last=i == cfg.d_steps - 1)
                     self._g_step(acc)
                     self.cur_nimg += cfg.batch_size
                     self._update_ema()
@@ -583,7 +610,7 @@ class Trainer:
                     if done or self.cur_tick % cfg.snap == 0:
                         last_snapshot = ckpt.save_snapshot(self.run_dir, self.state_dict(), self.cur_nimg)
                 for cb in self.callbacks:
-                    cb(TickInfo(self.cur_tick, self.cur_nimg, stats, self.run_dir, self.G_ema, done))
+                    cb(TickInfo(self.cur_tick, self.cur_nimg, stats, self.run_dir, self.G_ema, done, self))
                 if max_ticks is not None and ticks_run >= max_ticks:
                     break
         finally:
@@ -690,6 +717,20 @@ def train(
     and ``conditional=False``).
     ``max_ticks``: stop after this many ticks in this call (the run can be resumed).
     """
+    from ganaug.distributed import destroy, init_from_env
+
+    created_group = init_from_env(overrides.get("device") or (config.device if config else "auto"))
+    try:
+        return _train(data, config, out=out, arch=arch, preset=preset, resume=resume, transfer=transfer,
+                      classes=classes, conditional=conditional, callbacks=callbacks, progress=progress,
+                      max_ticks=max_ticks, run_dir=run_dir, log=log, **overrides)
+    finally:
+        if created_group:
+            destroy()
+
+
+def _train(data, config, *, out, arch, preset, resume, transfer, classes, conditional, callbacks, progress,
+           max_ticks, run_dir, log, **overrides) -> TrainResult:
     rank, _ = _dist_info()
     log = log or (print if rank == 0 else (lambda s: None))
     resume_state = None
