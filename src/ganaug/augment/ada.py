@@ -1,0 +1,284 @@
+"""Adaptive discriminator augmentation (Karras et al. 2020, "Training GANs with Limited Data").
+
+`AugmentPipe` applies a chain of differentiable augmentations, each to a sample with probability
+p, to every image D sees (reals and fakes alike), so D cannot simply memorise the few reals.
+Because each op is skipped with probability 1 - p, the augmented distribution still identifies
+the clean one and G does not learn the augmentations ("non-leaking") as long as p stays below ~0.8.
+`AdaController` tunes p from how confidently D scores the reals (the r_t overfitting heuristic).
+
+Geometric ops are composed into one per-sample 3x3 matrix and applied with a single bilinear
+`grid_sample` with reflection padding; colour ops are composed into one per-sample 4x4 matrix
+applied with one batched matmul. (kornia's random augmentations draw their own parameters and
+each warps separately; ADA needs one warp for a chain of ops with per-op probabilities, which is
+two torch calls, so the pipeline uses torch's grid sampler directly.)
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+# Op -> preset group: b = pixel blitting, g = general geometric, c = colour.
+OPS = {
+    "xflip": "b", "rotate90": "b", "xint": "b",
+    "scale": "g", "rotate": "g", "aniso": "g", "xfrac": "g",
+    "brightness": "c", "contrast": "c", "lumaflip": "c", "hue": "c", "saturation": "c",
+}
+# Ranges of the random parameters (StyleGAN2-ADA defaults).
+RANGES = {
+    "xint_max": 0.125,  # integer translation, fraction of the image size
+    "scale_std": 0.2,  # log2 stddev of isotropic scaling
+    "rotate_max": 1.0,  # arbitrary rotation, fraction of pi
+    "aniso_std": 0.2,  # log2 stddev of anisotropic scaling
+    "xfrac_std": 0.125,  # fractional translation stddev, fraction of the image size
+    "brightness_std": 0.2,
+    "contrast_std": 0.5,  # log2 stddev
+    "hue_max": 1.0,  # fraction of pi
+    "saturation_std": 1.0,  # log2 stddev
+}
+_GEOMETRIC = ("xflip", "rotate90", "xint", "scale", "rotate", "aniso", "xfrac")
+_COLOR = ("brightness", "contrast", "lumaflip", "hue", "saturation")
+
+
+# ----------------------------------------------------------------------------
+# Batched homogeneous matrices. Each takes [B] tensors and returns [B, 3, 3] (2-D) or [B, 4, 4] (3-D).
+
+
+def _matrix(rows: list[list], ref: torch.Tensor) -> torch.Tensor:
+    B = ref.shape[0]
+    cols = [[torch.as_tensor(v, dtype=torch.float32, device=ref.device).expand(B) for v in row] for row in rows]
+    return torch.stack([torch.stack(row, dim=-1) for row in cols], dim=-2)
+
+
+def _translate2d(tx, ty):
+    return _matrix([[1, 0, tx], [0, 1, ty], [0, 0, 1]], tx)
+
+
+def _scale2d(sx, sy):
+    return _matrix([[sx, 0, 0], [0, sy, 0], [0, 0, 1]], sx)
+
+
+def _rotate2d(theta):
+    c, s = torch.cos(theta), torch.sin(theta)
+    return _matrix([[c, -s, 0], [s, c, 0], [0, 0, 1]], theta)
+
+
+def _translate3d(t):
+    return _matrix([[1, 0, 0, t], [0, 1, 0, t], [0, 0, 1, t], [0, 0, 0, 1]], t)
+
+
+def _scale3d(s):
+    return _matrix([[s, 0, 0, 0], [0, s, 0, 0], [0, 0, s, 0], [0, 0, 0, 1]], s)
+
+
+def _rotate3d(axis: np.ndarray, theta: torch.Tensor) -> torch.Tensor:
+    """Rotation by theta about a unit axis (Rodrigues)."""
+    vx, vy, vz = (float(a) for a in axis[:3])
+    s, c = torch.sin(theta), torch.cos(theta)
+    cc = 1 - c
+    return _matrix([
+        [vx * vx * cc + c, vx * vy * cc - vz * s, vx * vz * cc + vy * s, 0],
+        [vy * vx * cc + vz * s, vy * vy * cc + c, vy * vz * cc - vx * s, 0],
+        [vz * vx * cc - vy * s, vz * vy * cc + vx * s, vz * vz * cc + c, 0],
+        [0, 0, 0, 1],
+    ], theta)
+
+
+# ----------------------------------------------------------------------------
+
+
+class AugmentPipe(nn.Module):
+    """Differentiable augmentations applied per sample with probability `p` (a buffer).
+
+    preset: letters of the op groups to enable: "b" (x-flip, 90-degree rotations, integer
+    translation), "g" (isotropic scale, rotation, anisotropic scale, fractional translation),
+    "c" (brightness, contrast, luma flip, hue, saturation). "bgc" is ADA's default.
+    strengths: per-op probability multipliers (e.g. `rotate=0`), or parameter ranges (`scale_std=0.1`).
+    Hue and saturation are off for 1-channel images (luma flip there inverts the image).
+    """
+
+    def __init__(self, channels: int = 3, preset: str = "bgc", p: float = 0.0, **strengths: float):
+        super().__init__()
+        if channels not in (1, 3):
+            raise ValueError(f"channels must be 1 or 3, got {channels}")
+        unknown_groups = set(preset) - set("bgc")
+        if unknown_groups:
+            raise ValueError(f"unknown augmentation group(s) {''.join(sorted(unknown_groups))!r}; use letters of 'bgc'")
+        unknown = set(strengths) - set(OPS) - set(RANGES)
+        if unknown:
+            raise ValueError(f"unknown augmentation option(s): {', '.join(sorted(unknown))}")
+        self.channels, self.preset = channels, preset
+        self.strength = {op: float(strengths.get(op, 1.0 if group in preset else 0.0)) for op, group in OPS.items()}
+        if channels == 1:
+            self.strength["hue"] = self.strength["saturation"] = 0.0  # no colour to rotate on grayscale
+        self.ranges = {k: float(strengths.get(k, v)) for k, v in RANGES.items()}
+        self.register_buffer("p", torch.tensor(float(p)))
+
+    @property
+    def ops(self) -> list[str]:
+        """The ops that can fire (strength > 0)."""
+        return [op for op, s in self.strength.items() if s > 0]
+
+    def extra_repr(self) -> str:
+        return f"channels={self.channels}, preset={self.preset!r}, p={float(self.p):.4f}, ops={self.ops}"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p = float(self.p)  # note: a device sync on CUDA, once per call
+        if p <= 0:
+            return x  # exact identity, no work
+        C = x.shape[1]
+        if C != self.channels:
+            raise ValueError(f"AugmentPipe was built for {self.channels} channels, got {C}")
+        if any(self.strength[op] > 0 for op in _GEOMETRIC):
+            x = self._geometric(x, p)
+        if any(self.strength[op] > 0 for op in _COLOR):
+            x = self._color(x, p)
+        return x
+
+    def _gate(self, op: str, p: float, value: torch.Tensor, identity: float) -> torch.Tensor:
+        """`value` where the op fires for that sample (probability strength * p), else identity."""
+        shape = [value.shape[0]] + [1] * (value.ndim - 1)
+        fire = torch.rand(shape, device=value.device) < self.strength[op] * p
+        return torch.where(fire, value, torch.full_like(value, identity))
+
+    def _geometric(self, x: torch.Tensor, p: float) -> torch.Tensor:
+        B, C, H, W = x.shape
+        dev, r, s = x.device, self.ranges, self.strength
+        # Compose the inverse transform (output pixel -> input pixel), in pixels about the image
+        # centre; each op multiplies on the right (applied to the output coordinates first).
+        G = torch.eye(3, device=dev).repeat(B, 1, 1)
+        if s["xflip"] > 0:
+            i = self._gate("xflip", p, torch.randint(0, 2, [B], device=dev).float(), 0)
+            G = G @ _scale2d(1 - 2 * i, torch.ones_like(i))
+        if s["rotate90"] > 0:
+            i = self._gate("rotate90", p, torch.randint(0, 4, [B], device=dev).float(), 0)
+            G = G @ _rotate2d(-math.pi / 2 * i)
+        if s["xint"] > 0:
+            t = self._gate("xint", p, (torch.rand([B, 2], device=dev) * 2 - 1) * r["xint_max"], 0)
+            G = G @ _translate2d(-torch.round(t[:, 0] * W), -torch.round(t[:, 1] * H))
+        if s["scale"] > 0:
+            k = self._gate("scale", p, torch.exp2(torch.randn([B], device=dev) * r["scale_std"]), 1)
+            G = G @ _scale2d(1 / k, 1 / k)
+        # Rotation is applied before and after the anisotropic scaling, each with probability p_rot,
+        # so that P(any rotation) = strength * p like every other op.
+        p_rot = 1 - math.sqrt(max(0.0, 1 - s["rotate"] * p))
+        for stage in ("pre", "post"):
+            if stage == "post" and s["aniso"] > 0:
+                k = self._gate("aniso", p, torch.exp2(torch.randn([B], device=dev) * r["aniso_std"]), 1)
+                G = G @ _scale2d(1 / k, k)
+            if s["rotate"] > 0:
+                theta = (torch.rand([B], device=dev) * 2 - 1) * math.pi * r["rotate_max"]
+                theta = torch.where(torch.rand([B], device=dev) < p_rot, theta, torch.zeros_like(theta))
+                G = G @ _rotate2d(-theta)
+        if s["xfrac"] > 0:
+            t = self._gate("xfrac", p, torch.randn([B, 2], device=dev) * r["xfrac_std"], 0)
+            G = G @ _translate2d(-t[:, 0] * W, -t[:, 1] * H)
+
+        if torch.equal(G, torch.eye(3, device=dev).expand(B, 3, 3)):
+            return x  # nothing fired in this batch
+        # Pixels about the centre -> grid_sample's [-1, 1] coordinates (align_corners=False: the
+        # border of the image, not the border pixel centres, is at +-1).
+        N = torch.diag(torch.tensor([2 / W, 2 / H, 1.0], device=dev))
+        N_inv = torch.diag(torch.tensor([W / 2, H / 2, 1.0], device=dev))
+        theta = (N @ G @ N_inv)[:, :2, :].to(x.dtype)  # [B, 2, 3]
+        grid = F.affine_grid(theta, [B, C, H, W], align_corners=False)
+        return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+
+    def _color(self, x: torch.Tensor, p: float) -> torch.Tensor:
+        B, C, H, W = x.shape
+        dev, r, s = x.device, self.ranges, self.strength
+        M = torch.eye(4, device=dev).repeat(B, 1, 1)  # acts on homogeneous RGB
+        luma = np.array([1, 1, 1, 0]) / math.sqrt(3)  # the gray axis
+        vv = torch.as_tensor(np.outer(luma, luma), dtype=torch.float32, device=dev)
+        eye4 = torch.eye(4, device=dev)
+        if s["brightness"] > 0:
+            b = self._gate("brightness", p, torch.randn([B], device=dev) * r["brightness_std"], 0)
+            M = _translate3d(b) @ M
+        if s["contrast"] > 0:
+            c = self._gate("contrast", p, torch.exp2(torch.randn([B], device=dev) * r["contrast_std"]), 1)
+            M = _scale3d(c) @ M
+        if s["lumaflip"] > 0:
+            # Householder reflection through the plane orthogonal to the gray axis (inverts luma).
+            i = self._gate("lumaflip", p, torch.randint(0, 2, [B], device=dev).float(), 0)
+            M = (eye4 - 2 * vv * i.reshape(B, 1, 1)) @ M
+        if s["hue"] > 0:
+            theta = self._gate("hue", p, (torch.rand([B], device=dev) * 2 - 1) * math.pi * r["hue_max"], 0)
+            M = _rotate3d(luma, theta) @ M
+        if s["saturation"] > 0:
+            k = self._gate("saturation", p, torch.exp2(torch.randn([B], device=dev) * r["saturation_std"]), 1)
+            M = (vv + (eye4 - vv) * k.reshape(B, 1, 1)) @ M
+
+        if torch.equal(M, torch.eye(4, device=dev).expand(B, 4, 4)):
+            return x
+        M = M.to(x.dtype)
+        if C == 3:
+            y = torch.baddbmm(M[:, :3, 3:], M[:, :3, :3], x.reshape(B, 3, H * W))  # [B, 3, HW]
+            return y.reshape(B, C, H, W)
+        # Grayscale: the image is (g, g, g); average the three output rows back to one channel.
+        m = M[:, :3, :].mean(dim=1)  # [B, 4]
+        return x * m[:, :3].sum(dim=1).reshape(B, 1, 1, 1) + m[:, 3].reshape(B, 1, 1, 1)
+
+
+class AdaController:
+    """Adjusts `pipe.p` so that the fraction of reals D scores positive, E[sign(D(real))], tracks `target`.
+
+    Call `accumulate(real_logits)` after every D step and `update(pipe)` every step or every
+    `interval` steps: it acts once `interval` D steps have been accumulated and returns the
+    statistic then (None otherwise). Under torch.distributed the (sum, count) is all-reduced so
+    every rank computes the same p.
+    """
+
+    def __init__(
+        self,
+        target: float = 0.6,  # E[sign(D(real))] above this -> D is overfitting -> raise p
+        speed_kimg: float = 100.0,  # p can go from 0 to 1 in this many thousand images
+        interval: int = 4,  # D steps between adjustments
+        batch_size: int = 64,  # images per D step (over all ranks)
+    ):
+        self.target, self.speed_kimg, self.interval, self.batch_size = target, speed_kimg, interval, batch_size
+        self.last_stat: float | None = None
+        self._acc: torch.Tensor | None = None  # [sum of signs, count], kept on the logits' device (no sync)
+        self._steps = 0
+
+    def accumulate(self, real_logits: torch.Tensor) -> None:
+        x = real_logits.detach().float()
+        acc = torch.stack([torch.sign(x).sum(), torch.tensor(float(x.numel()), device=x.device)])
+        self._acc = acc if self._acc is None else self._acc.to(acc.device) + acc
+        self._steps += 1
+
+    def update(self, pipe: nn.Module, nimg: int | None = None) -> float | None:
+        """Adjust pipe.p if `interval` D steps have been accumulated; return the statistic (or None).
+
+        nimg: images shown to D since the previous adjustment; default batch_size * accumulated steps.
+        """
+        if self._steps < self.interval or self._acc is None:
+            return None
+        acc = self._acc
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            acc = acc.clone()
+            torch.distributed.all_reduce(acc)
+        stat = float(acc[0] / acc[1].clamp(min=1))
+        nimg = self.batch_size * self._steps if nimg is None else nimg
+        adjust = float(np.sign(stat - self.target)) * nimg / (self.speed_kimg * 1000)
+        with torch.no_grad():
+            pipe.p.copy_((pipe.p + adjust).clamp(0, 1))
+        self._acc, self._steps, self.last_stat = None, 0, stat
+        return stat
+
+    def state_dict(self) -> dict:
+        return {
+            "target": self.target, "speed_kimg": self.speed_kimg, "interval": self.interval,
+            "batch_size": self.batch_size, "last_stat": self.last_stat, "steps": self._steps,
+            "acc": None if self._acc is None else [float(v) for v in self._acc],
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.target, self.speed_kimg = state["target"], state["speed_kimg"]
+        self.interval, self.batch_size = state["interval"], state["batch_size"]
+        self.last_stat, self._steps = state.get("last_stat"), state.get("steps", 0)
+        acc = state.get("acc")
+        self._acc = None if acc is None else torch.tensor(acc, dtype=torch.float32)

@@ -1,0 +1,430 @@
+"""StyleGAN2 (config e / StyleGAN2-ADA flavour) in plain PyTorch, CPU friendly.
+
+G: mapping network z (+ class embedding) -> w, tracked average w_avg for truncation, then a synthesis
+network of modulated/demodulated 3x3 convs with noise inputs and a "skip" output: every resolution has
+a toRGB whose image is upsampled and summed. D: residual blocks with FIR downsampling, minibatch
+stddev, and class-conditioning by projection onto an embedding of c (the "cmap" of StyleGAN2-ADA).
+
+Reference: Karras et al. 2020, "Analyzing and Improving the Image Quality of StyleGAN" and
+"Training Generative Adversarial Networks with Limited Data" (NVlabs/stylegan2-ada-pytorch).
+Differences: no custom CUDA ops (FIR resampling is a depthwise conv); class-conditional truncation
+pulls toward a per-class average w (w_avg_class) so truncated samples keep their class.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ganaug.models.layers import (
+    EqualConv2d,
+    EqualLinear,
+    MinibatchStd,
+    bias_act,
+    conv1x1,
+    filter2d,
+    fir_filter,
+    normalize_2nd_moment,
+    upsample2d,
+)
+
+CONV_CLAMP = 256.0  # clamp float16 (AMP) conv outputs to keep them finite
+
+
+def _cpu_channels_last(x: torch.Tensor) -> torch.Tensor:
+    # On CPU, oneDNN convs run 1.1-1.6x faster on channels-last (NHWC) activations (measured, 2 threads);
+    # the format then propagates through every conv. On CUDA the training loop decides.
+    return x.contiguous(memory_format=torch.channels_last) if x.device.type == "cpu" else x
+
+
+def channels_at(res: int, channel_base: int, channel_max: int) -> int:
+    """Feature maps at resolution `res`."""
+    return min(channel_base // res, channel_max)
+
+
+# ----------------------------------------------------------------------------
+# Modulated convolution.
+
+
+def modulated_conv2d(
+    x: torch.Tensor,  # [B, I, H, W] input features
+    weight: torch.Tensor,  # [O, I, k, k] shared weight
+    styles: torch.Tensor,  # [B, I] per-sample scale of each input channel
+    demodulate: bool = True,  # normalise each output channel to unit expected variance
+    up: int = 1,  # 1 or 2
+    resample_filter: torch.Tensor | None = None,  # FIR filter for up=2
+    fused: bool = False,  # per-sample weights + one grouped conv, instead of scaling activations (slower on CPU)
+    noise: torch.Tensor | None = None,  # [B, 1, H', W'] or [H', W'], added to the output
+) -> torch.Tensor:
+    B, I, H, W = x.shape
+    O, _, k, _ = weight.shape
+    if x.dtype == torch.float16 and demodulate:
+        # Pre-normalise so the [B, O, I, k, k] products below cannot overflow float16.
+        weight = weight * (1 / math.sqrt(I * k * k) / weight.norm(float("inf"), dim=[1, 2, 3], keepdim=True))
+        styles = styles / styles.norm(float("inf"), dim=1, keepdim=True)
+    weight = weight.to(x.dtype)
+    styles = styles.to(x.dtype)
+
+    # Demodulation coefficients: 1 / ||w * s|| per sample and output channel.
+    dcoefs = None
+    if demodulate:
+        # sum_{i,k} (w_oik s_bi)^2 = (s^2) @ (sum_k w_oik^2)^T, without materialising [B, O, I, k, k].
+        dcoefs = (styles.square() @ weight.square().sum(dim=[2, 3]).t() + 1e-8).rsqrt()  # [B, O]
+
+    if not fused:
+        # Scale activations before and after a conv shared by the whole batch.
+        x = x * styles.reshape(B, I, 1, 1)
+        x = _conv(x, weight, up, resample_filter, groups=1)
+        if dcoefs is not None and noise is not None:
+            return torch.addcmul(noise.to(x.dtype), x, dcoefs.reshape(B, O, 1, 1))  # one pass
+        if dcoefs is not None:
+            x = x * dcoefs.reshape(B, O, 1, 1)
+        return x if noise is None else x.add_(noise.to(x.dtype))
+
+    # Fused: per-sample weights, the batch folded into the channel axis of one grouped conv.
+    w = weight.unsqueeze(0) * styles.reshape(B, 1, I, 1, 1)  # [B, O, I, k, k]
+    if dcoefs is not None:
+        w = w * dcoefs.reshape(B, O, 1, 1, 1)
+    x = x.reshape(1, B * I, H, W)
+    x = _conv(x, w.reshape(B * O, I, k, k), up, resample_filter, groups=B)
+    x = x.reshape(B, O, *x.shape[2:])
+    return x if noise is None else x.add_(noise.to(x.dtype))
+
+
+def _conv(x: torch.Tensor, w: torch.Tensor, up: int, f: torch.Tensor | None, groups: int) -> torch.Tensor:
+    """'Same' conv with weight [G*O, I, k, k]; up=2 doubles the resolution."""
+    k = w.shape[-1]
+    if up == 1 and k == 1 and groups == 1:
+        return conv1x1(x, w)
+    if up == 1:
+        return F.conv2d(x, w, padding=k // 2, groups=groups)
+    # Transposed stride-2 conv (the conv of the zero-inserted input: 4x fewer MACs than convolving
+    # an upsampled map), H -> 2H + k - 2, then the FIR low-pass with gain 4 cropping back to 2H.
+    GO, I = w.shape[:2]
+    w = w.reshape(groups, GO // groups, I, k, k).transpose(1, 2).reshape(groups * I, GO // groups, k, k)
+    x = F.conv_transpose2d(x, w, stride=2, groups=groups)
+    fk = f.shape[-1]
+    return filter2d(x, f, padding=(fk - 2) // 2 - (k - 3) // 2, gain=4.0)
+
+
+# ----------------------------------------------------------------------------
+# Generator.
+
+
+class MappingNetwork(nn.Module):
+    """z (+ one-hot c through a linear embedding) -> w. With `num_ws`, broadcasts to [B, num_ws, w_dim]
+    and tracks w_avg for truncation; without, returns [B, w_dim] (D's class embedding)."""
+
+    def __init__(
+        self,
+        z_dim: int,  # 0: no latent input (D's conditioning map)
+        num_classes: int,  # 0: unconditional
+        w_dim: int,
+        num_ws: int | None,  # number of ws to broadcast to; None: return [B, w_dim] and track nothing
+        num_layers: int = 8,
+        lr_multiplier: float = 0.01,
+        w_avg_beta: float = 0.995,  # decay of the tracked average w
+        slope: float = 0.2,
+    ):
+        super().__init__()
+        self.z_dim, self.num_classes, self.w_dim, self.num_ws = z_dim, num_classes, w_dim, num_ws
+        self.w_avg_beta = w_avg_beta
+        self.embed = EqualLinear(num_classes, w_dim) if num_classes else None
+        dims = [z_dim + (w_dim if num_classes else 0)] + [w_dim] * num_layers
+        self.layers = nn.Sequential(*[
+            EqualLinear(a, b, activation="lrelu", lr_multiplier=lr_multiplier, slope=slope)
+            for a, b in itertools.pairwise(dims)
+        ])
+        if num_ws is not None:
+            self.register_buffer("w_avg", torch.zeros(w_dim))
+            if num_classes:
+                # Per-class average: truncating a conditional model toward the global average would
+                # wash out the class (psi = 0 would give one image for every class).
+                self.register_buffer("w_avg_class", torch.zeros(num_classes, w_dim))
+
+    def forward(
+        self,
+        z: torch.Tensor | None,  # [B, z_dim]
+        c: torch.Tensor | None = None,  # [B] int64 class indices
+        truncation_psi: float = 1.0,
+        update_w_avg: bool = False,  # track w_avg (and w_avg_class) with this batch
+        *,
+        truncation_cutoff: int | None = None,  # truncate only the first N ws (coarse styles)
+    ) -> torch.Tensor:
+        parts = []
+        if self.z_dim:
+            parts.append(normalize_2nd_moment(z.float()))
+        if self.num_classes:
+            if c is None:
+                raise ValueError("this network is class-conditional: pass class indices c")
+            onehot = F.one_hot(c.long(), self.num_classes).float()
+            parts.append(normalize_2nd_moment(self.embed(onehot)))
+        x = self.layers(torch.cat(parts, dim=1) if len(parts) > 1 else parts[0])  # [B, w_dim]
+
+        if self.num_ws is None:
+            return x
+        if update_w_avg:
+            self._update_w_avg(x.detach(), c)
+        ws = x.unsqueeze(1).repeat(1, self.num_ws, 1)  # [B, num_ws, w_dim]
+        if truncation_psi != 1:
+            center = self.w_avg_class[c].unsqueeze(1) if self.num_classes else self.w_avg  # [B, 1, w] or [w]
+            n = self.num_ws if truncation_cutoff is None else truncation_cutoff
+            ws[:, :n] = center + truncation_psi * (ws[:, :n] - center)
+        return ws
+
+    @torch.no_grad()
+    def _update_w_avg(self, x: torch.Tensor, c: torch.Tensor | None) -> None:
+        beta = self.w_avg_beta
+        x = x.float()  # may be half precision under autocast; the averages stay float32
+        self.w_avg.copy_(x.mean(0).lerp(self.w_avg, beta))
+        if self.num_classes:
+            # Running mean per class, updated only for the classes present in this batch.
+            counts = torch.bincount(c, minlength=self.num_classes).to(x.dtype)  # [K]
+            sums = torch.zeros_like(self.w_avg_class).index_add_(0, c, x)  # [K, w_dim]
+            means = sums / counts.clamp(min=1).unsqueeze(1)
+            updated = means.lerp(self.w_avg_class, beta)
+            self.w_avg_class.copy_(torch.where(counts.unsqueeze(1) > 0, updated, self.w_avg_class))
+
+
+class SynthesisLayer(nn.Module):
+    """Modulated 3x3 conv (optionally upsampling x2) + per-pixel noise + bias + lrelu."""
+
+    def __init__(self, in_channels, out_channels, w_dim, resolution, up=1, resample_filter=None, slope=0.2,
+                 fused_modconv=False):
+        super().__init__()
+        self.resolution, self.up, self.slope, self.fused_modconv = resolution, up, slope, fused_modconv
+        self.affine = EqualLinear(w_dim, in_channels, bias_init=1.0)  # styles start at 1
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, 3, 3))
+        self.bias = nn.Parameter(torch.zeros(out_channels))
+        self.noise_strength = nn.Parameter(torch.zeros([]))
+        self.register_buffer("noise_const", torch.randn(resolution, resolution))
+        self.register_buffer("resample_filter", resample_filter, persistent=False)
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "random") -> torch.Tensor:
+        styles = self.affine(w)  # [B, I]
+        noise = None
+        if noise_mode == "random":
+            noise = torch.randn(x.shape[0], 1, self.resolution, self.resolution, device=x.device) * self.noise_strength
+        elif noise_mode == "const":
+            noise = self.noise_const * self.noise_strength
+        elif noise_mode != "none":
+            raise ValueError(f"noise_mode must be 'random', 'const' or 'none', got {noise_mode!r}")
+        x = modulated_conv2d(x, self.weight, styles, up=self.up, resample_filter=self.resample_filter,
+                             fused=self.fused_modconv, noise=noise)  # [B, O, R, R]
+        return bias_act(x, self.bias, "lrelu", self.slope, clamp=CONV_CLAMP, inplace=True)
+
+
+class ToRGBLayer(nn.Module):
+    """Modulated 1x1 conv to image channels, not demodulated (its output scale is the image's)."""
+
+    def __init__(self, in_channels, img_channels, w_dim, fused_modconv=False):
+        super().__init__()
+        self.fused_modconv = fused_modconv
+        self.affine = EqualLinear(w_dim, in_channels, bias_init=1.0)
+        self.weight = nn.Parameter(torch.randn(img_channels, in_channels, 1, 1))
+        self.bias = nn.Parameter(torch.zeros(img_channels))
+        self.weight_gain = 1 / math.sqrt(in_channels)
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        styles = self.affine(w) * self.weight_gain
+        x = modulated_conv2d(x, self.weight, styles, demodulate=False, fused=self.fused_modconv)
+        return bias_act(x, self.bias, clamp=CONV_CLAMP)  # not in place: x is a view (see conv1x1)
+
+
+class SynthesisBlock(nn.Module):
+    """One resolution of the skip generator: (const | up-conv) -> conv -> toRGB added to the upsampled image."""
+
+    def __init__(self, in_channels, out_channels, w_dim, resolution, img_channels, resample_filter, slope=0.2,
+                 fused_modconv=False):
+        super().__init__()
+        self.in_channels = in_channels
+        if in_channels == 0:
+            self.const = nn.Parameter(torch.randn(out_channels, resolution, resolution))
+        else:
+            self.conv0 = SynthesisLayer(in_channels, out_channels, w_dim, resolution, up=2,
+                                        resample_filter=resample_filter, slope=slope, fused_modconv=fused_modconv)
+        self.conv1 = SynthesisLayer(out_channels, out_channels, w_dim, resolution, slope=slope,
+                                    fused_modconv=fused_modconv)
+        self.torgb = ToRGBLayer(out_channels, img_channels, w_dim, fused_modconv=fused_modconv)
+        self.register_buffer("resample_filter", resample_filter, persistent=False)
+        self.num_conv = 1 if in_channels == 0 else 2
+
+    def forward(self, x, img, ws, noise_mode="random"):
+        # ws: [B, num_conv + 1, w_dim]; the last one (toRGB) is shared with the next block's first conv.
+        if self.in_channels == 0:
+            x = self.const.unsqueeze(0).expand(ws.shape[0], -1, -1, -1)  # [B, C, 4, 4]
+            x = _cpu_channels_last(x)
+        else:
+            x = self.conv0(x, ws[:, 0], noise_mode)  # [B, C, R, R]
+        x = self.conv1(x, ws[:, self.num_conv - 1], noise_mode)
+        y = self.torgb(x, ws[:, self.num_conv])  # [B, img_channels, R, R]
+        img = y if img is None else upsample2d(img, self.resample_filter) + y
+        return x, img
+
+
+class SynthesisNetwork(nn.Module):
+    """ws [B, num_ws, w_dim] -> image [B, C, R, R]."""
+
+    def __init__(self, w_dim, img_resolution, img_channels, channel_base, channel_max, slope=0.2,
+                 fused_modconv=False):
+        super().__init__()
+        self.w_dim, self.img_resolution, self.img_channels = w_dim, img_resolution, img_channels
+        self.block_resolutions = [2**i for i in range(2, int(math.log2(img_resolution)) + 1)]  # 4, 8, ..., R
+        f = fir_filter()
+        self.blocks = nn.ModuleList()
+        for res in self.block_resolutions:
+            in_ch = channels_at(res // 2, channel_base, channel_max) if res > 4 else 0
+            out_ch = channels_at(res, channel_base, channel_max)
+            self.blocks.append(SynthesisBlock(in_ch, out_ch, w_dim, res, img_channels, f, slope, fused_modconv))
+        self.num_ws = sum(b.num_conv for b in self.blocks) + 1
+
+    def forward(self, ws: torch.Tensor, noise_mode: str = "random") -> torch.Tensor:
+        x = img = None
+        w_idx = 0
+        for block in self.blocks:
+            x, img = block(x, img, ws[:, w_idx:w_idx + block.num_conv + 1], noise_mode)
+            w_idx += block.num_conv
+        return img.contiguous()  # plain NCHW for callers (channels-last is an internal CPU speed-up)
+
+
+class Generator(nn.Module):
+    """z [B, z_dim] (+ c [B]) -> images [B, C, R, R], roughly in [-1, 1]."""
+
+    def __init__(
+        self,
+        z_dim: int,
+        w_dim: int,
+        img_resolution: int,
+        img_channels: int,
+        num_classes: int = 0,
+        mapping_layers: int = 8,
+        channel_base: int = 16384,
+        channel_max: int = 512,
+        slope: float = 0.2,
+        fused_modconv: bool = False,  # grouped conv with per-sample weights; 1.6-1.9x slower on CPU (measured)
+    ):
+        super().__init__()
+        self.z_dim, self.w_dim, self.num_classes = z_dim, w_dim, num_classes
+        self.img_resolution, self.img_channels = img_resolution, img_channels
+        self.synthesis = SynthesisNetwork(w_dim, img_resolution, img_channels, channel_base, channel_max, slope,
+                                          fused_modconv)
+        self.num_ws = self.synthesis.num_ws
+        self.mapping = MappingNetwork(z_dim, num_classes, w_dim, self.num_ws, mapping_layers, slope=slope)
+
+    @property
+    def w_avg(self) -> torch.Tensor:
+        return self.mapping.w_avg
+
+    def forward(
+        self,
+        z: torch.Tensor,
+        c: torch.Tensor | None = None,
+        truncation_psi: float = 1.0,
+        noise_mode: str = "random",
+        *,
+        truncation_cutoff: int | None = None,
+        update_w_avg: bool | None = None,  # None: track w_avg in training mode (like batch-norm statistics)
+    ) -> torch.Tensor:
+        if update_w_avg is None:
+            update_w_avg = self.training
+        ws = self.mapping(z, c, truncation_psi, update_w_avg, truncation_cutoff=truncation_cutoff)
+        return self.synthesis(ws, noise_mode)
+
+
+# ----------------------------------------------------------------------------
+# Discriminator.
+
+
+class DiscriminatorBlock(nn.Module):
+    """Residual block: (fromRGB) -> conv -> conv with /2, plus a 1x1 /2 skip; both paths scaled by sqrt(1/2)."""
+
+    def __init__(self, in_channels, tmp_channels, out_channels, img_channels, resample_filter, slope=0.2):
+        super().__init__()
+        self.in_channels = in_channels
+        if in_channels == 0:
+            self.fromrgb = EqualConv2d(img_channels, tmp_channels, 1, activation="lrelu", slope=slope)
+        self.conv0 = EqualConv2d(tmp_channels, tmp_channels, 3, activation="lrelu", slope=slope,
+                                 conv_clamp=CONV_CLAMP)
+        self.conv1 = EqualConv2d(tmp_channels, out_channels, 3, activation="lrelu", slope=slope, down=2,
+                                 resample_filter=resample_filter, conv_clamp=CONV_CLAMP)
+        self.skip = EqualConv2d(tmp_channels, out_channels, 1, bias=False, down=2, resample_filter=resample_filter)
+
+    def forward(self, x: torch.Tensor, img: torch.Tensor | None) -> torch.Tensor:
+        if self.in_channels == 0:
+            x = self.fromrgb(img)  # [B, C, R, R]
+        y = self.skip(x, gain=math.sqrt(0.5))  # [B, C', R/2, R/2]
+        x = self.conv1(self.conv0(x), gain=math.sqrt(0.5))
+        return y + x
+
+
+class DiscriminatorEpilogue(nn.Module):
+    """4x4 features -> minibatch stddev -> conv -> fc -> logit (or projection onto the class embedding)."""
+
+    def __init__(self, in_channels, cmap_dim, mbstd_group=4, slope=0.2):
+        super().__init__()
+        self.cmap_dim = cmap_dim
+        self.mbstd = MinibatchStd(mbstd_group, 1) if mbstd_group > 0 else None
+        self.conv = EqualConv2d(in_channels + (1 if self.mbstd else 0), in_channels, 3, activation="lrelu",
+                                slope=slope, conv_clamp=CONV_CLAMP)
+        self.fc = EqualLinear(in_channels * 16, in_channels, activation="lrelu", slope=slope)
+        self.out = EqualLinear(in_channels, cmap_dim or 1)
+
+    def forward(self, x: torch.Tensor, cmap: torch.Tensor | None) -> torch.Tensor:
+        if self.mbstd is not None:
+            x = self.mbstd(x)
+        x = self.conv(x)  # [B, C, 4, 4]
+        x = self.out(self.fc(x.flatten(1)))  # [B, cmap_dim or 1]
+        if cmap is not None:
+            # Projection discriminator: the logit is the (scaled) inner product with the class embedding.
+            return (x * cmap).sum(dim=1) / math.sqrt(self.cmap_dim)
+        return x.squeeze(1)
+
+
+class Discriminator(nn.Module):
+    """images [B, C, R, R] (+ c [B]) -> logits [B] (float32)."""
+
+    def __init__(
+        self,
+        img_resolution: int,
+        img_channels: int,
+        num_classes: int = 0,
+        channel_base: int = 16384,
+        channel_max: int = 512,
+        mbstd_group: int = 4,
+        mapping_layers: int = 8,  # depth of the class-embedding network (conditional only)
+        slope: float = 0.2,
+    ):
+        super().__init__()
+        self.img_resolution, self.img_channels, self.num_classes = img_resolution, img_channels, num_classes
+        f = fir_filter()
+        resolutions = [2**i for i in range(int(math.log2(img_resolution)), 2, -1)]  # R, ..., 8
+        self.blocks = nn.ModuleList()
+        for res in resolutions:
+            in_ch = channels_at(res, channel_base, channel_max) if res < img_resolution else 0
+            tmp_ch = channels_at(res, channel_base, channel_max)
+            out_ch = channels_at(res // 2, channel_base, channel_max)
+            self.blocks.append(DiscriminatorBlock(in_ch, tmp_ch, out_ch, img_channels, f, slope))
+        c4 = channels_at(4, channel_base, channel_max)
+        self.mapping = (MappingNetwork(0, num_classes, c4, None, mapping_layers, slope=slope)
+                        if num_classes else None)
+        self.epilogue = DiscriminatorEpilogue(c4, c4 if num_classes else 0, mbstd_group, slope)
+
+    def forward(self, img: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        if img.shape[-1] != self.img_resolution or img.shape[1] != self.img_channels:
+            raise ValueError(f"D expects [B, {self.img_channels}, {self.img_resolution}, {self.img_resolution}] "
+                             f"images, got {list(img.shape)}")
+        img = _cpu_channels_last(img)
+        x = None
+        for block in self.blocks:
+            x = block(x, img)
+        cmap = self.mapping(None, c) if self.mapping is not None else None
+        return self.epilogue(x, cmap).float()
+
+    def freeze_blocks(self, n: int) -> None:
+        """Freeze the first n blocks (from the image side) for transfer learning (Freeze-D)."""
+        for i, block in enumerate(self.blocks):
+            block.requires_grad_(i >= n)

@@ -1,0 +1,197 @@
+"""Augmentation for D: ADA pipeline and controller, DiffAugment (tiny sizes, CPU)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ganaug.augment.ada import OPS, AdaController, AugmentPipe
+from ganaug.augment.diffaugment import DiffAugment
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+def images(B=8, C=3, R=16):
+    return torch.rand(B, C, R, R) * 2 - 1
+
+
+def only(op: str, channels: int = 3, p: float = 1.0) -> AugmentPipe:
+    """A pipe where only `op` can fire."""
+    return AugmentPipe(channels, "", p=p, **{op: 1.0})
+
+
+# ----------------------------------------------------------------------------
+# AugmentPipe
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("preset", ["bgc", "bg", "c"])
+def test_p_zero_is_identity(channels, preset):
+    pipe = AugmentPipe(channels, preset)
+    assert float(pipe.p) == 0.0
+    x = images(C=channels)
+    assert torch.equal(pipe(x), x)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_gradients_flow_at_positive_p(channels):
+    pipe = AugmentPipe(channels, "bgc", p=0.8)
+    x = images(C=channels).requires_grad_()
+    y = pipe(x)
+    assert y.shape == x.shape and torch.isfinite(y).all()
+    assert not torch.allclose(y, x)
+    (y * torch.randn_like(y)).sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("op", list(OPS))
+@pytest.mark.parametrize("channels", [1, 3])
+def test_each_op_changes_images(op, channels):
+    pipe = only(op, channels)
+    x = images(16, channels)
+    if channels == 1 and op in ("hue", "saturation"):
+        assert pipe.ops == [] and torch.equal(pipe(x), x)  # no colour on grayscale
+        return
+    assert pipe.ops == [op]
+    y = pipe(x)
+    assert y.shape == x.shape and torch.isfinite(y).all()
+    assert not torch.allclose(y, x)
+
+
+def test_hue_and_saturation_off_for_grayscale():
+    pipe = AugmentPipe(1, "c", p=1.0)
+    assert "hue" not in pipe.ops and "saturation" not in pipe.ops
+    assert {"brightness", "contrast", "lumaflip"} <= set(pipe.ops)
+    # Hue rotation about the gray axis leaves gray RGB images gray.
+    gray = images(8, 1).repeat(1, 3, 1, 1)
+    y = only("hue")(gray)
+    assert torch.allclose(y[:, 0], y[:, 1], atol=1e-5) and torch.allclose(y[:, 0], y[:, 2], atol=1e-5)
+
+
+def test_lumaflip_inverts_grayscale():
+    x = images(16, 1)
+    y = only("lumaflip", channels=1)(x)
+    flipped = torch.isclose(y, -x, atol=1e-5).flatten(1).all(1)
+    kept = torch.isclose(y, x, atol=1e-5).flatten(1).all(1)
+    assert (flipped | kept).all() and flipped.any() and kept.any()
+
+
+def test_blit_ops_are_exact():
+    x = images(16, 3)
+    y = only("xflip")(x)
+    assert all(torch.allclose(a, b, atol=1e-5) or torch.allclose(a, b.flip(-1), atol=1e-5) for a, b in zip(y, x))
+    y = only("rotate90")(x)
+    def rots(b):
+        return [torch.rot90(b, k, dims=(1, 2)) for k in range(4)]
+
+    assert all(any(torch.allclose(a, r, atol=1e-5) for r in rots(b)) for a, b in zip(y, x))
+
+
+def test_p_is_per_sample():
+    pipe = only("xflip", channels=1, p=0.5)
+    x = images(256, 1, 8)
+    changed = ~torch.isclose(pipe(x), x, atol=1e-6).flatten(1).all(1)
+    assert 0.1 < changed.float().mean().item() < 0.4  # P(fire) * P(flip) = 0.25
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError):
+        AugmentPipe(3, "bgx")
+    with pytest.raises(ValueError):
+        AugmentPipe(3, "bgc", wobble=1.0)
+    with pytest.raises(ValueError):
+        AugmentPipe(3, "bgc", p=1.0)(images(2, 1))
+
+
+def test_p_is_saved_in_state_dict():
+    pipe = AugmentPipe(3, "bgc", p=0.3)
+    other = AugmentPipe(3, "bgc")
+    other.load_state_dict(pipe.state_dict())
+    assert float(other.p) == pytest.approx(0.3)
+
+
+# ----------------------------------------------------------------------------
+# AdaController
+
+
+def test_controller_raises_p_when_d_is_confident_on_reals():
+    pipe = AugmentPipe(3, "bgc")
+    ctl = AdaController(target=0.6, speed_kimg=1, interval=2, batch_size=10)
+    ctl.accumulate(torch.full([10], 3.0))
+    assert ctl.update(pipe) is None and float(pipe.p) == 0  # only 1 of 2 steps so far
+    ctl.accumulate(torch.full([10], 3.0))
+    assert ctl.update(pipe) == pytest.approx(1.0)
+    assert ctl.last_stat == pytest.approx(1.0)
+    assert float(pipe.p) == pytest.approx(10 * 2 / 1000)  # batch * interval / (speed_kimg * 1000)
+
+
+def test_controller_lowers_p_otherwise_and_stays_in_unit_interval():
+    pipe = AugmentPipe(3, "bgc", p=0.05)
+    ctl = AdaController(target=0.6, speed_kimg=1, interval=1, batch_size=10)
+    mixed = torch.tensor([1.0, 1, 1, -1, -1, -1, -1, -1, -1, -1])  # stat = -0.4 < target
+    ctl.accumulate(mixed)
+    assert ctl.update(pipe) == pytest.approx(-0.4)
+    assert float(pipe.p) == pytest.approx(0.04)
+    for _ in range(20):
+        ctl.accumulate(mixed)
+        ctl.update(pipe)
+    assert float(pipe.p) == 0.0
+    for _ in range(200):
+        ctl.accumulate(torch.ones(10))
+        ctl.update(pipe, nimg=100)
+    assert float(pipe.p) == 1.0
+
+
+def test_controller_state_dict_roundtrip():
+    ctl = AdaController(target=0.7, speed_kimg=5, interval=4, batch_size=8)
+    ctl.accumulate(torch.tensor([1.0, -1.0, 2.0]))
+    state = ctl.state_dict()
+    new = AdaController()
+    new.load_state_dict(state)
+    assert new.state_dict() == state
+    pipe = AugmentPipe(3)
+    for _ in range(3):
+        new.accumulate(torch.ones(3))
+    assert new.update(pipe) == pytest.approx((1 + 9) / 12)
+
+
+def test_controller_all_reduces_under_distributed(tmp_path):
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    try:
+        ctl = AdaController(interval=1, batch_size=4)
+        ctl.accumulate(torch.tensor([1.0, 1.0, 1.0, -1.0]))
+        assert ctl.update(AugmentPipe(1)) == pytest.approx(0.5)
+    finally:
+        dist.destroy_process_group()
+
+
+# ----------------------------------------------------------------------------
+# DiffAugment
+
+
+@pytest.mark.parametrize("policy", ["color,translation,cutout", "color", "translation", "cutout"])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_diffaugment_shape_and_gradient(policy, channels):
+    aug = DiffAugment(policy)
+    x = images(4, channels).requires_grad_()
+    y = aug(x)
+    assert y.shape == x.shape and not torch.allclose(y, x)
+    (y * torch.randn_like(y)).sum().backward()
+    assert x.grad.abs().sum() > 0
+
+
+def test_diffaugment_translation_and_cutout_geometry():
+    x = torch.ones(64, 1, 16, 16)
+    y = DiffAugment("translation")(x)
+    # Shifted by at most 2 pixels (1/8 of 16): the centre is always covered, zeros enter at the borders.
+    assert (y[:, :, 2:-2, 2:-2] == 1).all() and (y == 0).any()
+    y = DiffAugment("cutout")(x)
+    zeros = (y == 0).flatten(1).sum(1)
+    assert (zeros <= 64).all() and (zeros > 0).all()  # an 8x8 square, clipped at the borders
+    with pytest.raises(ValueError):
+        DiffAugment("color,blur")
