@@ -25,9 +25,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from ganaug.data.imageset import pixel_hash
-from ganaug.data.sources import read_idx
-from ganaug.utils import atomic_write_bytes, atomic_write_text
+from ganaug.data.imageset import pixel_hash  # noqa: E402
+from ganaug.data.sources import read_idx  # noqa: E402
+from ganaug.utils import atomic_write_bytes, atomic_write_text  # noqa: E402
 
 CLASSES = [("tshirt", 0, "T-shirt/top"), ("pullover", 2, "Pullover"), ("shirt", 6, "Shirt")]
 OUT = ROOT / "src" / "ganaug" / "data" / "builtin"
@@ -121,7 +121,7 @@ def main() -> None:
         "| class | official label | train pool (train file) | test (t10k file) |",
         "|---|---|---|---|",
     ]
-    for k, (name, official, title) in enumerate(CLASSES):
+    for name, official, title in CLASSES:
         lines.append(f"| {name} ({title}) | {official} | {len(chosen[('train', name)])} | "
                      f"{len(chosen[('test', name)])} |")
     lines += ["", (f"Total: {len(y)} images ({sum(p == 'train' for p in parts)} train pool, "

@@ -8,10 +8,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from test_training import blobs  # noqa: E402
-
-from ganaug.config import make_config  # noqa: E402
-from ganaug.training import train  # noqa: E402
+from ganaug.config import make_config
+from ganaug.training import train
+from test_training import blobs
 
 
 def main() -> None:

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from ganaug.pipeline import STAGES, Pipeline, load_config, run
 from ganaug.errors import UserError
+from ganaug.pipeline import STAGES, Pipeline, load_config, run
 from test_training import blobs
 
 TINY = {

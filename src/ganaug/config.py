@@ -63,7 +63,7 @@ class NetworkConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "NetworkConfig":
+    def from_dict(cls, d: dict[str, Any]) -> NetworkConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
 
@@ -98,10 +98,11 @@ class TrainConfig:
     grid_seeds: int = 8  # samples per class in the fake grids
     seed: int = 0
     device: str = "auto"
-    amp: bool = True  # mixed precision on CUDA (ignored on CPU)
+    amp: bool = True  # bf16 mixed precision on CUDA and on CPUs with native bf16 (losses, R1 in fp32)
     channels_last: bool = True  # on CUDA
     compile: bool = False  # torch.compile G and D
     multiply: int = 1  # classic-augment the training images x N before training (tiny sets)
+    balanced_sampling: bool = True  # conditional models: every class equally often (rare classes too)
     freeze_d: int = 0  # transfer learning: freeze D's first N blocks
     collapse_window: int = 3  # ticks of D loss ~ 0 with G loss rising before warning
     nan_check: bool = True
@@ -137,13 +138,13 @@ class TrainConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
         known = {f.name for f in fields(cls)}
         d = {k: v for k, v in d.items() if k in known}
         d["network"] = NetworkConfig.from_dict(d.get("network", {}))
         return cls(**d)
 
-    def replace(self, **overrides: Any) -> "TrainConfig":
+    def replace(self, **overrides: Any) -> TrainConfig:
         net_keys = {f.name for f in fields(NetworkConfig)}
         net = dataclasses.replace(self.network, **{k: v for k, v in overrides.items() if k in net_keys})
         rest = {k: v for k, v in overrides.items() if k not in net_keys}
@@ -153,15 +154,16 @@ class TrainConfig:
 # Preset values per (arch, preset). Resolution, channels and classes come from the data.
 _PRESETS: dict[tuple[str, str], dict[str, Any]] = {
     ("dcgan", "tiny"): dict(z_dim=16, g_channels=8, d_channels=8, batch_size=8, kimg=0.064, tick_kimg=0.032,
-                            snap=1, grid_seeds=2),
+                            snap=1, grid_seeds=2, amp=False),
     ("dcgan", "cpu"): dict(z_dim=100, g_channels=64, d_channels=64, batch_size=64, kimg=60, tick_kimg=5,
                            snap=4, aug="ada", ada_kimg=20, d_spectral_norm=False),
     ("dcgan", "gpu"): dict(z_dim=100, g_channels=128, d_channels=128, batch_size=128, kimg=2000, tick_kimg=20,
                            snap=10, ada_kimg=100),
     ("stylegan2", "tiny"): dict(z_dim=16, w_dim=16, mapping_layers=2, channel_base=256, channel_max=16,
                                 batch_size=8, kimg=0.064, tick_kimg=0.032, snap=1, grid_seeds=2,
-                                g_lr=0.0025, d_lr=0.0025, betas=(0.0, 0.99), r1_interval=4, mbstd_group=4),
-    ("stylegan2", "cpu"): dict(z_dim=128, w_dim=128, mapping_layers=2, channel_base=4096, channel_max=128,
+                                g_lr=0.0025, d_lr=0.0025, betas=(0.0, 0.99), r1_interval=4, mbstd_group=4,
+                                amp=False),
+    ("stylegan2", "cpu"): dict(z_dim=128, w_dim=128, mapping_layers=2, channel_base=1024, channel_max=64,
                                batch_size=32, kimg=30, tick_kimg=2.5, snap=4, g_lr=0.0025, d_lr=0.0025,
                                betas=(0.0, 0.99), ema_kimg=2.0, ada_kimg=20, style_mixing=0.0),
     ("stylegan2", "gpu"): dict(z_dim=512, w_dim=512, mapping_layers=8, channel_base=16384, channel_max=512,

@@ -10,9 +10,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -282,7 +283,7 @@ def read_manifest(out: str | Path) -> list[dict[str, str]]:
 # Balancing
 
 
-def balance_plan(counts: dict[str, int], target: str | int | float = "max") -> dict[str, int]:
+def balance_plan(counts: dict[str, int], target: str | float = "max") -> dict[str, int]:
     """How many synthetic images each class needs.
 
     ``target``: "max" (fill up to the majority count), an int (every class up to that count),
@@ -321,7 +322,7 @@ def balance(
     run: str | Path,
     *,
     out: str | Path,
-    target: str | int | float = "max",
+    target: str | float = "max",
     truncation: float = 1.0,
     formats: Iterable[str] = ("folder",),
     quality_filter: bool = False,

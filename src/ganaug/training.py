@@ -19,13 +19,14 @@ import copy
 import math
 import os
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
-import torch.nn as nn
+from torch import nn
 
 from ganaug import checkpoint as ckpt
 from ganaug.config import TrainConfig, make_config
@@ -46,7 +47,7 @@ class TickInfo:
     run_dir: Path
     G_ema: nn.Module
     done: bool
-    trainer: "Trainer | None" = None  # full access (G, D, optimisers, augment_pipe) for advanced hooks
+    trainer: Trainer | None = None  # full access (G, D, optimisers, augment_pipe) for advanced hooks
 
 
 @dataclass
@@ -179,6 +180,9 @@ class Trainer:
             self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", self.rank)))
             torch.cuda.set_device(self.device)
         self.cuda = self.device.type == "cuda"
+        # bf16 mixed precision (losses and R1 in fp32): on CUDA, and on CPUs with native bf16
+        # (measured 1.8x faster per DCGAN-64 step on AVX512-BF16; emulated bf16 would be slower).
+        self.amp = cfg.amp and (self.cuda or cpu_has_native_bf16())
         self.class_names = list(train.class_names)
         if cfg.batch_size % self.world_size:
             raise UserError(f"batch size {cfg.batch_size} is not divisible by the {self.world_size} processes")
@@ -199,6 +203,11 @@ class Trainer:
         self.num_images = len(data)
         self.perm = torch.randperm(self.num_images, generator=self.gen)
         self.perm_pos = 0
+        labels_cpu = torch.from_numpy(data.labels)
+        self.class_count = torch.bincount(labels_cpu, minlength=len(data.class_names))
+        self.balanced = bool(cfg.balanced_sampling and cfg.network.conditional and (self.class_count > 0).all())
+        self.class_sorted = torch.argsort(labels_cpu, stable=True)
+        self.class_offset = torch.cumsum(self.class_count, 0) - self.class_count
 
         # Networks.
         net = cfg.network
@@ -353,6 +362,12 @@ class Trainer:
             self.perm_pos += take
             B -= take
         idx = torch.cat(out)
+        if self.balanced:
+            # Class-balanced: every class equally often, a random image within it (rare classes
+            # are repeated; what D sees of them is varied by the augmentation).
+            cls = torch.randint(len(self.class_count), (len(idx),), generator=self.gen)
+            within = (torch.rand(len(idx), generator=self.gen) * self.class_count[cls]).long()
+            idx = self.class_sorted[self.class_offset[cls] + within]
         return idx[self.rank * self.batch_gpu:(self.rank + 1) * self.batch_gpu]
 
     def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -370,15 +385,18 @@ class Trainer:
         z = torch.randn(B, net.z_dim, generator=self.gen)
         c = None
         if net.conditional:
-            # Sample labels of random training images: the fake class mix matches the real one.
-            c = self.labels.cpu()[torch.randint(self.num_images, (B,), generator=self.gen)]
+            # The fake class mix matches the real one D sees (uniform when sampling is balanced).
+            if self.balanced:
+                c = torch.randint(len(self.class_count), (B,), generator=self.gen)
+            else:
+                c = self.labels.cpu()[torch.randint(self.num_images, (B,), generator=self.gen)]
         sl = slice(self.rank * self.batch_gpu, (self.rank + 1) * self.batch_gpu)
         z = z[sl].to(self.device, non_blocking=True)
         return z, (c[sl].to(self.device, non_blocking=True) if c is not None else None)
 
-    def _autocast(self):
-        if self.cuda and self.cfg.amp:
-            return torch.autocast("cuda", dtype=torch.bfloat16)
+    def _autocast(self, enabled: bool = True):
+        if enabled and self.amp:
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
     def _augment(self, x: torch.Tensor) -> torch.Tensor:
@@ -418,7 +436,7 @@ class Trainer:
 
         # Reals (+ lazy R1 in fp32 on the augmented reals, scaled by the interval).
         x = x.detach().requires_grad_(do_r1)
-        with self._autocast():
+        with self._autocast(enabled=not do_r1):  # the R1 pass runs in fp32: squared gradients
             real_logits = self.D_run(self._augment(x), c).float()
         loss_real = d_loss_real(real_logits, kind=cfg.loss, label_smoothing=cfg.label_smoothing)
         total = loss_real
@@ -656,6 +674,13 @@ class Trainer:
             "mem_mb": _memory_mb(self.device),
         }
         return stats
+
+
+def cpu_has_native_bf16() -> bool:
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except Exception:
+        return False
 
 
 def _format_stats(s: dict) -> str:

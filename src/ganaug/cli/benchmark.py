@@ -33,7 +33,7 @@ def _parse_fractions(ctx, param, value: str) -> list[float]:
     try:
         pcts = [float(v) for v in value.replace(" ", "").split(",") if v]
     except ValueError:
-        raise click.BadParameter(f"expected comma-separated percentages such as 0,25,50,100, got {value!r}")
+        raise click.BadParameter(f"expected comma-separated percentages such as 0,25,50,100, got {value!r}") from None
     if not pcts or any(p < 0 for p in pcts):
         raise click.BadParameter("give at least one percentage, all >= 0")
     return [p / 100 for p in pcts]

@@ -36,9 +36,11 @@ from ganaug.config import ARCHS, AUGS, LOSSES, PRESETS
 @click.option("--snap", type=click.IntRange(min=1), help="Snapshot every N ticks.")
 @click.option("--seed", type=int, help="Random seed.")
 @click.option("--device", default=None, help="auto, cpu, cuda, cuda:1 ...")
-@click.option("--amp/--no-amp", default=None, help="bf16 mixed precision on CUDA.")
+@click.option("--amp/--no-amp", default=None, help="bf16 mixed precision (CUDA, and CPUs with native bf16).")
 @click.option("--compile/--no-compile", "compile_", default=None, help="torch.compile G and D.")
 @click.option("--multiply", type=click.IntRange(min=1), help="Classic-augment the training images xN first.")
+@click.option("--balanced-sampling/--natural-sampling", "balanced_sampling", default=None,
+              help="Conditional models: show every class equally often (default) or in the data's proportions.")
 @click.option("--class", "classes", multiple=True, help="Train on these classes only (repeatable).")
 @click.option("--unconditional", is_flag=True, help="One unconditional model (default: conditional if >1 class).")
 @click.option("--resume", help="Continue a run: a run folder, snapshot file, or 'latest'.")
@@ -58,8 +60,8 @@ def train_cmd(data, arch, preset, out, classes, unconditional, resume, transfer,
       ganaug train prepared/ --resume latest
       torchrun --nproc_per_node 2 -m ganaug train prepared/ --arch stylegan2 --preset gpu
     """
-    from ganaug.training import describe, resolve_training_data, train, _default_resolution
     from ganaug.config import make_config
+    from ganaug.training import _default_resolution, describe, resolve_training_data, train
 
     overrides["compile"] = compile_
     overrides["channels"] = int(channels) if channels else None

@@ -7,9 +7,9 @@ class names, and per-image provenance (source path and SHA-256 of the source fil
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -75,7 +75,7 @@ class ImageSet:
             raise DataError(f"unknown class {name!r}; classes are: {', '.join(self.class_names)}") from None
 
     # -- selection ---------------------------------------------------------------
-    def subset(self, index: Sequence[int] | np.ndarray) -> "ImageSet":
+    def subset(self, index: Sequence[int] | np.ndarray) -> ImageSet:
         idx = np.asarray(index, dtype=np.int64)
         return ImageSet(
             images=self.images[idx],
@@ -85,13 +85,13 @@ class ImageSet:
             hashes=[self.hashes[i] for i in idx],
         )
 
-    def of_class(self, c: int | str) -> "ImageSet":
+    def of_class(self, c: int | str) -> ImageSet:
         if isinstance(c, str):
             c = self.class_index(c)
         return self.subset(np.flatnonzero(self.labels == c))
 
     @staticmethod
-    def concat(sets: Sequence["ImageSet"]) -> "ImageSet":
+    def concat(sets: Sequence[ImageSet]) -> ImageSet:
         sets = [s for s in sets if s is not None]
         if not sets:
             raise ValueError("nothing to concatenate")
@@ -130,7 +130,7 @@ class ImageSet:
             )
 
     @classmethod
-    def load_npz(cls, path: str | Path) -> "ImageSet":
+    def load_npz(cls, path: str | Path) -> ImageSet:
         with np.load(path, allow_pickle=False) as z:
             return cls(
                 images=z["x"],

@@ -181,7 +181,7 @@ def make_split(
 
     # Per class: groups ordered by hash, shuffled with the seed, dealt to test, val, then train.
     by_class: dict[int, list[list[int]]] = {}
-    for h, members in sorted(_groups(imageset, pool).items()):
+    for _h, members in sorted(_groups(imageset, pool).items()):
         by_class.setdefault(_group_label(imageset, members), []).append(members)
     for c in sorted(by_class):
         groups = by_class[c]

@@ -240,7 +240,7 @@ def benchmark_curve(
             zorder=3,
         )
         # The real-only point, extended as a reference line: the level every arm is compared with.
-        for a, xx, yy in zip(pts, x, y):
+        for a, _xx, yy in zip(pts, x, y):
             if a.get("kind") == "real":
                 ax.axhline(
                     yy,
