@@ -211,3 +211,30 @@ def test_cli_dry_run_and_train(tmp_path):
     # Raw data (not prepared) is refused with a hint, not a traceback.
     r = runner.invoke(cli, ["train", str(tmp_path / "data.npz"), "--preset", "tiny"])
     assert r.exit_code != 0 and "ganaug prepare" in str(r.exception or r.output)
+
+
+def test_balanced_sampling_shows_rare_classes_as_often(tmp_path):
+    data = blobs(n_per_class=24).subset(list(range(24)) + list(range(24, 28)))  # a: 24, b: 4
+    t = Trainer(data, tiny(batch_size=64), tmp_path, progress=False, log=lambda s: None)
+    assert t.balanced
+    seen = torch.cat([t.labels[t._next_indices()] for _ in range(50)])
+    assert abs(float((seen == 1).float().mean()) - 0.5) < 0.05  # ~half, not 4/28
+    _, c = t._latents()
+    assert set(c.tolist()) <= {0, 1}
+    natural = Trainer(data, tiny(batch_size=64, balanced_sampling=False), tmp_path / "n", progress=False,
+                      log=lambda s: None)
+    seen = torch.cat([natural.labels[natural._next_indices()] for _ in range(50)])
+    assert abs(float((seen == 1).float().mean()) - 4 / 28) < 0.03
+
+
+@pytest.mark.skipif(not __import__("ganaug.training", fromlist=["x"]).cpu_has_native_bf16(),
+                    reason="this CPU has no native bf16: mixed precision stays off on CPU")
+@pytest.mark.parametrize("arch", ["dcgan", "stylegan2"])
+def test_cpu_bf16_mixed_precision_trains(tmp_path, arch):
+    res = train(blobs(), tiny(arch, amp=True, r1_interval=1), run_dir=tmp_path / "run", progress=False,
+                log=lambda s: None)
+    stats = read_jsonl(tmp_path / "run" / "stats.jsonl")
+    assert all(np.isfinite(s["loss_G"]) and np.isfinite(s["loss_D"]) for s in stats)
+    # Weights stay fp32 (autocast only changes the compute dtype).
+    state = load_snapshot(res.run_dir)
+    assert all(v.dtype == torch.float32 for v in state["G"].values() if v.is_floating_point())

@@ -155,7 +155,7 @@ class TrainConfig:
 _PRESETS: dict[tuple[str, str], dict[str, Any]] = {
     ("dcgan", "tiny"): dict(z_dim=16, g_channels=8, d_channels=8, batch_size=8, kimg=0.064, tick_kimg=0.032,
                             snap=1, grid_seeds=2, amp=False),
-    ("dcgan", "cpu"): dict(z_dim=100, g_channels=64, d_channels=64, batch_size=64, kimg=60, tick_kimg=5,
+    ("dcgan", "cpu"): dict(z_dim=100, g_channels=64, d_channels=64, batch_size=64, kimg=100, tick_kimg=5,
                            snap=4, aug="ada", ada_kimg=20, d_spectral_norm=False),
     ("dcgan", "gpu"): dict(z_dim=100, g_channels=128, d_channels=128, batch_size=128, kimg=2000, tick_kimg=20,
                            snap=10, ada_kimg=100),
@@ -164,7 +164,7 @@ _PRESETS: dict[tuple[str, str], dict[str, Any]] = {
                                 g_lr=0.0025, d_lr=0.0025, betas=(0.0, 0.99), r1_interval=4, mbstd_group=4,
                                 amp=False),
     ("stylegan2", "cpu"): dict(z_dim=128, w_dim=128, mapping_layers=2, channel_base=1024, channel_max=64,
-                               batch_size=32, kimg=30, tick_kimg=2.5, snap=4, g_lr=0.0025, d_lr=0.0025,
+                               batch_size=32, kimg=60, tick_kimg=2.5, snap=4, g_lr=0.0025, d_lr=0.0025,
                                betas=(0.0, 0.99), ema_kimg=2.0, ada_kimg=20, style_mixing=0.0),
     ("stylegan2", "gpu"): dict(z_dim=512, w_dim=512, mapping_layers=8, channel_base=16384, channel_max=512,
                                batch_size=32, kimg=5000, tick_kimg=4, snap=50, g_lr=0.0025, d_lr=0.0025,
