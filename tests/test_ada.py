@@ -195,3 +195,16 @@ def test_diffaugment_translation_and_cutout_geometry():
     assert (zeros <= 64).all() and (zeros > 0).all()  # an 8x8 square, clipped at the borders
     with pytest.raises(ValueError):
         DiffAugment("color,blur")
+
+
+def test_p_is_read_from_a_host_copy_and_survives_state_dict_round_trip():
+    pipe = AugmentPipe(1)
+    pipe.set_p(0.7)
+    assert pipe._p_host == 0.7 and float(pipe.p) == pytest.approx(0.7)
+    other = AugmentPipe(1)
+    other.load_state_dict(pipe.state_dict())
+    x = torch.randn(4, 1, 8, 8)
+    other(x)  # re-reads p from the loaded buffer
+    assert other._p_host == pytest.approx(0.7)
+    pipe.set_p(1.5)
+    assert float(pipe.p) == 1.0  # clamped

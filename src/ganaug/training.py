@@ -240,7 +240,7 @@ class Trainer:
             from ganaug.augment.ada import AdaController, AugmentPipe
 
             self.augment_pipe = AugmentPipe(net.channels).train().requires_grad_(False).to(self.device)
-            self.augment_pipe.p.copy_(torch.as_tensor(cfg.aug_p))
+            self.augment_pipe.set_p(cfg.aug_p)
             if cfg.aug == "ada":
                 self.ada = AdaController(target=cfg.ada_target, speed_kimg=cfg.ada_kimg,
                                          interval=cfg.ada_interval, batch_size=cfg.batch_size)

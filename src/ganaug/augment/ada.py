@@ -117,6 +117,18 @@ class AugmentPipe(nn.Module):
             self.strength["hue"] = self.strength["saturation"] = 0.0  # no colour to rotate on grayscale
         self.ranges = {k: float(strengths.get(k, v)) for k, v in RANGES.items()}
         self.register_buffer("p", torch.tensor(float(p)))
+        self._p_host: float | None = float(p)  # host copy of p: forward needs no device sync
+
+    def set_p(self, value: float) -> None:
+        """Set the augmentation probability (keeps the buffer and its host copy in step)."""
+        value = min(max(float(value), 0.0), 1.0)
+        with torch.no_grad():
+            self.p.fill_(value)
+        self._p_host = value
+
+    def _load_from_state_dict(self, *args, **kwargs):
+        super()._load_from_state_dict(*args, **kwargs)
+        self._p_host = None  # re-read from the loaded buffer on next use
 
     @property
     def ops(self) -> list[str]:
@@ -127,7 +139,9 @@ class AugmentPipe(nn.Module):
         return f"channels={self.channels}, preset={self.preset!r}, p={float(self.p):.4f}, ops={self.ops}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        p = float(self.p)  # note: a device sync on CUDA, once per call
+        if self._p_host is None:  # after load_state_dict or an in-place edit of the buffer
+            self._p_host = float(self.p)
+        p = self._p_host
         if p <= 0:
             return x  # exact identity, no work
         C = x.shape[1]
@@ -178,7 +192,7 @@ class AugmentPipe(nn.Module):
             t = self._gate("xfrac", p, torch.randn([B, 2], device=dev) * r["xfrac_std"], 0)
             G = G @ _translate2d(-t[:, 0] * W, -t[:, 1] * H)
 
-        if torch.equal(G, torch.eye(3, device=dev).expand(B, 3, 3)):
+        if dev.type == "cpu" and torch.equal(G, torch.eye(3, device=dev).expand(B, 3, 3)):  # no sync on GPUs
             return x  # nothing fired in this batch
         # Pixels about the centre -> grid_sample's [-1, 1] coordinates (align_corners=False: the
         # border of the image, not the border pixel centres, is at +-1).
@@ -212,7 +226,7 @@ class AugmentPipe(nn.Module):
             k = self._gate("saturation", p, torch.exp2(torch.randn([B], device=dev) * r["saturation_std"]), 1)
             M = (vv + (eye4 - vv) * k.reshape(B, 1, 1)) @ M
 
-        if torch.equal(M, torch.eye(4, device=dev).expand(B, 4, 4)):
+        if dev.type == "cpu" and torch.equal(M, torch.eye(4, device=dev).expand(B, 4, 4)):  # no sync on GPUs
             return x
         M = M.to(x.dtype)
         if C == 3:
@@ -264,8 +278,8 @@ class AdaController:
         stat = float(acc[0] / acc[1].clamp(min=1))
         nimg = self.batch_size * self._steps if nimg is None else nimg
         adjust = float(np.sign(stat - self.target)) * nimg / (self.speed_kimg * 1000)
-        with torch.no_grad():
-            pipe.p.copy_((pipe.p + adjust).clamp(0, 1))
+        current = pipe._p_host if getattr(pipe, "_p_host", None) is not None else float(pipe.p)
+        pipe.set_p(current + adjust)
         self._acc, self._steps, self.last_stat = None, 0, stat
         return stat
 
