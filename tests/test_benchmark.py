@@ -363,3 +363,64 @@ def test_cli_benchmark(splits, tmp_path, monkeypatch):
     assert "real + 50 % synthetic" in r.output and (tmp_path / "o" / "benchmark" / "benchmark.png").is_file()
     r = CliRunner().invoke(cli, args[:-1] + ["--fractions", "0,x"])
     assert r.exit_code != 0 and "percentages" in r.output
+
+
+def test_bad_option_values_are_user_errors(splits):
+    # Regression: `ganaug run --set benchmark.seeds=abc` / `--set benchmark.fractions=0,50` reach benchmark() as
+    # strings (iterated char by char: ValueError/TypeError tracebacks); a bad device failed once per run.
+    args = (splits.train, splits.val, splits.test, splits.synthetic)
+    for kw, msg in (({"seeds": "abc"}, "seeds must be"), ({"seeds": "12"}, "seeds must be"),
+                    ({"fractions": "0,50"}, "fractions must be a list"), ({"fractions": [0, "x"]}, "fractions"),
+                    ({"device": "bogus"}, "unknown device"), ({"jobs": 0}, "jobs must be")):
+        with pytest.raises(UserError, match=msg):
+            benchmark(*args, **{**KW, **kw})
+
+
+def test_result_repr_is_short(run1):
+    # Regression: the dataclass repr dumped every run of every arm.
+    text = repr(run1.res)
+    assert text.startswith("BenchmarkResult(7 arms x 2 seeds") and "\n" not in text and len(text) < 300
+
+
+def test_cli_default_out_is_outside_a_generate_folder(splits, tmp_path, monkeypatch):
+    # Regression: with --synthetic SYNTH/images.npz from `ganaug generate`, results and plots went to
+    # SYNTH/benchmark/, which loading SYNTH as a folder then read as a class "benchmark" of two plot images.
+    from click.testing import CliRunner
+
+    import ganaug.cli.benchmark as cmd
+    from ganaug.cli import cli
+
+    prepared = SimpleNamespace(train=splits.train, val=splits.val, test=splits.test,
+                               class_names=splits.train.class_names)
+    monkeypatch.setattr(cmd, "_load_prepared", lambda path: prepared)
+    (tmp_path / "prep").mkdir()
+    syn = tmp_path / "synth"
+    (syn / "a").mkdir(parents=True)
+    (syn / "manifest.csv").write_text("file,kind\n")
+    splits.synthetic.save_npz(syn / "images.npz")
+    r = CliRunner().invoke(cli, ["benchmark", "--data", str(tmp_path / "prep"), "--synthetic", str(syn / "images.npz"),
+                                 "--fractions", "0,50", "--seeds", "1", "--epochs", "1", "--baselines", "none",
+                                 "--device", "cpu", "-q"])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "synth-bench" / "benchmark" / "results.json").is_file()
+    assert not (syn / "benchmark").exists()
+
+
+def test_verdict_warns_when_classifiers_were_still_learning():
+    # Regression: with few images an epoch is one or two optimiser steps; when model selection keeps picking the
+    # last epoch the classifiers are undertrained and bigger arms get more steps, yet the verdict read as final.
+    arms = [Arm("real", "real", 0, "real only"), Arm("synth100", "mix", 1, "r+100")]
+
+    def runs(best):
+        out = []
+        for s in range(2):
+            for name, v in (("real", 0.6 + s / 100), ("synth100", 0.62 + s / 50)):
+                m = {"accuracy": v, "balanced_accuracy": v, "macro_f1": v, "auroc": v, "per_class_recall": [v, v]}
+                out.append({"arm": name, "seed": s, "metrics": m, "n_train": 10, "best_epoch": best,
+                            "epochs_run": 20})
+        return out
+
+    undertrained = BenchmarkResult.from_runs(arms, runs(20), ["x", "y"], [0, 1], config={"epochs": 20})
+    assert "best validation epoch was the last of 20" in undertrained.verdict()
+    settled = BenchmarkResult.from_runs(arms, runs(9), ["x", "y"], [0, 1], config={"epochs": 20})
+    assert "Caution" not in settled.verdict()

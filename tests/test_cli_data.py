@@ -95,3 +95,12 @@ def test_prepare_cli(tmp_path):
     assert r.exit_code != 0 and "--overwrite" in r.output
     r = runner.invoke(cli, ["prepare", "--out", str(out)])
     assert r.exit_code != 0 and "DATA or --builtin" in r.output
+
+
+def test_inspect_json_to_unwritable_path_is_a_clear_error(tmp_path, write_png):
+    # Regression: an OSError traceback.
+    write_png(tmp_path / "data" / "a" / "0.png", np.zeros((4, 4), np.uint8))
+    (tmp_path / "afile").write_text("x")
+    r = CliRunner().invoke(cli, ["inspect", str(tmp_path / "data"), "--json", str(tmp_path / "afile" / "r.json")])
+    assert r.exit_code != 0 and "cannot write the JSON report" in r.output
+    assert not isinstance(r.exception, OSError)

@@ -155,3 +155,45 @@ def test_cli_evaluate_end_to_end_with_prepared_folder(tmp_path):
     assert r.exit_code == 0, r.output
     j = json.loads((tmp_path / "ev" / "metrics.json").read_text())
     assert set(j["metrics"]) == {"overall", "disc", "bar"} and j["counts"]["overall"]["n_synthetic"] == 20
+
+
+def test_evaluate_rejects_another_datasets_classes(data):
+    # Regression: synthetic images whose classes were ALL unknown (another data set) were silently merged into
+    # one class and evaluated; only a single unknown class (an unconditional generator) means "overall only".
+    from ganaug.errors import DataError
+
+    train, _, test, synth = data
+    other = ImageSet(synth.images, synth.labels, ["cat", "dog"])
+    with pytest.raises(DataError, match="not classes of the training data"):
+        evaluate(other, train, test, features="pixels", device="cpu")
+
+
+def test_eval_result_repr_is_short(data):
+    # Regression: the dataclass repr dumped every metric and the whole memorisation result with its images.
+    train, _, test, synth = data
+    res = evaluate(synth, train, test, features="pixels", device="cpu", k=3)
+    for obj, head in ((res, "EvalResult("), (res.memorization, "MemorizationResult(")):
+        text = repr(obj)
+        assert text.startswith(head) and "\n" not in text and len(text) < 300, text
+    assert "near copies 2/40" in repr(res)  # the two planted copies
+
+
+def test_cli_evaluate_default_out_is_outside_a_generate_folder(data, tmp_path, monkeypatch):
+    # Regression: for SYNTH/images.npz of `ganaug generate`, the default output SYNTH/images-eval/ landed among
+    # the class folders, so loading SYNTH as a folder afterwards found a class "images-eval".
+    from click.testing import CliRunner
+
+    from ganaug.cli import cli
+    from ganaug.cli import evaluate as cli_evaluate
+
+    train, val, test, synth = data
+    (tmp_path / "synth" / "disc").mkdir(parents=True)
+    (tmp_path / "synth" / "manifest.csv").write_text("file,kind\n")
+    synth.save_npz(tmp_path / "synth" / "images.npz")
+    (tmp_path / "prepared").mkdir()
+    monkeypatch.setattr(cli_evaluate, "_load_prepared", lambda d: SimpleNamespace(train=train, val=val, test=test))
+    r = CliRunner().invoke(cli, ["evaluate", "--synthetic", str(tmp_path / "synth" / "images.npz"), "--data",
+                                 str(tmp_path / "prepared"), "--features", "pixels", "--k", "3", "-q"])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "synth-eval" / "metrics.json").is_file()
+    assert sorted(p.name for p in (tmp_path / "synth").iterdir()) == ["disc", "images.npz", "manifest.csv"]

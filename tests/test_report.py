@@ -515,3 +515,60 @@ def test_report_renders_in_headless_chromium(full_run, tmp_path):
     assert (a < 128).mean() > 0.01 and a.std() > 20  # text and figures, not a blank page
     if os.environ.get("GANAUG_KEEP_SCREENSHOT"):
         shutil.copy(shot, os.environ["GANAUG_KEEP_SCREENSHOT"])
+
+
+def _capture_figures(monkeypatch) -> list:
+    from ganaug.report import plots
+
+    figs, real = [], plots.to_png
+    monkeypatch.setattr(plots, "to_png", lambda fig, dpi=110: (figs.append(fig), real(fig, dpi))[1])
+    return figs
+
+
+def test_benchmark_curve_legend_fits_in_the_figure(monkeypatch):
+    # Regression: the two-column legend under the axes was wider than the figure and cut off at the right.
+    from ganaug.report.plots import benchmark_curve
+
+    figs = _capture_figures(monkeypatch)
+    arms = [{"label": "real only", "fraction": 0.0, "mean": 0.6, "lo": 0.55, "hi": 0.65, "kind": "real",
+             "family": "real + GAN synthetic"},
+            {"label": "real + 50 % synthetic", "fraction": 0.5, "mean": 0.62, "lo": 0.57, "hi": 0.67, "kind": "mix",
+             "family": "real + GAN synthetic"}]
+    arms += [{"label": name, "fraction": None, "mean": 0.6, "lo": 0.58, "hi": 0.62, "kind": "baseline"}
+             for name in ("real + classic augmentation", "random oversampling", "SMOTE", "synthetic only")]
+    assert benchmark_curve(arms, "balanced accuracy (test split)")
+    (fig,) = figs
+    legends = fig.legends + [ax.get_legend() for ax in fig.axes if ax.get_legend()]
+    assert legends
+    renderer = fig.canvas.get_renderer()
+    for leg in legends:
+        box = leg.get_window_extent(renderer)
+        assert box.x0 >= 0 and box.y0 >= 0 and box.x1 <= fig.bbox.x1 + 1 and box.y1 <= fig.bbox.y1 + 1, box
+
+
+def test_per_class_recall_tells_nine_arms_apart_and_names_train_counts(monkeypatch):
+    # Regression: the 9th arm (synthetic only, by default) reused the 1st arm's colour; "n=" read as a test count.
+    from ganaug.report.plots import PALETTE, per_class_recall
+
+    figs = _capture_figures(monkeypatch)
+    arms = [{"label": f"arm {j}", "recall": [0.5, 0.6]} for j in range(len(PALETTE) + 1)]
+    assert per_class_recall(["a", "b"], arms, counts={"a": 10, "b": 3})
+    ax = figs[0].axes[0]
+    styles = {(tuple(p.get_facecolor()), p.get_hatch()) for p in ax.patches}
+    assert len(styles) == len(arms)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a\n(train n=10)", "b\n(train n=3)"]
+
+
+def test_report_of_a_train_run_folder_and_of_a_wrong_folder(tmp_path):
+    # Regression: `ganaug report runs/00000-prepared-dcgan` (the folder `ganaug train` makes) said the GAN
+    # training had not run; a folder with nothing to report gave no hint at all.
+    from click.testing import CliRunner
+
+    from ganaug.cli import cli
+
+    write_gan_stage(tmp_path / "x", ticks=3)
+    text = _text(build_report(tmp_path / "x" / "gan").read_text())
+    assert "no gan/training_options.json" not in text and "Training stopped at 6 of 10 kimg" in text
+    (tmp_path / "other").mkdir()
+    r = CliRunner().invoke(cli, ["report", str(tmp_path / "other")])
+    assert r.exit_code == 0 and "holds no stage outputs" in r.output

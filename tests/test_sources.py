@@ -253,3 +253,39 @@ def _csv(tmp_path: Path, text: str) -> Path:
     p = tmp_path / "labels.csv"
     p.write_text(text)
     return p
+
+
+def test_symlinked_class_folders_are_followed_without_loops(tmp_path, write_png):
+    # Regression: a class folder that is a symlink was reported as an empty class ("no usable images").
+    store = tmp_path / "store"
+    for i in range(3):
+        write_png(store / "linked" / f"{i}.png", np.full((4, 4), 10 * i, np.uint8))
+    data = tmp_path / "data"
+    write_png(data / "plain" / "0.png", np.full((4, 4), 200, np.uint8))
+    (data / "linked").symlink_to(store / "linked", target_is_directory=True)
+    (data / "plain" / "loop").symlink_to(data / "plain", target_is_directory=True)  # would recurse forever
+    res = load(data)
+    assert res.imageset.counts() == {"linked": 3, "plain": 1}
+    assert not res.report.problems_of("empty-class")
+
+
+def test_zip_utf8_names_without_utf8_flag(tmp_path, write_png):
+    # Regression: Info-ZIP's `zip` stores UTF-8 names without the UTF-8 flag; zipfile decodes them as
+    # cp437, which garbled non-ASCII class names ("rare bïrd" -> "rare b├»rd").
+    write_png(tmp_path / "a.png", np.zeros((4, 4), np.uint8))
+    zpath = tmp_path / "data.zip"
+    with zipfile.ZipFile(zpath, "w") as zf:
+        zf.write(tmp_path / "a.png", "rare bïrd/a.png")
+        zf.write(tmp_path / "a.png", "plain/a.png")
+    raw = bytearray(zpath.read_bytes())
+    for sig, off in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):  # clear bit 11 in local and central headers
+        i = raw.find(sig)
+        while i >= 0:
+            raw[i + off + 1] &= ~0x08 & 0xFF  # flag 0x0800, little-endian
+            i = raw.find(sig, i + 4)
+    zpath.write_bytes(bytes(raw))
+    with zipfile.ZipFile(zpath) as zf:
+        assert "rare bïrd/a.png" not in zf.namelist()  # zipfile itself garbles the name
+    res = load(zpath)
+    assert res.imageset.class_names == ["plain", "rare bïrd"] and len(res.imageset) == 2
+    assert not res.report.skipped

@@ -199,3 +199,36 @@ def test_prepare_builtin_honours_test_and_imbalance(tmp_path):
     assert plain.test.hashes == p.test.hashes  # imbalance never changes the test split
     assert plain.val.hashes == p.val.hashes
     assert math.isclose(len(plain.train), 630 - len(plain.val))
+
+
+def test_prepared_repr_and_html(tmp_path, write_png):
+    # Regression: PreparedData had the dataclass repr (every index, path and hash) and no notebook view.
+    p = prepare(png_folder(tmp_path / "data", write_png), tmp_path / "prep", seed=0)
+    text = repr(p)
+    assert "\n" not in text and len(text) < 200
+    assert f"train {len(p.train)} / val {len(p.val)} / test {len(p.test)}" in text
+    html = p._repr_html_()
+    assert "<pre>" in html and "<img" in html
+
+
+def test_prepare_refuses_an_empty_training_split(tmp_path, write_png):
+    # Regression: --per-class-limit 0 wrote a prepared folder with no training images at all.
+    data = png_folder(tmp_path / "data", write_png)
+    with pytest.raises(UserError, match="no training images left"):
+        prepare(data, tmp_path / "prep", per_class_limit=0)
+    assert not (tmp_path / "prep" / "split.json").exists()
+    p = prepare(data, tmp_path / "prep2", imbalance="a=0")  # one class emptied: allowed, with a note
+    assert p.train.counts()["a"] == 0 and any("no training images kept" in n for n in p.split.notes)
+
+
+def test_imbalance_naming_a_class_twice_is_an_error():
+    # Regression: "coat=5,coat=6" silently kept the last count.
+    with pytest.raises(UserError, match="twice"):
+        parse_imbalance("coat=5,coat=6")
+
+
+def test_load_prepared_on_raw_data_suggests_the_right_command(tmp_path, write_png):
+    # Regression: the message suggested `ganaug prepare DATA --out <the raw data folder>`, which prepare refuses.
+    data = png_folder(tmp_path / "data", write_png)
+    with pytest.raises(UserError, match=f"ganaug prepare {data} --out PREPARED"):
+        load_prepared(data)

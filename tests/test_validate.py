@@ -226,3 +226,15 @@ def test_dicom_without_pydicom(tmp_path, monkeypatch, write_png):
     res = load(tmp_path)
     (p,) = res.report.skipped
     assert p.kind == "missing-dependency" and "pip install" in p.reason
+
+
+def test_repr_is_one_short_line(tmp_path, write_png, bad_files):
+    # Regression: the dataclass repr dumped every problem (thousands of lines in a notebook).
+    for i in range(4):
+        write_png(tmp_path / "d" / "x" / f"{i}.png", np.full((8, 8), i, np.uint8))
+    bad_files(tmp_path / "d" / "x")
+    r = inspect(tmp_path / "d")
+    text = repr(r)
+    assert "\n" not in text and len(text) < 200
+    assert text.startswith("InspectReport(") and f"{r.num_loaded} images" in text and "skipped" in text
+    assert "<table>" in r._repr_html_()

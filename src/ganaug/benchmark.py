@@ -533,6 +533,13 @@ class BenchmarkResult:
     def __str__(self) -> str:
         return f"{self.table()}\n\n{self.verdict()}"
 
+    def __repr__(self) -> str:
+        ref = self.summary.get("real", {}).get("balanced_accuracy", {}).get("mean", math.nan)
+        out = f", out={self.out!r}" if self.out else ""
+        return (f"BenchmarkResult({len(self.arms)} arms x {len(self.seeds)} seeds, "
+                f"{self.config.get('arch', '?')}, {len(self.class_names)} classes; real only balanced accuracy "
+                f"{100 * ref:.1f} %{out}; .table(), .verdict(), .plot())")
+
     def _repr_html_(self) -> str:
         import html
 
@@ -586,6 +593,14 @@ class BenchmarkResult:
             text += "no synthetic arm was run."
         if base:
             text += " Baselines: " + "; ".join(phrase(a, f"with {a.label}") for a in base) + "."
+        epochs = self.config.get("epochs")
+        last = [r for r in self.runs if epochs and r.get("best_epoch") == r.get("epochs_run") == epochs]
+        if self.runs and 2 * len(last) >= len(self.runs):
+            text += (
+                f" Caution: in {len(last)} of {len(self.runs)} runs the best validation epoch was the last of "
+                f"{epochs}, so the classifiers were probably still learning (and arms with more images get "
+                "more optimiser steps per epoch); re-run with more epochs before trusting a difference."
+            )
         if any(self.leak_check.values()):
             text += (
                 " Warning: some test images are pixel-identical to training or synthetic images "
@@ -764,13 +779,32 @@ def benchmark(
     unknown = [b for b in baselines if b not in BASELINES]
     if unknown:
         raise UserError(f"unknown baseline(s) {', '.join(unknown)}; choose from {', '.join(BASELINES)}")
-    if any(f < 0 for f in fractions):
+    # Values from config files and `ganaug run --set` arrive unchecked: a string would be iterated char by char.
+    try:
+        if isinstance(fractions, (str, bytes)):
+            raise TypeError
+        fractions = [float(f) for f in fractions]
+    except (TypeError, ValueError):
+        raise UserError(f"fractions must be a list of numbers, fractions of the real training set such as "
+                        f"[0, 0.5, 1.0]; got {fractions!r}") from None
+    if any(not math.isfinite(f) or f < 0 for f in fractions):
         raise UserError("fractions must be >= 0")
-    seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
+    try:
+        if isinstance(seeds, (str, bytes, float)) or isinstance(seeds, bool):
+            raise TypeError
+        seed_list = list(range(seeds)) if isinstance(seeds, (int, np.integer)) else [int(s) for s in seeds]
+    except (TypeError, ValueError):
+        raise UserError(f"seeds must be a number of seeds or a list of integer seeds; got {seeds!r}") from None
     if not seed_list:
         raise UserError("need at least one seed")
-    if jobs < 1:
-        raise UserError("jobs must be >= 1")
+    if not isinstance(jobs, (int, np.integer)) or isinstance(jobs, bool) or jobs < 1:
+        raise UserError(f"jobs must be an integer >= 1; got {jobs!r}")
+    from ganaug.utils import resolve_device
+
+    try:
+        resolve_device(device)  # fail here, not once per run in the workers
+    except RuntimeError as e:
+        raise UserError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N ({e})") from None
     for name, s in (("val", val), ("test", test)):
         if s.class_names != train.class_names:
             raise UserError(f"the {name} split has different classes from train")

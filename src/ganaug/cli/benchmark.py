@@ -29,6 +29,17 @@ def _load_synthetic(path: str):
     return load(path).imageset
 
 
+def _default_out(synthetic: str | None, data_dir: str) -> Path:
+    """The folder of --synthetic (else --data), but never a `ganaug generate` folder (it has a manifest.csv):
+    its sub-folders are classes, so OUT/benchmark/ with its plots would be read back as one more class."""
+    if synthetic is None:
+        return Path(data_dir)
+    folder = Path(synthetic).resolve().parent
+    if (folder / "manifest.csv").is_file():
+        return folder.with_name(f"{folder.name}-bench")
+    return folder
+
+
 def _parse_fractions(ctx, param, value: str) -> list[float]:
     try:
         pcts = [float(v) for v in value.replace(" ", "").split(",") if v]
@@ -92,7 +103,8 @@ def _parse_baselines(ctx, param, value: str) -> list[str]:
     "--out",
     type=click.Path(file_okay=False),
     default=None,
-    help="Writes OUT/benchmark/ (resumable). Default: the folder of --synthetic, else --data.",
+    help="Writes OUT/benchmark/ (resumable). Default: the folder of --synthetic (<it>-bench next to a "
+    "`ganaug generate` folder, whose sub-folders are classes), else --data.",
 )
 @click.option("--device", default="auto")
 @click.option(
@@ -142,7 +154,7 @@ def benchmark_cmd(
     prepared = _load_prepared(data_dir)
     syn = _load_synthetic(synthetic) if synthetic else None
     if out is None:
-        out = str(Path(synthetic).parent if synthetic else Path(data_dir))
+        out = str(_default_out(synthetic, data_dir))
 
     if dry_run:
         train = prepared.train

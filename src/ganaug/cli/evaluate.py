@@ -24,7 +24,8 @@ FEATURES = ("trained", "inception", "pixels")  # ganaug.metrics.features.FEATURE
               help="Inception weights file weights-inception-2015-12-05-6726825d.pth (never downloaded; "
                    "also looked for in $GANAUG_INCEPTION and torch hub's checkpoints folder).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Output folder. [default: <synthetic>-eval next to --synthetic]")
+              help="Output folder. [default: <synthetic>-eval next to --synthetic; for a file in a "
+                   "`ganaug generate` folder, <that folder>-eval next to it]")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--k", "k", type=click.IntRange(min=1), default=5, show_default=True,
               help="Neighbourhood size of precision/recall/density/coverage.")
@@ -51,7 +52,7 @@ def evaluate_cmd(synthetic, data_dir, features, inception, out, device, k, kid_s
     data = _load_prepared(data_dir)
     synth = load_synthetic(synthetic, data.train)
     if out is None:
-        out = synthetic.with_name(synthetic.stem + "-eval") if synthetic.is_file() else Path(f"{synthetic}-eval")
+        out = default_out(synthetic, "eval")
     if not quiet:
         click.echo(f"evaluating {len(synth)} synthetic images against {len(data.train)} train / {len(data.test)} "
                    f"test images with {features} features ...", err=True)
@@ -59,6 +60,16 @@ def evaluate_cmd(synthetic, data_dir, features, inception, out, device, k, kid_s
                       kid_subset=kid_subset, k=k, seed=seed, inception=inception, feature_epochs=feature_epochs,
                       progress=not quiet)
     click.echo(result.table())
+
+
+def default_out(synthetic: Path, suffix: str) -> Path:
+    """``<synthetic>-<suffix>`` next to ``synthetic``, never inside a `ganaug generate` folder (one with a
+    manifest.csv): its sub-folders are classes, so a folder of plots there would be read as one more class."""
+    p = Path(synthetic)
+    if p.is_file() and not (p.parent / "manifest.csv").is_file():
+        return p.with_name(f"{p.stem}-{suffix}")
+    folder = (p.parent if p.is_file() else p).resolve()
+    return folder.with_name(f"{folder.name}-{suffix}")
 
 
 def _load_prepared(data_dir: Path):

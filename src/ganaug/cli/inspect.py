@@ -43,7 +43,10 @@ def inspect_command(data: str, csv_path: str | None, json_out: str | None, resol
         raise GanaugError(str(e)) from None
     click.echo("\n".join(report.summary_lines(max_problems=None if show_all else 50)))
     if json_out:
-        atomic_write_json(json_out, report.to_dict())
+        try:
+            atomic_write_json(json_out, report.to_dict())
+        except OSError as e:
+            raise GanaugError(f"cannot write the JSON report to {json_out}: {e.strerror or e}") from None
         click.echo(f"Report written to {json_out}")
     if not report.ok:
         from ganaug.data.sources import nothing_usable_message

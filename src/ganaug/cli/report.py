@@ -6,6 +6,10 @@ import click
 
 from ganaug.cli import cli
 
+# What the report reads (report/html.py); none of them present means the wrong folder was given.
+_STAGE_FILES = ("prepared/split.json", "gan/stats.jsonl", "evaluate/metrics.json", "benchmark/results.json",
+                "pipeline.json", "inspect.json", "training_options.json", "stats.jsonl")
+
 
 @cli.command("report")
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
@@ -21,7 +25,14 @@ def report_cmd(run_dir, out):
       ganaug report demo-run
       ganaug report runs/cells --out cells-report.html
     """
+    from pathlib import Path
+
     from ganaug.report import build_report
 
     path = build_report(run_dir, out)
     click.echo(f"report: {path.resolve()}")
+    run = Path(run_dir)
+    if not any((run / f).exists() for f in _STAGE_FILES):
+        click.secho(f"warning: {run_dir} holds no stage outputs ({', '.join(_STAGE_FILES[:5])}...), so every "
+                    "section says 'not run yet'. Give the folder of `ganaug run` (its --out), or a `ganaug train` "
+                    "run folder for the training section alone.", fg="yellow", err=True)

@@ -254,12 +254,23 @@ def _hidden(name: str) -> bool:
     return name.startswith(".") or name in IGNORED_NAMES
 
 
-def _walk(root: Path) -> list[Path]:
-    """Files under root, sorted, without hidden files/folders; symlinked folders not followed."""
+def _walk(root: Path, skip_hidden: bool = True) -> list[Path]:
+    """Files under root, sorted, without hidden files/folders. Symlinked folders are followed (a
+    class folder is often a link to data stored elsewhere), except links back to a folder above
+    them, which would loop."""
     out = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not _hidden(d))
-        out.extend(Path(dirpath) / f for f in sorted(filenames) if not _hidden(f))
+    chains: dict[str, frozenset[str]] = {}  # folder -> real paths of it and its ancestors
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        chain = chains.pop(dirpath, frozenset()) | {os.path.realpath(dirpath)}
+        keep = []
+        for d in sorted(dirnames):
+            sub = os.path.join(dirpath, d)
+            if (skip_hidden and _hidden(d)) or os.path.realpath(sub) in chain:
+                continue
+            chains[sub] = chain
+            keep.append(d)
+        dirnames[:] = keep
+        out.extend(Path(dirpath) / f for f in sorted(filenames) if not (skip_hidden and _hidden(f)))
     return out
 
 
@@ -388,10 +399,13 @@ def _zip_job(path: Path) -> FileJob:
     except (zipfile.BadZipFile, OSError) as e:
         raise DataError(f"{path} is not a readable zip file ({e})") from None
     with zf:
-        names = [n for n in zf.namelist() if not n.endswith("/")]
+        infos = [i for i in zf.infolist() if not i.filename.endswith("/")]
+        member = {_zip_name(i): i.filename for i in infos}  # name as written -> name to read it by
+        names = list(member)
         if "dataset.json" in names:
-            meta = _read_dataset_json(zf.read("dataset.json"), f"{path}#dataset.json")
-            return _stylegan_job(meta, names, lambda m: (f"{path}#{m}", str(path), m), "stylegan-zip")
+            meta = _read_dataset_json(zf.read(member["dataset.json"]), f"{path}#dataset.json")
+            return _stylegan_job(meta, names, lambda m: (f"{path}#{m}", str(path), member.get(m, m)),
+                                 "stylegan-zip")
     names = [n for n in names if not any(_hidden(part) for part in n.split("/"))]
     # A zip of a folder often has one top folder holding the class folders: strip it.
     tops = {n.split("/", 1)[0] for n in names}
@@ -399,7 +413,19 @@ def _zip_job(path: Path) -> FileJob:
     if len(tops) == 1 and all("/" in n for n in names) and any(n.count("/") >= 2 for n in names):
         prefix = next(iter(tops)) + "/"
     rels = [n[len(prefix):] for n in names]
-    return _tree_job(rels, lambda rel: (f"{path}#{prefix + rel}", str(path), prefix + rel), fmt="zip-image-folder")
+    return _tree_job(rels, lambda rel: (f"{path}#{prefix + rel}", str(path), member[prefix + rel]),
+                     fmt="zip-image-folder")
+
+
+def _zip_name(info: zipfile.ZipInfo) -> str:
+    """A member's name as written. Info-ZIP (the `zip` command) and other tools store UTF-8 names
+    without the UTF-8 flag; zipfile then decodes them as cp437, which garbles non-ASCII class names."""
+    if info.flag_bits & 0x800:
+        return info.filename
+    try:
+        return info.filename.encode("cp437").decode("utf-8")
+    except UnicodeError:  # really cp437 (or another legacy code page): keep zipfile's reading
+        return info.filename
 
 
 def _stylegan_dir_job(path: Path) -> FileJob:
@@ -960,7 +986,7 @@ def _load_files(job: FileJob, report: InspectReport, target, channels, opts, max
         if 0 < n_gray < n:
             report.add(report.source, "mixed-channels",
                        f"{n_gray} of {n} images are grayscale, the others colour; all converted to "
-                       "3 channels (pass channels=1 for grayscale)")
+                       "3 channels (pass --channels 1, or channels=1 in Python, for grayscale)")
     else:
         report.channels_reason = f"requested {channels}"
         if channels == 1 and n_gray < n:

@@ -250,6 +250,8 @@ def parse_imbalance(spec: str | Mapping[str, int] | None) -> dict[str, int]:
             raise UserError(f"bad count {value!r} for class {name!r} in --imbalance") from None
         if v < 0:
             raise UserError(f"count for class {name!r} must be >= 0, got {v}")
+        if str(name) in out:
+            raise UserError(f"--imbalance names class {name!r} twice; give each class once")
         out[str(name)] = v
     return out
 
@@ -291,6 +293,9 @@ def restrict_train(
         order = sorted(idx.tolist(), key=lambda i: (_rank(split.seed, imageset.hashes[i]), i))
         keep.extend(order[:cap])
         removed.extend(order[cap:])
+        if cap == 0:
+            notes.append(f"class {name!r}: no training images kept; the GAN cannot learn it and the classifier "
+                         "never trains on it")
     reason = "left out of train by " + ", ".join(
         ([f"per_class_limit={per_class_limit}"] if per_class_limit is not None else [])
         + ([f"imbalance={','.join(f'{k}={v}' for k, v in limits.items())}"] if limits else []))
@@ -388,6 +393,16 @@ class PreparedData:
     def __str__(self) -> str:
         return self.summary()
 
+    def __repr__(self) -> str:
+        c, h, w = self.images.images.shape[1:]
+        return (f"PreparedData({str(self.path)!r}, train {len(self.train)} / val {len(self.val)} / test "
+                f"{len(self.test)}, {len(self.class_names)} classes, {c}x{h}x{w}, seed {self.split.seed})")
+
+    def _repr_html_(self) -> str:  # notebook display: the split table plus a few training images
+        import html
+
+        return f"<pre>{html.escape(self.summary())}</pre>{self.train._repr_html_()}"
+
 
 def _source_identity(source: Any, csv) -> tuple[str, str]:
     """(description, fingerprint) of a source from names and sizes only (no reading)."""
@@ -404,15 +419,14 @@ def _source_identity(source: Any, csv) -> tuple[str, str]:
         paths.append(Path(csv))
     for root in paths:
         if root.is_dir():
-            for dirpath, dirnames, filenames in os.walk(root):
-                dirnames.sort()
-                for f in sorted(filenames):
-                    p = Path(dirpath) / f
-                    try:
-                        size = p.stat().st_size
-                    except OSError:
-                        size = -1
-                    h.update(f"{p.relative_to(root).as_posix()}\0{size}\n".encode())
+            from ganaug.data.sources import _walk
+
+            for p in _walk(root, skip_hidden=False):  # the files the loader sees, symlinked folders included
+                try:
+                    size = p.stat().st_size
+                except OSError:
+                    size = -1
+                h.update(f"{p.relative_to(root).as_posix()}\0{size}\n".encode())
         elif root.exists():
             h.update(f"{root.name}\0{root.stat().st_size}\n".encode())
     desc = " + ".join(str(p.resolve()) for p in paths)
@@ -497,6 +511,9 @@ def prepare(
     imageset = result.imageset
     split = make_split(imageset, seed=seed, val=val, test=test, partition=result.partition)
     split = restrict_train(split, imageset, per_class_limit=per_class_limit, imbalance=limits)
+    if not split.train:
+        raise UserError("no training images left after per_class_limit / imbalance, so nothing could be "
+                        "trained; raise --per-class-limit or the --imbalance counts")
     split.options["prepare"] = options
     split.options["source"] = desc
 
@@ -518,6 +535,9 @@ def load_prepared(path: str | os.PathLike) -> PreparedData:
 
     path = Path(path)
     if not (path / "split.json").is_file() or not (path / "images.npz").is_file():
+        if path.is_dir() and any(path.iterdir()):  # probably the raw data: prepare must not write into it
+            raise UserError(f"{path} is not a prepared data folder (needs images.npz and split.json). If it holds "
+                            f"your images, run `ganaug prepare {path} --out PREPARED` first and pass PREPARED")
         raise UserError(f"{path} is not a prepared data folder (needs images.npz and split.json); "
                         f"run `ganaug prepare DATA --out {path}` first")
     try:

@@ -176,6 +176,11 @@ class InspectReport:
     def __str__(self) -> str:
         return "\n".join(self.summary_lines())
 
+    def __repr__(self) -> str:
+        shape = "x".join(str(v) for v in [*(self.resolution or []), self.channels] if v) or "nothing loaded"
+        return (f"InspectReport({self.source!r}, {self.format or 'unknown format'}: {self.num_loaded} images, "
+                f"{self.num_classes} classes, {shape}; {len(self.skipped)} skipped, {len(self.warnings)} warnings)")
+
     def _repr_html_(self) -> str:
         e = html.escape
         rows = "".join(f"<tr><td>{e(k)}</td><td>{v}</td></tr>" for k, v in self.counts.items())

@@ -96,6 +96,15 @@ class EvalResult:
     def __str__(self) -> str:
         return self.table()
 
+    def __repr__(self) -> str:
+        c, fid_ = self.counts.get("overall", {}), self.metrics.get("overall", {}).get("fid", {})
+        m = self.memorization.summary()
+        out = f", out={str(Path(next(iter(self.files.values()))).parent)!r}" if self.files else ""
+        return (f"EvalResult(features={self.features.get('kind')!r}, {c.get('n_synthetic')} synthetic vs "
+                f"{c.get('n_train')} train / {c.get('n_test')} test; FID vs train {_fmt(fid_.get('vs_train'))}, "
+                f"vs test {_fmt(fid_.get('vs_test'))}, floor {_fmt(fid_.get('floor'))}; near copies "
+                f"{m['near_copy_count']}/{m['n_synthetic']}{out})")
+
     def to_dict(self) -> dict[str, Any]:
         return _nan_to_none({
             "features": self.features,
@@ -210,7 +219,9 @@ def _match_classes(synthetic: ImageSet, train: ImageSet) -> tuple[ImageSet, bool
     known = [n in train.class_names for n in names]
     if synthetic.class_names == train.class_names:
         return synthetic, True
-    if not any(known):  # e.g. an unconditional generator's single "all" class: overall only
+    if not any(known) and len(np.unique(synthetic.labels)) <= 1:
+        # e.g. an unconditional generator's single "all" class: overall only. Several unknown
+        # classes mean another data set's images: an error below, not one silently merged class.
         labels = np.zeros(len(synthetic), np.int64)
         return ImageSet(synthetic.images, labels, train.class_names, synthetic.paths, synthetic.hashes), False
     unknown = sorted({names[c] for c in np.unique(synthetic.labels) if not known[c]})

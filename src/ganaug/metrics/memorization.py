@@ -90,6 +90,12 @@ class MemorizationResult:
         """Authenticity in feature space when features were given (as Alaa et al.), else in pixels."""
         return (self.feature if self.feature is not None else self.pixel).authentic
 
+    def __repr__(self) -> str:
+        s = self.summary()
+        return (f"MemorizationResult({s['n_synthetic']} synthetic vs {s['n_train']} train: {s['near_copy_count']} "
+                f"near copies (pixel ratio < {s['threshold']:.2f}), authentic {s['authentic_fraction']:.0%} "
+                f"({s['authentic_space']} space))")
+
     # -- tables -------------------------------------------------------------------
     def rows(self) -> list[dict[str, Any]]:
         """One dict per synthetic image (the CSV rows)."""

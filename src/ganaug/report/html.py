@@ -435,6 +435,8 @@ def gan_section(run: Path, num: _Numbering, class_names: Sequence[str]) -> dict[
     from ganaug.report import plots
 
     gan = run / "gan"
+    if not gan.is_dir() and (run / "training_options.json").is_file():
+        gan = run  # a `ganaug train` run folder itself (runs/00000-<data>-<arch>/), not a `ganaug run` folder
     sec: dict[str, Any] = {"id": "gan", "title": "GAN training"}
     opts_path, stats_path = gan / "training_options.json", gan / "stats.jsonl"
     if not gan.is_dir() or (not opts_path.exists() and not stats_path.exists()):

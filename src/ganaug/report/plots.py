@@ -281,7 +281,9 @@ def benchmark_curve(
         ax.set_xticks([])
     ax.set_ylabel(metric_label)
     _percent_axis(ax, all_means, all_y)
-    ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.16), ncols=2)
+    # A figure legend below the axes: constrained layout makes room for it (one anchored to the axes,
+    # wider than them, was cut off at the right edge).
+    fig.legend(loc="outside lower center", ncols=2)
     return to_png(fig)
 
 
@@ -318,12 +320,15 @@ def per_class_recall(
             ys,
             width=width * 0.92,
             color=PALETTE[j % len(PALETTE)],
+            hatch="//" if j >= len(PALETTE) else None,  # more arms than colours (9 by default): tell them apart
+            edgecolor="white" if j >= len(PALETTE) else None,
             label=str(a["label"]),
             yerr=err,
             capsize=2 if err else 0,
             error_kw={"linewidth": 0.8},
         )
-    labels = [f"{c}\n(n={counts[c]})" if counts and c in counts else str(c) for c in class_names]
+    # n is the TRAINING count (next to a test-split axis label, a bare "n=" read as the test count)
+    labels = [f"{c}\n(train n={counts[c]})" if counts and c in counts else str(c) for c in class_names]
     ax.set_xticks(range(n), labels, rotation=0 if n <= 8 else 45, ha="center" if n <= 8 else "right")
     ax.set_ylabel("recall (test split)")
     _percent_axis(ax, [0.0, 1.0])
