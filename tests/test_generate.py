@@ -113,3 +113,47 @@ def test_balance_with_quality_filter_reports_drops(runs, tmp_path):
     assert res.synthetic_counts == need
     assert set(res.dropped) == {k for k, v in need.items() if v}
     assert all(v >= 0 for v in res.dropped.values())
+
+
+def test_seed_options_are_checked():
+    with pytest.raises(UserError, match="not both"):
+        parse_seeds("0-3", 2)
+    with pytest.raises(UserError, match="empty"):
+        parse_seeds("9-0")
+    with pytest.raises(UserError):
+        parse_seeds("-3")
+
+
+def test_unconditional_run_of_several_classes_is_labelled_all(tmp_path):
+    run = train(blobs(), tiny(num_classes=0, kimg=0.032, tick_kimg=0.032), run_dir=tmp_path / "u",
+                progress=False, log=lambda s: None).run_dir
+    res = generate(run, n=3, progress=False, device="cpu")
+    assert res.images.class_names == ["all"] and res.images.counts() == {"all": 3}
+    assert all(p.startswith("synthetic:all/") for p in res.images.paths)
+    with pytest.raises(UserError, match="mixture"):
+        balance(blobs().subset(list(range(30))), run, out=tmp_path / "bal", progress=False, device="cpu")
+
+
+def test_balance_refuses_a_run_of_another_class(tmp_path):
+    run = train(blobs(), arch="dcgan", preset="tiny", classes=["a"], conditional=False, resolution=16,
+                run_dir=tmp_path / "a", progress=False, log=lambda s: None, device="cpu", kimg=0.032).run_dir
+    data = blobs().subset(list(range(24)) + list(range(24, 30)))  # b is the rare class
+    with pytest.raises(UserError, match="trained on class 'a' only"):
+        balance(data, run, out=tmp_path / "bal", progress=False, device="cpu")
+
+
+def test_export_never_mixes_runs_silently(runs, tmp_path):
+    out = tmp_path / "g"
+    generate(runs["dcgan"], n=5, out=out, progress=False, device="cpu")
+    with pytest.raises(UserError, match="already holds an export"):
+        generate(runs["stylegan2"], n=2, out=out, progress=False, device="cpu")
+    generate(runs["stylegan2"], n=2, out=out, progress=False, device="cpu", overwrite=True)
+    files = sorted(p.relative_to(out).as_posix() for p in out.glob("*/*.png"))
+    rows = read_manifest(out)
+    assert len(files) == 4 and sorted(r["file"] for r in rows) == files  # every image has its row
+    assert {r["run"] for r in rows} == {"stylegan2"}
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    with pytest.raises(UserError, match="not empty"):
+        generate(runs["dcgan"], n=1, out=tmp_path / "other", progress=False, device="cpu")
+    assert (tmp_path / "other" / "notes.txt").read_text() == "mine"

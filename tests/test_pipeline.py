@@ -110,3 +110,10 @@ def test_config_file_and_errors(tmp_path):
     assert load_config(y)["benchmark"]["fractions"] == [0, 1.5]
     with pytest.raises(UserError, match="unknown stage"):
         run(tmp_path, out=tmp_path / "r", stages=["trian"])
+
+
+def test_stage_without_its_inputs_is_a_clear_error(data, tmp_path):
+    with pytest.raises(UserError, match="needs split, generate first"):
+        run(data, out=tmp_path / "r", overrides=TINY, stages=["benchmark"], progress=False, log=lambda s: None)
+    with pytest.raises(UserError, match="unknown key 'seedz'"):
+        run(data, out=tmp_path / "r", overrides={"benchmark.seedz": 2}, progress=False, log=lambda s: None)

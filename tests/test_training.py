@@ -37,9 +37,9 @@ def blobs(n_per_class: int = 24, res: int = 16, channels: int = 1, classes=("a",
 
 
 def tiny(arch="dcgan", **kw):
-    base = dict(resolution=16, channels=1, num_classes=2)
+    base = {"resolution": 16, "channels": 1, "num_classes": 2, "device": "cpu"}
     base.update({k: kw.pop(k) for k in list(kw) if k in base})
-    return make_config(arch, "tiny", device="cpu", **base, **kw)
+    return make_config(arch, "tiny", **base, **kw)
 
 
 @pytest.mark.parametrize("arch", ["dcgan", "stylegan2"])
@@ -238,3 +238,29 @@ def test_cpu_bf16_mixed_precision_trains(tmp_path, arch):
     # Weights stay fp32 (autocast only changes the compute dtype).
     state = load_snapshot(res.run_dir)
     assert all(v.dtype == torch.float32 for v in state["G"].values() if v.is_floating_point())
+
+
+def test_bad_inputs_fail_before_a_run_folder_is_made(tmp_path):
+    from ganaug.errors import UserError
+
+    with pytest.raises(UserError, match="does not exist"):
+        train(tmp_path / "nope", out=tmp_path / "runs", progress=False, log=lambda s: None)
+    with pytest.raises(UserError, match="unknown device"):
+        train(blobs(), tiny(device="bogus"), out=tmp_path / "runs", progress=False, log=lambda s: None)
+    src = train(blobs(), tiny(kimg=0.032, tick_kimg=0.032), run_dir=tmp_path / "src", progress=False,
+                log=lambda s: None)
+    with pytest.raises(CheckpointError, match="arch"):
+        train(blobs(), tiny("stylegan2"), out=tmp_path / "runs", transfer=src.run_dir, progress=False,
+              log=lambda s: None)
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+    assert "tick 1" in (src.run_dir / "log.txt").read_text()
+
+
+def test_public_functions_survive_submodule_imports():
+    import ganaug
+    import ganaug.benchmark  # noqa: F401
+    import ganaug.generate  # noqa: F401
+    import ganaug.report  # noqa: F401
+
+    assert callable(ganaug.benchmark) and callable(ganaug.generate) and callable(ganaug.report)
+    assert ganaug.benchmark.__name__ == "benchmark" and ganaug.report.__name__ == "build_report"

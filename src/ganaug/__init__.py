@@ -8,6 +8,8 @@ The console script ``ganaug`` is a thin layer over them. Imports are lazy so tha
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 
 __version__ = "0.1.0"
 
@@ -30,6 +32,20 @@ _API = {
 }
 
 __all__ = sorted(_API) + ["__version__"]
+
+
+class _Package(types.ModuleType):
+    """Keeps ``ganaug.benchmark``, ``ganaug.generate``, ``ganaug.report`` the public functions even
+    after their submodules are imported (the import system would otherwise rebind the names to
+    the modules). The submodules stay reachable with ``from ganaug.benchmark import ...``."""
+
+    def __setattr__(self, name: str, value) -> None:
+        if name in _API and isinstance(value, types.ModuleType):
+            value = getattr(importlib.import_module(_API[name].split(":")[0]), _API[name].split(":")[1])
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str):

@@ -61,7 +61,8 @@ def find_snapshot(target: str | Path) -> Path:
         snaps = sorted(target.glob("snapshot-*.pt"))
         if snaps:
             return snaps[-1]
-        raise CheckpointError(f"no snapshot in {target}: the run has not reached its first snapshot yet")
+        raise CheckpointError(f"no snapshot in {target}: not a GAN run folder, or its run has not reached "
+                              "its first snapshot yet")
     raise CheckpointError(f"{target} does not exist (expected a run folder or a snapshot-*.pt file)")
 
 

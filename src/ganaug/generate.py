@@ -46,28 +46,36 @@ class GenerateResult:
 
 
 def parse_seeds(spec: str | Sequence[int] | None, n: int | None = None) -> list[int]:
-    """'0-499', '1,5,9', '0-9,20-29' or a list; default range(n)."""
+    """'0-499', '1,5,9', '0-9,20-29' or a list of non-negative seeds; or range(n). Not both."""
     if spec is None or spec == "":
         if n is None:
             raise UserError("give --n or --seeds")
         return list(range(n))
-    if not isinstance(spec, str):
-        return [int(s) for s in spec]
-    seeds: list[int] = []
-    for part in spec.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        try:
-            if "-" in part[1:]:
-                a, b = part.split("-", 1) if not part.startswith("-") else (part, "")
-                seeds.extend(range(int(a), int(b) + 1))
-            else:
-                seeds.append(int(part))
-        except ValueError:
-            raise UserError(f"cannot read seeds {spec!r}: use forms like 0-499 or 1,5,9") from None
     if n is not None:
-        seeds = seeds[:n]
+        raise UserError("give --n or --seeds, not both (--n N means seeds 0..N-1)")
+    if not isinstance(spec, str):
+        seeds = [int(s) for s in spec]
+    else:
+        seeds = []
+        for part in spec.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            try:
+                if "-" in part:
+                    a, b = part.split("-", 1)
+                    lo, hi = int(a), int(b)
+                    if hi < lo:
+                        raise UserError(f"seed range {part!r} is empty: write it low-high, e.g. 0-499")
+                    seeds.extend(range(lo, hi + 1))
+                else:
+                    seeds.append(int(part))
+            except ValueError:
+                raise UserError(f"cannot read seeds {spec!r}: use non-negative seeds like 0-499 or 1,5,9") from None
+    if not seeds:
+        raise UserError(f"no seeds in {spec!r}")
+    if min(seeds) < 0:
+        raise UserError("seeds must be >= 0")
     return seeds
 
 
@@ -118,13 +126,15 @@ def generate(
     device: str = "auto",
     progress: bool = True,
     class_counts: dict[str, int] | None = None,
+    overwrite: bool = False,
 ) -> GenerateResult:
     """Generate images from a run folder or snapshot.
 
     One image per seed and class (``--n N`` means seeds 0..N-1). ``class_counts`` instead asks
     for an exact count per class (seeds 0..count-1 of each). ``formats``: any of "folder"
     (class folders of PNGs with a provenance text chunk), "zip" (StyleGAN dataset zip), "npz".
-    Every export writes ``manifest.csv`` with one provenance row per image.
+    Every export writes ``manifest.csv`` with one provenance row per image; an ``out`` folder
+    that already holds an export is refused unless ``overwrite`` (its listed files are replaced).
     """
     from tqdm.auto import tqdm
 
@@ -134,6 +144,9 @@ def generate(
     G, info = load_generator(run, device=dev)
     names = info["class_names"] or ["synthetic"]
     conditional = getattr(G, "num_classes", 0) > 0
+    # An unconditional model trained on several classes draws from their mixture: its images
+    # belong to no single class and are labelled "all", never silently as the first class.
+    out_names = names if conditional or len(names) == 1 else ["all"]
     if class_counts is not None:
         plan = [(names.index(k) if conditional else None, parse_seeds(None, v)) for k, v in class_counts.items()
                 if v > 0]
@@ -153,10 +166,9 @@ def generate(
             images.append(x)
             labels.extend([lab] * len(x))
             all_seeds.extend(seed_list)
-            paths.extend(f"synthetic:{names[lab]}/seed{s:06d}" for s in seed_list)
+            paths.extend(f"synthetic:{out_names[lab]}/seed{s:06d}" for s in seed_list)
     imgs = np.concatenate(images) if images else np.zeros((0, G.img_channels, G.img_resolution,
                                                            G.img_resolution), np.uint8)
-    out_names = names if conditional else names[:1]
     result = GenerateResult(
         images=ImageSet(imgs, np.asarray(labels, np.int64), out_names, paths),
         seeds=np.asarray(all_seeds, np.int64),
@@ -165,7 +177,7 @@ def generate(
         truncation=truncation,
     )
     if out is not None:
-        export(result, out, formats=formats)
+        export(result, out, formats=formats, overwrite=overwrite)
     return result
 
 
@@ -201,14 +213,25 @@ def _synthetic_meta(result: GenerateResult, i: int) -> dict[str, Any]:
 
 
 def export(result: GenerateResult, out: str | Path, *, formats: Iterable[str] = ("folder",),
-           real: ImageSet | None = None) -> Path:
-    """Write synthetic (and optionally real) images with a manifest. Returns the output folder."""
+           real: ImageSet | None = None, overwrite: bool = False) -> Path:
+    """Write synthetic (and optionally real) images with a manifest. Returns the output folder.
+
+    A folder holding an earlier export (a ``manifest.csv``) is refused unless ``overwrite``: then
+    the files that manifest lists are removed first, so no image is left without provenance.
+    """
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     formats = set(formats)
     unknown = formats - {"folder", "zip", "npz"}
     if unknown:
         raise UserError(f"unknown export format(s): {', '.join(sorted(unknown))} (use folder, zip, npz)")
+    if (out / "manifest.csv").exists():
+        if not overwrite:
+            raise UserError(f"{out} already holds an export (manifest.csv); choose another --out, "
+                            "or pass --overwrite to replace it")
+        _remove_export(out)
+    elif out.exists() and any(out.iterdir()):
+        raise UserError(f"{out} is not empty and holds no ganaug export; choose an empty or new --out folder")
+    out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
     files: list[Path] = []
     syn = result.images
@@ -252,6 +275,19 @@ def export(result: GenerateResult, out: str | Path, *, formats: Iterable[str] = 
     result.out = out
     result.files = files
     return out
+
+
+def _remove_export(out: Path) -> None:
+    """Remove the files an earlier export wrote (as its manifest lists them), then the manifest."""
+    for row in read_manifest(out):
+        name = row["file"].split("#", 1)[0]
+        target = (out / name).resolve()
+        if out.resolve() in target.parents and target.is_file():
+            target.unlink()
+    for d in sorted((p for p in out.iterdir() if p.is_dir()), reverse=True):
+        if not any(d.iterdir()):
+            d.rmdir()
+    (out / "manifest.csv").unlink()
 
 
 def _container_rows(result: GenerateResult, real: ImageSet | None, container: str) -> list[dict]:
@@ -330,6 +366,7 @@ def balance(
     device: str = "auto",
     progress: bool = True,
     seed_offset: int = 0,
+    overwrite: bool = False,
 ) -> BalanceResult:
     """Fill every class of the training data up to ``target`` with synthetic images.
 
@@ -350,9 +387,14 @@ def balance(
     conditional = getattr(G, "num_classes", 0) > 0
     if conditional and names != train.class_names:
         raise UserError(f"the run was trained on classes {names}, the data has {train.class_names}")
-    if not conditional and sum(1 for v in need.values() if v) > 1:
-        raise UserError("this run is unconditional: it can fill one class only (train a conditional model, "
-                        "or one run per class and balance class by class)")
+    if not conditional:
+        wanted = [k for k, v in need.items() if v]
+        if len(names) != 1:
+            raise UserError(f"this unconditional run was trained on a mixture of {names}: its images have no "
+                            "class. Train a conditional model, or one run per class (--class NAME --unconditional)")
+        if wanted and wanted != names:
+            raise UserError(f"this run was trained on class {names[0]!r} only, but {', '.join(wanted)} need "
+                            "images; balance with a conditional run or with one run per class")
 
     clf = None
     if quality_filter:
@@ -406,7 +448,7 @@ def balance(
                    [f"synthetic:{train.class_names[k]}/seed{s:06d}" for k, s in zip(parts_lab, parts_seed)])
     gen = GenerateResult(syn, np.asarray(parts_seed, np.int64), info["path"], info["cur_nimg"] / 1000, truncation,
                          dropped=dropped)
-    out = export(gen, out, formats=formats, real=train)
+    out = export(gen, out, formats=formats, real=train, overwrite=overwrite)
     return BalanceResult(out, train.counts(), syn.counts(), dropped, ImageSet.concat([train, syn]))
 
 

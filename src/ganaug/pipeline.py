@@ -23,6 +23,9 @@ from ganaug.errors import UserError
 from ganaug.utils import atomic_write_json, read_json
 
 STAGES = ("inspect", "split", "train", "generate", "evaluate", "benchmark", "report")
+# What each stage reads: those stages must have run (now or before) in this run folder.
+REQUIRES = {"train": ("split",), "generate": ("train",), "evaluate": ("split", "generate"),
+            "benchmark": ("split", "generate")}
 
 DEFAULTS: dict[str, Any] = {
     "data": {
@@ -83,14 +86,10 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
     for key, value in (overrides or {}).items():
         if value is None:
             continue
-        if isinstance(value, dict):
-            _merge(cfg, {key: value}, "overrides")
-            continue
-        node = cfg
-        parts = key.split(".")
-        for p in parts[:-1]:
-            node = node.setdefault(p, {})
-        node[parts[-1]] = value
+        nested: Any = value
+        for part in reversed(key.split(".")):
+            nested = {part: nested}
+        _merge(cfg, nested, f"setting {key}")  # same key checks as a config file
     return cfg
 
 
@@ -237,7 +236,7 @@ class Pipeline:
         n = self._pool_per_class()
         res = generate(self.run_dir / "gan", n=n, classes="all", truncation=self.cfg["generate"]["truncation"],
                        device=self.cfg["device"], progress=self.progress)
-        export(res, self.run_dir / "synthetic", formats=("npz",))
+        export(res, self.run_dir / "synthetic", formats=("npz",), overwrite=True)
         self.log(f"generated {len(res.images)} synthetic images ({n} per class) from {Path(res.snapshot).name}")
         return {"outputs": ["synthetic/images.npz", "synthetic/manifest.csv"], "images": len(res.images)}
 
@@ -264,6 +263,8 @@ class Pipeline:
         b = dict(self.cfg["benchmark"])
         res = benchmark(p.train, p.val, p.test, self._synthetic(), out=self.run_dir, device=self.cfg["device"],
                         progress=self.progress, **b)
+        res.plot(self.run_dir / "benchmark" / "benchmark.png")
+        res.plot_per_class(self.run_dir / "benchmark" / "per_class_recall.png")
         self.log(res.table())
         self.log(res.verdict())
         return {"outputs": ["benchmark/results.json"], "verdict": res.verdict()}
@@ -286,6 +287,11 @@ class Pipeline:
             if stage != "report" and stage not in force and rec.get("outputs") and self._done(stage, outputs):
                 self.log(f"[{stage}] up to date, skipped")
                 continue
+            missing = [r for r in REQUIRES.get(stage, ()) if self.stages.get(r, {}).get("status") != "done"]
+            if missing:
+                need = ",".join([*missing, stage])
+                raise UserError(f"stage {stage} needs {', '.join(missing)} first: run with --stages {need} "
+                                f"(or without --stages) in {self.run_dir}")
             self.log(f"[{stage}] running")
             t0 = time.time()
             self.stages[stage] = {"status": "running", "key": self.keys[stage]}

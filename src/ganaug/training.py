@@ -137,6 +137,8 @@ def resolve_training_data(data: Any, classes: Sequence[str] | None = None) -> Im
         train = data
     else:
         path = Path(data)
+        if not str(data).startswith("builtin:") and not path.exists():
+            raise UserError(f"{data} does not exist")
         if str(data).startswith("builtin:") or not (path / "split.json").exists():
             raise UserError(
                 f"{data} is not a prepared dataset folder. Run `ganaug prepare {data} --out DIR` first "
@@ -330,10 +332,10 @@ class Trainer:
             torch.manual_seed(self.cfg.seed * 1000 + self.rank + self.cur_nimg)
         self.start_time_offset = float(s.get("elapsed", 0.0))
 
-    def _load_transfer(self, source: str | Path) -> None:
+    def _load_transfer(self, source: str | Path | dict) -> None:
         from ganaug.config import NetworkConfig
 
-        s = ckpt.load_snapshot(source)
+        s = source if isinstance(source, dict) else ckpt.load_snapshot(source)
         src_net = NetworkConfig.from_dict(s["config"]["network"])
         ckpt.check_compatible(src_net, self.cfg.network)
         for name, module in (("G", self.G), ("D", self.D), ("G_ema", self.G_ema)):
@@ -786,6 +788,17 @@ def _train(data, config, *, out, arch, preset, resume, transfer, classes, condit
     if config.network.conditional and config.network.num_classes != train_set.num_classes:
         raise UserError(f"the config is for {config.network.num_classes} classes but the data has "
                         f"{train_set.num_classes}")
+    # Check what can fail before a run folder is made for it.
+    resolve_device(config.device)
+    if transfer is not None and not isinstance(transfer, dict):
+        from ganaug.config import NetworkConfig
+
+        transfer = ckpt.load_snapshot(transfer)
+        ckpt.check_compatible(NetworkConfig.from_dict(transfer["config"]["network"]), config.network)
+    empty = [k for k, v in train_set.counts().items() if v == 0]
+    if empty and config.network.conditional:
+        log(f"warning: class(es) {', '.join(empty)} have no training images: the conditional model cannot "
+            "learn them, and images generated for them are meaningless")
 
     if run_dir is None:
         desc = f"{_data_desc(data)}-{config.network.arch}"
@@ -796,6 +809,8 @@ def _train(data, config, *, out, arch, preset, resume, transfer, classes, condit
             run_dir = Path(holder[0])
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    if rank == 0:
+        log = _tee(log, run_dir / "log.txt")
 
     if rank == 0:
         if resume_state is not None:
@@ -812,6 +827,17 @@ def _train(data, config, *, out, arch, preset, resume, transfer, classes, condit
     trainer = Trainer(train_set, config, run_dir, resume_state=resume_state, transfer=transfer,
                       callbacks=callbacks, progress=progress, log=log)
     return trainer.run(max_ticks=max_ticks)
+
+
+def _tee(log: Callable[[str], None], path: Path) -> Callable[[str], None]:
+    """Log to the console and append to the run's log.txt."""
+
+    def both(msg: str) -> None:
+        log(msg)
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {msg}\n")
+
+    return both
 
 
 def ckpt_run_dir(out: str | Path, desc: str) -> Path:

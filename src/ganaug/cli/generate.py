@@ -20,9 +20,10 @@ FORMATS = click.Choice(["folder", "zip", "npz"])
 @click.option("--format", "formats", type=FORMATS, multiple=True, default=["folder"], show_default=True,
               help="folder: class folders of PNGs (ImageFolder layout); zip: StyleGAN dataset zip; npz.")
 @click.option("--batch", "batch_size", type=click.IntRange(min=1), default=64)
+@click.option("--overwrite", is_flag=True, help="Replace an earlier export in --out (the files its manifest lists).")
 @click.option("--device", default="auto")
 @click.option("-q", "--quiet", is_flag=True)
-def generate_cmd(run, n, classes, seeds, truncation, out, formats, batch_size, device, quiet):
+def generate_cmd(run, n, classes, seeds, truncation, out, formats, batch_size, overwrite, device, quiet):
     """Generate images from RUN (a run folder or snapshot file), deterministic per seed.
 
     \b
@@ -33,11 +34,11 @@ def generate_cmd(run, n, classes, seeds, truncation, out, formats, batch_size, d
     """
     from ganaug.generate import generate
 
-    if n is None and not seeds:
-        raise click.UsageError("give --n or --seeds")
+    if (n is None) == (not seeds):
+        raise click.UsageError("give either --n or --seeds")
     cls = "all" if "all" in classes else list(classes)
     result = generate(run, n=n, classes=cls, seeds=seeds, truncation=truncation, out=out, formats=formats,
-                      batch_size=batch_size, device=device, progress=not quiet)
+                      batch_size=batch_size, device=device, progress=not quiet, overwrite=overwrite)
     counts = ", ".join(f"{k}: {v}" for k, v in result.images.counts().items() if v)
     click.echo(f"wrote {len(result.images)} images ({counts}) from {result.snapshot} "
                f"({result.kimg:.1f} kimg) to {out}; provenance in {out}/manifest.csv")
@@ -54,9 +55,11 @@ def generate_cmd(run, n, classes, seeds, truncation, out, formats, batch_size, d
 @click.option("--filter/--no-filter", "quality_filter", default=False,
               help="Drop synthetic images a real-data classifier assigns to another class or with low confidence.")
 @click.option("--min-confidence", type=click.FloatRange(0, 1), default=0.5)
+@click.option("--overwrite", is_flag=True, help="Replace an earlier export in --out (the files its manifest lists).")
 @click.option("--device", default="auto")
 @click.option("-q", "--quiet", is_flag=True)
-def balance_cmd(data, run, out, target, truncation, formats, quality_filter, min_confidence, device, quiet):
+def balance_cmd(data, run, out, target, truncation, formats, quality_filter, min_confidence, overwrite, device,
+                quiet):
     """Fill every class of DATA's training split up to a target with synthetic images from RUN.
 
     DATA is a folder made by `ganaug prepare`; the test split is never touched. The output mixes
@@ -65,10 +68,14 @@ def balance_cmd(data, run, out, target, truncation, formats, quality_filter, min
     from ganaug.generate import balance
 
     if target != "max":
-        target = float(target) if "." in target else int(target)
+        try:
+            target = float(target) if "." in target else int(target)
+        except ValueError:
+            raise click.BadParameter("use 'max', a count such as 500, or a ratio such as 0.8",
+                                     param_hint="--target") from None
     result = balance(data, run, out=out, target=target, truncation=truncation, formats=formats,
                      quality_filter=quality_filter, min_confidence=min_confidence, device=device,
-                     progress=not quiet)
+                     progress=not quiet, overwrite=overwrite)
     click.echo(f"{'class':<16}{'real':>8}{'synthetic':>11}{'total':>8}" + ("   dropped by filter" if quality_filter else ""))
     for k, v in result.real_counts.items():
         s = result.synthetic_counts.get(k, 0)
