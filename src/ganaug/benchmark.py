@@ -690,26 +690,10 @@ def _match_synthetic(synthetic: ImageSet, train: ImageSet) -> ImageSet:
         )
     C, H, W = train.images.shape[1:]
     if synthetic.images.shape[1:] != (C, H, W):
-        synthetic = _resize(synthetic, (H, W), C)
-    return synthetic
-
-
-def _resize(s: ImageSet, hw: tuple[int, int], channels: int) -> ImageSet:
-    try:
         from ganaug.data.preprocess import resize_imageset
-    except ImportError:
-        resize_imageset = None
-    if resize_imageset is not None:
-        return resize_imageset(s, hw, channels)
-    import torch
-    import torch.nn.functional as F
 
-    x = torch.from_numpy(s.images).float()
-    if x.shape[1] != channels:
-        x = x.mean(1, keepdim=True) if channels == 1 else x.expand(-1, 3, -1, -1)
-    x = F.interpolate(x, size=hw, mode="bilinear", align_corners=False, antialias=True)
-    img = x.round().clamp(0, 255).to(torch.uint8).numpy()
-    return ImageSet(img, s.labels, s.class_names, s.paths, s.hashes)
+        synthetic = resize_imageset(synthetic, (H, W), C)
+    return synthetic
 
 
 def _check_pool(arms: list[Arm], train: ImageSet, synthetic: ImageSet, balance: str) -> None:

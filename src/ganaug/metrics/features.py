@@ -25,9 +25,10 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ganaug.data.imageset import ImageSet
+from ganaug.data.preprocess import convert_channels, resize_array
+from ganaug.data.preprocess import resize_imageset as data_resize_imageset
 from ganaug.errors import UserError
 
 FEATURE_KINDS = ("trained", "inception", "pixels")
@@ -252,50 +253,22 @@ def _cache_key(train: ImageSet, val: ImageSet, options: dict) -> str:
 
 
 # ----------------------------------------------------------------------------
-# Resizing (shared with evaluate and memorization)
+# Resizing (shared with evaluate and memorization): the data layer's resizer, area-averaged
+# when shrinking (pixel features, memorisation at a reduced size).
 
 
 def resize_images(images: np.ndarray, size: tuple[int, int], channels: int | None = None) -> np.ndarray:
     """uint8 N x C x H x W -> N x channels x size (area when shrinking, antialiased bilinear when growing)."""
     x = _as_uint8(images)
-    out = []
-    for i in range(0, len(x), 512):
-        t = torch.from_numpy(x[i : i + 512]).float()
-        if channels is not None and t.shape[1] != channels:
-            t = _convert_channels(t, channels)
-        if tuple(t.shape[2:]) != tuple(size):
-            shrink = size[0] <= t.shape[2] and size[1] <= t.shape[3]
-            if shrink:
-                t = F.interpolate(t, size=size, mode="area")
-            else:
-                t = F.interpolate(t, size=size, mode="bilinear", align_corners=False, antialias=True)
-        out.append(t.round_().clamp_(0, 255).to(torch.uint8).numpy())
-    if not out:
-        return np.zeros((0, channels or x.shape[1], *size), np.uint8)
-    return np.concatenate(out)
+    if channels is not None:
+        x = convert_channels(x, channels)
+    shrink = size[0] <= x.shape[2] and size[1] <= x.shape[3]
+    return resize_array(x, tuple(size), mode="area" if shrink else "bilinear")
 
 
 def resize_imageset(imageset: ImageSet, size: tuple[int, int], channels: int | None = None) -> ImageSet:
-    """ImageSet at ``size`` / ``channels``: ganaug.data.preprocess.resize_imageset when available."""
-    if imageset.resolution == tuple(size) and (channels is None or imageset.channels == channels):
-        return imageset
-    try:
-        from ganaug.data.preprocess import resize_imageset as data_resize
-    except ImportError:
-        data_resize = None
-    if data_resize is not None:
-        return data_resize(imageset, tuple(size), channels=channels)
-    return ImageSet(resize_images(imageset.images, size, channels), imageset.labels, imageset.class_names,
-                    imageset.paths, imageset.hashes)
-
-
-def _convert_channels(t: torch.Tensor, channels: int) -> torch.Tensor:
-    if channels == 3 and t.shape[1] == 1:
-        return t.expand(-1, 3, -1, -1)
-    if channels == 1 and t.shape[1] == 3:
-        w = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)  # ITU-R 601 luma, as PIL's "L"
-        return (t * w).sum(1, keepdim=True)
-    raise UserError(f"cannot convert {t.shape[1]}-channel images to {channels} channels")
+    """ImageSet at ``size`` / ``channels`` (ganaug.data.preprocess.resize_imageset)."""
+    return data_resize_imageset(imageset, tuple(size), channels=channels)
 
 
 def _as_uint8(images: np.ndarray | ImageSet) -> np.ndarray:
