@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ganaug.data.imageset import ImageSet
+from ganaug.data.imageset import ImageSet, as_uint8_images
 from ganaug.errors import UserError
 from ganaug.models.classifier import Classifier, build_classifier
 from ganaug.utils import resolve_device, seed_everything
@@ -49,15 +49,6 @@ class FitResult:
 
 # ----------------------------------------------------------------------------
 # Helpers
-
-
-def _as_array(images: Any) -> np.ndarray:
-    if isinstance(images, ImageSet):
-        images = images.images
-    images = np.asarray(images)
-    if images.dtype != np.uint8 or images.ndim != 4:
-        raise ValueError(f"expected uint8 N x C x H x W images, got {images.dtype} {images.shape}")
-    return images
 
 
 def _to_float(x_uint8: torch.Tensor) -> torch.Tensor:
@@ -259,7 +250,7 @@ def predict_proba(
     model: Classifier, images: np.ndarray | ImageSet, *, batch_size: int = 256, device: str = "auto"
 ) -> np.ndarray:
     """Class probabilities [N, K] (float64) for uint8 N x C x H x W images."""
-    x = _as_array(images)
+    x = as_uint8_images(images)
     dev = resolve_device(device)
     model = model.to(dev).eval()
     logits = _batched(model, x, batch_size, dev)
@@ -275,7 +266,7 @@ def embed(
     layer: str = "penultimate",  # "penultimate" (input of the last linear layer) | "backbone"
 ) -> np.ndarray:
     """Features [N, D] (float32): penultimate layer by default, or the backbone's pooled output."""
-    x = _as_array(images)
+    x = as_uint8_images(images)
     dev = resolve_device(device)
     model = model.to(dev).eval()
     if layer == "penultimate":

@@ -161,6 +161,16 @@ class ImageSet:
         return f"<p>{self!r}</p><table><tr><th>class</th><th>images</th></tr>{rows}</table>{thumbs}"
 
 
+def as_uint8_images(images) -> np.ndarray:
+    """The uint8 N x C x H x W array of an ImageSet or array; ValueError for anything else."""
+    if isinstance(images, ImageSet):
+        images = images.images
+    images = np.asarray(images)
+    if images.dtype != np.uint8 or images.ndim != 4:
+        raise ValueError(f"expected uint8 N x C x H x W images, got {images.dtype} {images.shape}")
+    return images
+
+
 def pixel_hash(img: np.ndarray) -> str:
     import hashlib
 

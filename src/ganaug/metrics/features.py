@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ganaug.data.imageset import ImageSet
+from ganaug.data.imageset import ImageSet, as_uint8_images
 from ganaug.data.preprocess import convert_channels, resize_array
 from ganaug.data.preprocess import resize_imageset as data_resize_imageset
 from ganaug.errors import UserError
@@ -47,7 +47,7 @@ class FeatureExtractor:
     info: dict[str, Any] = field(default_factory=dict)  # what it is, where its weights came from
 
     def __call__(self, images: np.ndarray | ImageSet) -> np.ndarray:
-        x = _as_uint8(images)
+        x = as_uint8_images(images)
         return np.asarray(self.fn(x), dtype=np.float32)
 
 
@@ -92,7 +92,7 @@ def make_extractor(
 
 def pixel_features(images: np.ndarray | ImageSet, size: int | None = 16) -> np.ndarray:
     """Flattened pixels in [0, 1], area-downscaled to ``size`` x ``size`` first (None: native size)."""
-    x = _as_uint8(images)
+    x = as_uint8_images(images)
     if size is not None and x.shape[2:] != (size, size) and len(x):
         x = resize_images(x, (size, size))
     return x.reshape(len(x), -1).astype(np.float32) / 255.0
@@ -162,7 +162,7 @@ def load_inception(path: str | os.PathLike, device: str = "auto") -> torch.nn.Mo
 @torch.no_grad()
 def inception_features(images: np.ndarray | ImageSet, *, net: torch.nn.Module, batch_size: int = 64) -> np.ndarray:
     """2048-d pool features; gray images are replicated to RGB; torch-fidelity resizes to 299."""
-    x = _as_uint8(images)
+    x = as_uint8_images(images)
     dev = next(net.parameters()).device
     out = []
     for i in range(0, len(x), batch_size):
@@ -259,7 +259,7 @@ def _cache_key(train: ImageSet, val: ImageSet, options: dict) -> str:
 
 def resize_images(images: np.ndarray, size: tuple[int, int], channels: int | None = None) -> np.ndarray:
     """uint8 N x C x H x W -> N x channels x size (area when shrinking, antialiased bilinear when growing)."""
-    x = _as_uint8(images)
+    x = as_uint8_images(images)
     if channels is not None:
         x = convert_channels(x, channels)
     shrink = size[0] <= x.shape[2] and size[1] <= x.shape[3]
@@ -269,12 +269,3 @@ def resize_images(images: np.ndarray, size: tuple[int, int], channels: int | Non
 def resize_imageset(imageset: ImageSet, size: tuple[int, int], channels: int | None = None) -> ImageSet:
     """ImageSet at ``size`` / ``channels`` (ganaug.data.preprocess.resize_imageset)."""
     return data_resize_imageset(imageset, tuple(size), channels=channels)
-
-
-def _as_uint8(images: np.ndarray | ImageSet) -> np.ndarray:
-    if isinstance(images, ImageSet):
-        images = images.images
-    x = np.asarray(images)
-    if x.dtype != np.uint8 or x.ndim != 4:
-        raise ValueError(f"expected uint8 N x C x H x W images, got {x.dtype} {x.shape}")
-    return x
