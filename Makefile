@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q -e '.[test]'
 	touch $(STAMP)
 
-# Full pipeline on the embedded Fashion-MNIST subset (2 CPU cores: about 15 minutes).
+# Full pipeline on the embedded Fashion-MNIST subset (2 CPU cores: about 6 minutes).
 demo: venv
 	$(VENV)/bin/ganaug run --builtin fashion-demo --out $(DEMO_OUT)
 

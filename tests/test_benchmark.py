@@ -282,6 +282,9 @@ def test_verdict_wording():
     # synth25: diffs .02 .03 .02 -> +2.3 points, CI excludes 0; synth100: 0 -.01 .02 -> not significant.
     assert "+2.3 points balanced accuracy at 25 % synthetic, 95 % CI [0.9, 3.8]" in v
     assert "no significant change at 100 % synthetic (+0.3 points" in v
+    h = res.headline()
+    assert h == ("balanced accuracy vs real only: +2.3 points at 25 % synthetic (95 % CI [0.9, 3.8]); "
+                 "no significant change at 100 % synthetic.")
 
 
 def test_smote_skipped_with_single_image_class(splits):

@@ -608,6 +608,34 @@ class BenchmarkResult:
             )
         return text
 
+    def headline(self, metric: str = "balanced_accuracy") -> str:
+        """The verdict in one short line: significant synthetic arms, the rest, the best baseline."""
+        label = METRIC_LABELS.get(metric, metric)
+        if not self.summary.get("real", {}).get(metric, {}).get("n"):
+            return "No results."
+
+        def pts(x: float) -> str:
+            return f"{100 * x:+.1f}".replace("-", "−")
+
+        def ci(s: dict) -> str:
+            return f"[{pts(s['diff_ci_low'])}, {pts(s['diff_ci_high'])}]".replace("+", "")
+
+        def significant(s: dict) -> bool:
+            return not _isnan(s["diff_ci_low"]) and (s["diff_ci_low"] > 0 or s["diff_ci_high"] < 0)
+
+        mix = [(a, self.summary[a.name][metric]) for a in self.arms if a.kind == "mix"]
+        sig = [f"{pts(s['diff'])} points at {_pct(a.fraction)} % synthetic (95 % CI {ci(s)})"
+               for a, s in mix if significant(s)]
+        flat = [_pct(a.fraction) for a, s in mix if not significant(s)]
+        parts = sig + ([f"no significant change at {'/'.join(flat)} % synthetic"] if flat else [])
+        text = f"{label} vs real only: " + ("; ".join(parts) if parts else "no synthetic arm was run")
+        base = [(a, self.summary[a.name][metric]) for a in self.arms
+                if a.kind not in ("mix", "real") and not _isnan(self.summary[a.name][metric]["diff"])]
+        if base:
+            a, s = max(base, key=lambda t: t[1]["diff"])
+            text += f". Best baseline: {a.label} {pts(s['diff'])} points (95 % CI {ci(s)})"
+        return text + "."
+
     # -- plots ------------------------------------------------------------------
     def plot(self, path: str | os.PathLike | None = None, metric: str = "balanced_accuracy") -> bytes | None:
         """Metric vs synthetic fraction (mean, 95 % CI) with the baselines as reference lines; PNG."""

@@ -267,7 +267,7 @@ class Pipeline:
         res.plot_per_class(self.run_dir / "benchmark" / "per_class_recall.png")
         self.log(res.table())
         self.log(res.verdict())
-        return {"outputs": ["benchmark/results.json"], "verdict": res.verdict()}
+        return {"outputs": ["benchmark/results.json"], "verdict": res.headline(), "verdict_full": res.verdict()}
 
     def stage_report(self) -> dict[str, Any]:
         from ganaug.report import build_report

@@ -620,7 +620,9 @@ class Trainer:
 
                 if self.is_main:
                     append_jsonl(self.run_dir / "stats.jsonl", stats)
-                    self._log(_format_stats(stats) if not warning else _format_stats(stats) + f"\nWARNING: {warning}")
+                    line = _format_stats(stats) + (f"\nWARNING: {warning}" if warning else "")
+                    with tqdm.external_write_mode():  # print above the progress bar, not through it
+                        self._log(line)
                     if writer is not None:
                         for k, v in stats.items():
                             if isinstance(v, (int, float)) and k not in ("tick",):
