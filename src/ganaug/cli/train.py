@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from ganaug.cli import cli
@@ -77,6 +79,8 @@ def train_cmd(data, arch, preset, out, classes, unconditional, resume, transfer,
     result = train(data, out=out, arch=arch, preset=preset, resume=resume, transfer=transfer,
                    classes=classes or None, conditional=False if unconditional else None,
                    progress=not quiet, max_ticks=max_ticks, **overrides)
+    if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 speaks for the run
+        return
     click.echo(f"run folder: {result.run_dir}")
     click.echo(f"trained to {result.kimg:.2f} kimg; snapshot: {result.snapshot}")
     for w in result.warnings:
