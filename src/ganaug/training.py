@@ -771,6 +771,9 @@ def _train(data, config, *, out, arch, preset, resume, transfer, classes, condit
             config = config.replace(kimg=overrides["kimg"])
         if overrides.get("device"):
             config = config.replace(device=overrides["device"])
+        ignored = sorted(k for k, v in overrides.items() if v is not None and k not in ("kimg", "device"))
+        if ignored:
+            log(f"note: resuming keeps the run's own options; ignored: {', '.join(ignored)}")
         run_dir = Path(resume_state["path"]).parent
         log(f"resuming {run_dir} from {Path(resume_state['path']).name} at {resume_state['cur_nimg'] / 1000:.2f} kimg")
 
@@ -787,6 +790,8 @@ def _train(data, config, *, out, arch, preset, resume, transfer, classes, condit
             conditional = train_set.num_classes > 1
         config = make_config(arch, preset, resolution=res, channels=channels,
                              num_classes=train_set.num_classes if conditional else 0, **overrides)
+    elif resume_state is None and overrides:
+        config = config.replace(**{k: v for k, v in overrides.items() if v is not None})  # e.g. kimg=...
     if config.network.conditional and config.network.num_classes != train_set.num_classes:
         raise UserError(f"the config is for {config.network.num_classes} classes but the data has "
                         f"{train_set.num_classes}")
