@@ -68,4 +68,4 @@ def test_r1_needs_grad_on_images():
 
 def test_d_accuracy():
     acc_real, acc_fake = d_accuracy(torch.tensor([1.0, -1.0, 2.0, 3.0]), torch.tensor([-1.0, 1.0]))
-    assert acc_real == pytest.approx(0.75) and acc_fake == pytest.approx(0.5)
+    assert float(acc_real) == pytest.approx(0.75) and float(acc_fake) == pytest.approx(0.5)

@@ -23,18 +23,8 @@ def d_loss(
     kind: str = "nonsaturating",
     label_smoothing: float = 0.0,  # one-sided: the reals' target becomes 1 - s (non-saturating only)
 ) -> torch.Tensor:
-    """D's loss: reals toward positive logits, fakes toward negative."""
-    _check(kind)
-    real, fake = real_logits.float(), fake_logits.float()
-    if kind == "hinge":
-        # Label smoothing has no meaning for a margin loss; it is ignored here.
-        return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
-    if label_smoothing:
-        # BCE-with-logits against 1 - s = (1 - s) softplus(-x) + s softplus(x).
-        loss_real = F.binary_cross_entropy_with_logits(real, torch.full_like(real, 1 - label_smoothing))
-    else:
-        loss_real = F.softplus(-real).mean()  # -log sigmoid(real)
-    return loss_real + F.softplus(fake).mean()  # -log(1 - sigmoid(fake))
+    """D's loss: reals toward positive logits, fakes toward negative (the sum of the two halves)."""
+    return d_loss_real(real_logits, kind, label_smoothing) + d_loss_fake(fake_logits, kind)
 
 
 def g_loss(fake_logits: torch.Tensor, kind: str = "nonsaturating") -> torch.Tensor:
@@ -61,9 +51,9 @@ def r1_penalty(real_logits: torch.Tensor, real_images: torch.Tensor) -> torch.Te
 
 
 @torch.no_grad()
-def d_accuracy(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> tuple[float, float]:
-    """(fraction of reals D calls real, fraction of fakes D calls fake); a device sync."""
-    return float((real_logits > 0).float().mean()), float((fake_logits < 0).float().mean())
+def d_accuracy(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(fraction of reals D calls real, fraction of fakes D calls fake) as 0-d tensors: no device sync."""
+    return (real_logits > 0).float().mean(), (fake_logits < 0).float().mean()
 
 
 def d_loss_real(real_logits: torch.Tensor, kind: str = "nonsaturating", label_smoothing: float = 0.0) -> torch.Tensor:
@@ -71,14 +61,16 @@ def d_loss_real(real_logits: torch.Tensor, kind: str = "nonsaturating", label_sm
     _check(kind)
     real = real_logits.float()
     if kind == "hinge":
+        # Label smoothing has no meaning for a margin loss; it is ignored here.
         return F.relu(1 - real).mean()
     if label_smoothing:
+        # BCE-with-logits against 1 - s = (1 - s) softplus(-x) + s softplus(x).
         return F.binary_cross_entropy_with_logits(real, torch.full_like(real, 1 - label_smoothing))
-    return F.softplus(-real).mean()
+    return F.softplus(-real).mean()  # -log sigmoid(real)
 
 
 def d_loss_fake(fake_logits: torch.Tensor, kind: str = "nonsaturating") -> torch.Tensor:
     """The fakes' half of :func:`d_loss`."""
     _check(kind)
     fake = fake_logits.float()
-    return F.relu(1 + fake).mean() if kind == "hinge" else F.softplus(fake).mean()
+    return F.relu(1 + fake).mean() if kind == "hinge" else F.softplus(fake).mean()  # -log(1 - sigmoid(fake))

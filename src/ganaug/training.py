@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import math
 import os
 import time
@@ -32,7 +33,14 @@ from ganaug import checkpoint as ckpt
 from ganaug.config import TrainConfig, make_config
 from ganaug.data.imageset import ImageSet, make_grid_array
 from ganaug.errors import DataError, TrainingDivergedError, UserError
-from ganaug.utils import append_jsonl, atomic_open, atomic_write_json, read_jsonl, resolve_device
+from ganaug.utils import (
+    append_jsonl,
+    atomic_open,
+    atomic_write_json,
+    next_run_dir,
+    read_jsonl,
+    resolve_device,
+)
 
 TickCallback = Callable[["TickInfo"], None]
 
@@ -420,7 +428,7 @@ class Trainer:
     def _d_step(self, acc: dict[str, torch.Tensor], last: bool) -> None:
         """One D update. Reals and fakes each get their own forward+backward pass: batch-norm
         collectives then run in the same order on every process (and memory peaks lower)."""
-        from ganaug.losses import d_loss_fake, d_loss_real, r1_penalty
+        from ganaug.losses import d_accuracy, d_loss_fake, d_loss_real, r1_penalty
 
         cfg = self.cfg
         do_r1 = self.r1_gamma > 0 and self.d_steps_done % cfg.r1_interval == 0
@@ -459,8 +467,9 @@ class Trainer:
 
         real_logits, fake_logits = real_logits.detach(), fake_logits.detach()
         acc["loss_D"] += loss_real.detach() + loss_fake.detach()
-        acc["d_real_acc"] += (real_logits > 0).float().mean()  # tensors: no host sync per step
-        acc["d_fake_acc"] += (fake_logits < 0).float().mean()
+        acc_real, acc_fake = d_accuracy(real_logits, fake_logits)  # tensors: no host sync per step
+        acc["d_real_acc"] += acc_real
+        acc["d_fake_acc"] += acc_fake
         acc["logit_real"] += real_logits.mean()
         acc["logit_fake"] += fake_logits.mean()
         acc["n_d"] += 1
@@ -809,7 +818,7 @@ def _train(data, config, *, out, arch, preset, resume, transfer, classes, condit
 
     if run_dir is None:
         desc = f"{_data_desc(data)}-{config.network.arch}"
-        run_dir = ckpt_run_dir(out, desc) if rank == 0 else None
+        run_dir = next_run_dir(out, desc) if rank == 0 else None
         if _dist_info()[1] > 1:
             holder = [str(run_dir) if run_dir else ""]
             torch.distributed.broadcast_object_list(holder, src=0)
@@ -847,17 +856,9 @@ def _tee(log: Callable[[str], None], path: Path) -> Callable[[str], None]:
     return both
 
 
-def ckpt_run_dir(out: str | Path, desc: str) -> Path:
-    from ganaug.utils import next_run_dir
-
-    return next_run_dir(out, desc)
-
-
 def _truncate_stats(path: Path, cur_nimg: int) -> None:
     rows = [r for r in read_jsonl(path) if r.get("kimg", 0) * 1000 <= cur_nimg + 1e-6]
     with atomic_open(path, "w") as f:
-        import json
-
         for r in rows:
             f.write(json.dumps(r) + "\n")
 
