@@ -793,12 +793,7 @@ def _train(data, config, *, out, arch, preset, resume, transfer, classes, condit
             train_set = resolve_training_data(data, saved)
 
     if config is None:
-        res = overrides.pop("resolution", None) or _default_resolution(train_set)
-        channels = overrides.pop("channels", None) or train_set.channels
-        if conditional is None:
-            conditional = train_set.num_classes > 1
-        config = make_config(arch, preset, resolution=res, channels=channels,
-                             num_classes=train_set.num_classes if conditional else 0, **overrides)
+        config = config_for(train_set, arch, preset, conditional=conditional, **overrides)
     elif resume_state is None and overrides:
         config = config.replace(**{k: v for k, v in overrides.items() if v is not None})  # e.g. kimg=...
     if config.network.conditional and config.network.num_classes != train_set.num_classes:
@@ -861,6 +856,18 @@ def _truncate_stats(path: Path, cur_nimg: int) -> None:
     with atomic_open(path, "w") as f:
         for r in rows:
             f.write(json.dumps(r) + "\n")
+
+
+def config_for(train: ImageSet, arch: str = "dcgan", preset: str = "cpu", *, conditional: bool | None = None,
+               **overrides: Any) -> TrainConfig:
+    """The TrainConfig for this data: its shape (resolution rounded up to a power of two, channels),
+    conditional on its classes when it has several (unless ``conditional=False``), preset + overrides."""
+    res = overrides.pop("resolution", None) or _default_resolution(train)
+    channels = overrides.pop("channels", None) or train.channels
+    if conditional is None:
+        conditional = train.num_classes > 1
+    return make_config(arch, preset, resolution=res, channels=channels,
+                       num_classes=train.num_classes if conditional else 0, **overrides)
 
 
 def _default_resolution(train: ImageSet) -> int:

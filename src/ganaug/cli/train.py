@@ -62,18 +62,14 @@ def train_cmd(data, arch, preset, out, classes, unconditional, resume, transfer,
       ganaug train prepared/ --resume latest
       torchrun --nproc_per_node 2 -m ganaug train prepared/ --arch stylegan2 --preset gpu
     """
-    from ganaug.config import make_config
-    from ganaug.training import _default_resolution, describe, resolve_training_data, train
+    from ganaug.training import config_for, describe, resolve_training_data, train
 
     overrides["compile"] = compile_
     overrides["channels"] = int(channels) if channels else None
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if dry_run:
         train_set = resolve_training_data(data, classes or None)
-        res = overrides.pop("resolution", None) or _default_resolution(train_set)
-        ch = overrides.pop("channels", None) or train_set.channels
-        k = 0 if unconditional or train_set.num_classes == 1 else train_set.num_classes
-        cfg = make_config(arch, preset, resolution=res, channels=ch, num_classes=k, **overrides)
+        cfg = config_for(train_set, arch, preset, conditional=False if unconditional else None, **overrides)
         click.echo(describe(cfg))
         return
     result = train(data, out=out, arch=arch, preset=preset, resume=resume, transfer=transfer,
