@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from ganaug.cli import cli
@@ -41,7 +43,7 @@ def generate_cmd(run, n, classes, seeds, truncation, out, formats, batch_size, o
                       batch_size=batch_size, device=device, progress=not quiet, overwrite=overwrite)
     counts = ", ".join(f"{k}: {v}" for k, v in result.images.counts().items() if v)
     click.echo(f"wrote {len(result.images)} images ({counts}) from {result.snapshot} "
-               f"({result.kimg:.1f} kimg) to {out}; provenance in {out}/manifest.csv")
+               f"({result.kimg:.1f} kimg) to {out}; provenance in {Path(out) / 'manifest.csv'}")
 
 
 @cli.command("balance")
