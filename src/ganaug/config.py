@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from ganaug.errors import UserError
 
-ARCHS = ("dcgan", "stylegan2")
+ARCHS = ("dcgan", "stylegan2", "fastgan")
 PRESETS = ("tiny", "cpu", "gpu")
 AUGS = ("ada", "fixed", "diffaug", "none")
 LOSSES = ("nonsaturating", "hinge")
@@ -22,12 +22,12 @@ LOSSES = ("nonsaturating", "hinge")
 class NetworkConfig:
     """Architecture of G and D. Rebuilding a model needs only this."""
 
-    arch: Literal["dcgan", "stylegan2"] = "dcgan"
+    arch: Literal["dcgan", "stylegan2", "fastgan"] = "dcgan"
     resolution: int = 64  # square, power of two: 32..256 (512 for stylegan2 on GPU)
     channels: int = 3  # 1 (grayscale) or 3 (RGB)
     num_classes: int = 0  # 0: unconditional; K > 0: one class-conditional model for K classes
     z_dim: int = 100  # latent size
-    # DCGAN family
+    # DCGAN family (and FastGAN's width: its "ngf"/"ndf", see models/fastgan.py)
     g_channels: int = 64  # "ngf": channels of G's last hidden layer; doubled per lower resolution
     d_channels: int = 64  # "ndf": channels of D's first layer; doubled per lower resolution
     g_batch_norm: bool = True  # batch norm in G
@@ -41,6 +41,7 @@ class NetworkConfig:
     channel_base: int = 16384  # feature maps at resolution r: min(channel_base // r, channel_max)
     channel_max: int = 512
     mbstd_group: int = 4  # minibatch-stddev group size in D (0 disables)
+    d_mapping_layers: int | None = None  # depth of D's class-embedding network; None: mapping_layers
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
@@ -49,7 +50,9 @@ class NetworkConfig:
         if r < 16 or r & (r - 1):
             raise UserError(f"GAN resolution must be a power of two >= 16, got {r}")
         if self.arch == "dcgan" and r > 256:
-            raise UserError("DCGAN supports resolutions up to 256; use stylegan2 for 512")
+            raise UserError("DCGAN supports resolutions up to 256; use stylegan2 or fastgan for 512")
+        if self.arch == "fastgan" and r > 1024:
+            raise UserError("FastGAN supports resolutions up to 1024")
         if self.channels not in (1, 3):
             raise UserError(f"channels must be 1 or 3, got {self.channels}")
         if self.num_classes < 0:
@@ -104,6 +107,8 @@ class TrainConfig:
     multiply: int = 1  # classic-augment the training images x N before training (tiny sets)
     balanced_sampling: bool = True  # conditional models: every class equally often (rare classes too)
     freeze_d: int = 0  # transfer learning: freeze D's first N blocks
+    export_channels: int | None = None  # generated images are converted to this many channels (1-channel
+    # data trained as RGB from an RGB transfer source); None: the network's
     collapse_window: int = 3  # ticks of D loss ~ 0 with G loss rising before warning
     nan_check: bool = True
 
@@ -169,6 +174,16 @@ _PRESETS: dict[tuple[str, str], dict[str, Any]] = {
     ("stylegan2", "gpu"): dict(z_dim=512, w_dim=512, mapping_layers=8, channel_base=16384, channel_max=512,
                                batch_size=32, kimg=5000, tick_kimg=4, snap=50, g_lr=0.0025, d_lr=0.0025,
                                betas=(0.0, 0.99), style_mixing=0.9, ada_kimg=500),
+    # FastGAN (Liu et al. 2021): hinge loss, DiffAugment color+translation, Adam(2e-4, 0.5, 0.999).
+    ("fastgan", "tiny"): dict(z_dim=16, g_channels=2, d_channels=4, batch_size=8, kimg=0.064, tick_kimg=0.032,
+                              snap=1, grid_seeds=2, amp=False, loss="hinge", aug="diffaug",
+                              diffaug_policy="color,translation", betas=(0.5, 0.999)),
+    ("fastgan", "cpu"): dict(z_dim=128, g_channels=16, d_channels=16, batch_size=16, kimg=60, tick_kimg=2,
+                             snap=5, loss="hinge", aug="diffaug", diffaug_policy="color,translation",
+                             betas=(0.5, 0.999), ema_kimg=2.0),
+    ("fastgan", "gpu"): dict(z_dim=256, g_channels=64, d_channels=64, batch_size=8, kimg=400, tick_kimg=4,
+                             snap=25, loss="hinge", aug="diffaug", diffaug_policy="color,translation",
+                             betas=(0.5, 0.999), ema_kimg=5.0),
 }
 
 
