@@ -349,3 +349,66 @@ def test_numpy_scalars_in_kwargs_are_read(tmp_path, official_modules):
     (tmp_path / "n.pkl").write_bytes(pickle.dumps({"G_ema": rec}))
     data = read_pickle(tmp_path / "n.pkl")
     assert float(data["G_ema"].state["w_avg_beta"]) == pytest.approx(0.995)
+
+
+def gray_blobs(n=16, res=16):
+    from ganaug.data.imageset import ImageSet
+
+    rng = np.random.default_rng(0)
+    imgs = rng.integers(0, 40, size=(n, 1, res, res)).astype(np.uint8)
+    for i in range(n):
+        o = int(rng.integers(0, res // 2))
+        imgs[i, :, o:o + res // 3, o:o + res // 3] = 220
+    return ImageSet(imgs, np.zeros(n, np.int64), ["cells"])
+
+
+def test_transfer_from_an_official_pickle_freezes_and_resumes_exactly(tmp_path, official_modules):
+    """1-channel data from an RGB official snapshot: trains as RGB with the source's architecture,
+    the frozen D layers keep the source's weights, a resumed run equals an uninterrupted one, and
+    generated images are 1-channel again."""
+    from ganaug.checkpoint import load_snapshot
+    from ganaug.generate import generate
+    from ganaug.training import train
+
+    marker = tmp_path / "marker.txt"
+    pkl = tmp_path / "source.pkl"
+    _, _, D_src = write_official(pkl, official_modules, tiny_net(3, 0), marker)
+    quiet = dict(progress=False, log=lambda s: None)
+    kw = dict(preset="tiny", transfer=pkl, freeze_d=1, resolution=16, kimg=0.128, tick_kimg=0.032, snap=1, device="cpu", **quiet)
+    full = train(gray_blobs(), run_dir=tmp_path / "full", **kw)
+    part = train(gray_blobs(), run_dir=tmp_path / "part", max_ticks=2, **kw)
+    assert part.kimg == pytest.approx(0.064)
+    train(gray_blobs(), resume=tmp_path / "part", **quiet)
+    assert not marker.exists()
+
+    cfg = full.config
+    assert cfg.network.arch == "stylegan2" and cfg.network.z_dim == 8 and cfg.network.channel_max == 8
+    assert cfg.network.channels == 3 and cfg.export_channels == 1
+    assert cfg.ada_kimg <= 100 and cfg.ema_rampup is None
+    a, b = load_snapshot(tmp_path / "full"), load_snapshot(tmp_path / "part")
+    assert a["cur_nimg"] == b["cur_nimg"] == 128
+    for key in ("G_ema", "D"):
+        for name in a[key]:
+            torch.testing.assert_close(a[key][name], b[key][name], rtol=1e-4, atol=1e-5, msg=f"{key}.{name}")
+    src = D_src.state_dict()
+    torch.testing.assert_close(a["D"]["blocks.0.fromrgb.weight"], src["blocks.0.fromrgb.weight"], rtol=0, atol=0)
+    assert not torch.allclose(a["D"]["epilogue.out.weight"], src["epilogue.out.weight"])  # the rest trains
+
+    gen = generate(tmp_path / "full", n=3, progress=False)
+    assert gen.images.images.shape == (3, 1, 16, 16)
+
+
+def test_transfer_needs_the_source_resolution(tmp_path, official_modules):
+    from ganaug.training import train
+
+    pkl = tmp_path / "source.pkl"
+    write_official(pkl, official_modules, tiny_net(3, 0), tmp_path / "m")
+    quiet = dict(progress=False, log=lambda s: None, device="cpu", preset="tiny", transfer=pkl)
+    with pytest.raises(CheckpointError, match=r"source makes 16x16 images but this run trains at 32x32\. "
+                                              r"Pass --resolution 16"):
+        train(gray_blobs(res=32), out=tmp_path / "runs", **quiet)
+    assert not (tmp_path / "runs").exists()
+    with pytest.raises(CheckpointError, match="stylegan2 snapshot but --arch dcgan"):
+        train(gray_blobs(res=32), arch="dcgan", out=tmp_path / "runs", **quiet)
+    ok = train(gray_blobs(res=32), resolution=16, kimg=0.032, tick_kimg=0.032, run_dir=tmp_path / "ok", **quiet)
+    assert ok.kimg == pytest.approx(0.032) and ok.config.network.resolution == 16

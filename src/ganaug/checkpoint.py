@@ -77,7 +77,12 @@ def find_latest_run(root: str | Path) -> Path:
 
 
 def load_snapshot(target: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """A ganaug snapshot (run folder or file), or an official StyleGAN2-ADA .pkl read safely (ganaug.nvlabs)."""
     path = find_snapshot(target)
+    from ganaug import nvlabs
+
+    if nvlabs.is_pickle(path):
+        return dict(nvlabs.snapshot_state(path), path=str(path))
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # truncated file, not a torch file, pickled code...

@@ -162,6 +162,10 @@ def generate(
         for label, seed_list in plan:
             x = synthesize(G, seed_list, label, truncation=truncation, batch_size=batch_size, device=dev,
                            progress=bar)
+            if info["config"].export_channels:  # 1-channel data trained as RGB (transfer from an RGB model)
+                from ganaug.data.preprocess import convert_channels
+
+                x = convert_channels(x, info["config"].export_channels)
             lab = 0 if label is None else label
             images.append(x)
             labels.extend([lab] * len(x))

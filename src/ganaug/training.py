@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import json
 import math
 import os
@@ -30,9 +31,9 @@ import torch
 from torch import nn
 
 from ganaug import checkpoint as ckpt
-from ganaug.config import TrainConfig, make_config
+from ganaug.config import NetworkConfig, TrainConfig, make_config
 from ganaug.data.imageset import ImageSet, make_grid_array
-from ganaug.errors import DataError, TrainingDivergedError, UserError
+from ganaug.errors import CheckpointError, DataError, TrainingDivergedError, UserError
 from ganaug.utils import (
     append_jsonl,
     atomic_open,
@@ -341,12 +342,14 @@ class Trainer:
         self.start_time_offset = float(s.get("elapsed", 0.0))
 
     def _load_transfer(self, source: str | Path | dict) -> None:
-        from ganaug.config import NetworkConfig
-
         s = source if isinstance(source, dict) else ckpt.load_snapshot(source)
         src_net = NetworkConfig.from_dict(s["config"]["network"])
         ckpt.check_compatible(src_net, self.cfg.network)
         for name, module in (("G", self.G), ("D", self.D), ("G_ema", self.G_ema)):
+            if not s.get(name):
+                if self.is_main:
+                    self._log(f"transfer: the source has no {name}; it starts from scratch")
+                continue
             own = module.state_dict()
             loaded = {k: v for k, v in s[name].items() if k in own and own[k].shape == v.shape}
             skipped = sorted(set(own) - set(loaded))
@@ -435,6 +438,8 @@ class Trainer:
         x, c = self._real_batch()
         z, c_fake = self._latents()
         self.D.requires_grad_(True)
+        if cfg.freeze_d:  # transfer learning: the frozen blocks stay frozen
+            self.D.freeze_blocks(cfg.freeze_d)
         # The last D step's fakes are kept for the G step (as the classic DCGAN loop does):
         # one G forward per iteration instead of two.
         reuse = last and self.reuse_fakes
@@ -730,7 +735,7 @@ def train(
     config: TrainConfig | None = None,
     *,
     out: str | Path = "runs",
-    arch: str = "dcgan",
+    arch: str | None = None,
     preset: str = "cpu",
     resume: str | Path | None = None,
     transfer: str | Path | None = None,
@@ -750,7 +755,12 @@ def train(
     shape and ``overrides`` (any TrainConfig/NetworkConfig field, e.g. ``kimg=10``, ``resolution=32``).
     ``resume``: a run folder, snapshot file or ``"latest"`` (newest run under ``out``): the run
     continues in its own folder, with the same options (``kimg`` may be raised).
-    ``transfer``: start from another run's weights (same arch, resolution and channels).
+    ``arch``: default dcgan, or the transfer source's.
+    ``transfer``: start from another run's weights, or an official StyleGAN2-ADA ``.pkl`` (read
+    safely, see ganaug.nvlabs): the networks' architecture comes from the source, the data must
+    be at its resolution (``resolution=`` resizes it), 1-channel data trains as RGB from an RGB
+    source (generated images are converted back); ADA speed at most 100 kimg and no EMA ramp-up
+    unless given (as official ``--resume`` does).
     ``classes``: train on these classes only (one unconditional model per class: pass one name
     and ``conditional=False``).
     ``max_ticks``: stop after this many ticks in this call (the run can be resumed).
@@ -784,6 +794,7 @@ def _train(data, config, *, out, arch, preset, resume, transfer, classes, condit
         if ignored:
             log(f"note: resuming keeps the run's own options; ignored: {', '.join(ignored)}")
         run_dir = Path(resume_state["path"]).parent
+        transfer = None  # the run's own weights replace any transfer source
         log(f"resuming {run_dir} from {Path(resume_state['path']).name} at {resume_state['cur_nimg'] / 1000:.2f} kimg")
 
     train_set = resolve_training_data(data, classes)
@@ -792,20 +803,28 @@ def _train(data, config, *, out, arch, preset, resume, transfer, classes, condit
         if saved and saved != train_set.class_names:  # the run was trained on a subset of classes
             train_set = resolve_training_data(data, saved)
 
+    src_net = None
+    if transfer is not None and resume_state is None:
+        transfer = transfer if isinstance(transfer, dict) else ckpt.load_snapshot(transfer)
+        src_net = NetworkConfig.from_dict(transfer["config"]["network"])
+        if arch is not None and arch != src_net.arch:
+            raise CheckpointError(f"cannot transfer: the source is a {src_net.arch} snapshot but --arch {arch} "
+                                  "was asked; leave --arch out (it follows the source)")
+        arch = arch or src_net.arch
     if config is None:
-        config = config_for(train_set, arch, preset, conditional=conditional, **overrides)
-    elif resume_state is None and overrides:
-        config = config.replace(**{k: v for k, v in overrides.items() if v is not None})  # e.g. kimg=...
+        config = config_for(train_set, arch or "dcgan", preset, conditional=conditional, **overrides)
+        if src_net is not None:
+            config = _transfer_config(config, src_net, overrides)
+    else:
+        if resume_state is None and overrides:
+            config = config.replace(**{k: v for k, v in overrides.items() if v is not None})  # e.g. kimg=...
+        if src_net is not None:
+            config = _transfer_config(config, src_net, None)
     if config.network.conditional and config.network.num_classes != train_set.num_classes:
         raise UserError(f"the config is for {config.network.num_classes} classes but the data has "
                         f"{train_set.num_classes}")
     # Check what can fail before a run folder is made for it.
     resolve_device(config.device)
-    if transfer is not None and not isinstance(transfer, dict):
-        from ganaug.config import NetworkConfig
-
-        transfer = ckpt.load_snapshot(transfer)
-        ckpt.check_compatible(NetworkConfig.from_dict(transfer["config"]["network"]), config.network)
     empty = [k for k, v in train_set.counts().items() if v == 0]
     if empty and config.network.conditional:
         log(f"warning: class(es) {', '.join(empty)} have no training images: the conditional model cannot "
@@ -838,6 +857,36 @@ def _train(data, config, *, out, arch, preset, resume, transfer, classes, condit
     trainer = Trainer(train_set, config, run_dir, resume_state=resume_state, transfer=transfer,
                       callbacks=callbacks, progress=progress, log=log)
     return trainer.run(max_ticks=max_ticks)
+
+
+def _transfer_config(config: TrainConfig, src: NetworkConfig, overrides: dict | None) -> TrainConfig:
+    """The run's config when starting from ``src``: its architecture, this run's classes, the data at
+    the source's size, RGB for 1-channel data from an RGB source. ``overrides``: the options given
+    with a preset-made config (ADA speed <= 100 kimg, no EMA ramp-up unless given); None: a full
+    config, used as it is."""
+    net = config.network
+    if net.arch != src.arch:
+        raise CheckpointError(f"cannot transfer: the source snapshot has arch={src.arch!r} but this run is "
+                              f"arch={net.arch!r}; leave --arch out (it follows the source)")
+    if net.resolution != src.resolution:
+        r, s = net.resolution, src.resolution
+        raise CheckpointError(f"cannot transfer: the source makes {s}x{s} images but this run trains at {r}x{r}. "
+                              f"Pass --resolution {s} (resolution={s}) to resize the data to the source's size, "
+                              f"or transfer from a {r}x{r} snapshot")
+    export_channels = config.export_channels
+    if net.channels != src.channels:
+        if src.channels == 1:
+            raise CheckpointError("cannot transfer: the source is a grayscale (1-channel) model and this run is "
+                                  "RGB; pass --channels 1 to train on the data in grayscale")
+        export_channels = net.channels  # 1-channel data, trained as RGB; images converted back at export
+    new = dataclasses.replace(src, num_classes=net.num_classes)
+    config = dataclasses.replace(config, network=new, export_channels=export_channels)
+    if overrides is not None:
+        if overrides.get("ada_kimg") is None:
+            config = config.replace(ada_kimg=min(config.ada_kimg, 100.0))
+        if "ema_rampup" not in overrides:
+            config = config.replace(ema_rampup=None)
+    return config
 
 
 def _tee(log: Callable[[str], None], path: Path) -> Callable[[str], None]:
