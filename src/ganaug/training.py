@@ -260,6 +260,9 @@ class Trainer:
 
             self.augment_pipe = DiffAugment(cfg.diffaug_policy)
 
+        # D with an auxiliary loss on reals (FastGAN's reconstruction): D(x, c, return_aux=True) -> (logits, loss).
+        self.d_aux = bool(getattr(self.D, "has_aux_loss", False))
+
         # Reusing the last D step's fakes in the G step saves one G forward per iteration.
         self.reuse_fakes = True
         self._fakes_for_g = None
@@ -452,9 +455,16 @@ class Trainer:
         # Reals (+ lazy R1 in fp32 on the augmented reals, scaled by the interval).
         x = x.detach().requires_grad_(do_r1)
         with self._autocast(enabled=not do_r1):  # the R1 pass runs in fp32: squared gradients
-            real_logits = self.D_run(self._augment(x), c).float()
+            if self.d_aux:  # e.g. FastGAN's self-supervised reconstruction of the reals
+                real_logits, aux = self.D_run(self._augment(x), c, return_aux=True)
+            else:
+                real_logits = self.D_run(self._augment(x), c)
+        real_logits = real_logits.float()
         loss_real = d_loss_real(real_logits, kind=cfg.loss, label_smoothing=cfg.label_smoothing)
         total = loss_real
+        if self.d_aux:
+            total = total + aux.float()
+            acc["loss_rec"] += aux.detach().float()
         if do_r1:
             r1 = r1_penalty(real_logits, x)
             total = total + r1 * (self.r1_gamma / 2) * cfg.r1_interval
@@ -600,7 +610,7 @@ class Trainer:
                 tick_t0 = time.time()
                 acc = {k: torch.zeros((), device=self.device) for k in
                        ("loss_D", "loss_G", "loss_r1", "d_real_acc", "d_fake_acc", "logit_real", "logit_fake",
-                        "n_d", "n_g", "n_r1")}
+                        "n_d", "n_g", "n_r1") + (("loss_rec",) if self.d_aux else ())}
                 if self.cuda:
                     torch.cuda.reset_peak_memory_stats(self.device)
                 while self.cur_nimg < tick_start_nimg + tick_nimg and self.cur_nimg < total_nimg:
@@ -691,6 +701,8 @@ class Trainer:
             "time_s": round(self.elapsed(), 2),
             "mem_mb": _memory_mb(self.device),
         }
+        if "loss_rec" in a:
+            stats["loss_rec"] = a["loss_rec"] / n_d
         return stats
 
 
