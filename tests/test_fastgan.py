@@ -10,10 +10,10 @@ import torch
 
 from ganaug.checkpoint import load_generator, load_snapshot
 from ganaug.config import make_config
-from ganaug.data.imageset import ImageSet
 from ganaug.models import build_discriminator, build_generator
 from ganaug.training import train
 from ganaug.utils import read_jsonl
+from test_training import blobs as _blobs
 
 
 def _nets(resolution, channels, num_classes, seed=0):
@@ -92,17 +92,8 @@ def test_freeze_blocks():
     assert all(p.requires_grad for p in D.decoder_big.parameters())
 
 
-def blobs(n_per_class=16, res=16, channels=3, classes=("a", "b")) -> ImageSet:
-    rng = np.random.default_rng(0)
-    imgs, labels = [], []
-    for k in range(len(classes)):
-        for _ in range(n_per_class):
-            img = rng.integers(0, 40, size=(channels, res, res)).astype(np.uint8)
-            o = 2 + 6 * k + int(rng.integers(0, 2))
-            img[:, o:o + 6, o:o + 6] = 220
-            imgs.append(img)
-            labels.append(k)
-    return ImageSet(np.stack(imgs), np.array(labels), list(classes))
+def blobs(n_per_class=16):
+    return _blobs(n_per_class=n_per_class, channels=3)
 
 
 def tiny(**kw):

@@ -364,36 +364,40 @@ def _check_filter(name: str, t: torch.Tensor) -> None:
         raise _unsupported(f"a resampling filter other than [1,3,3,1] ({name})")
 
 
-def generator_names(official: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """G / G_ema tensors renamed from the official modules to ganaug's."""
+def _rename(official: dict[str, torch.Tensor], blocks) -> dict[str, torch.Tensor]:
+    """Drop the (checked) filters, rename mapping layers, and block names through ``blocks(name)``."""
     out = {}
     for name, t in official.items():
         if name.endswith("resample_filter"):
             _check_filter(name, t)
             continue
-        if m := _FC.match(name):
-            name = f"mapping.layers.{m[1]}.{m[2]}"
-        elif m := _SB.match(name):
-            name = f"synthesis.blocks.{int(math.log2(int(m[1]))) - 2}.{m[2]}"
-        out[name] = t
+        m = _FC.match(name)
+        out[f"mapping.layers.{m[1]}.{m[2]}" if m else blocks(name)] = t
     return out
+
+
+def generator_names(official: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """G / G_ema tensors renamed from the official modules to ganaug's."""
+
+    def block(name: str) -> str:
+        m = _SB.match(name)
+        return f"synthesis.blocks.{int(math.log2(int(m[1]))) - 2}.{m[2]}" if m else name
+
+    return _rename(official, block)
 
 
 def discriminator_names(official: dict[str, torch.Tensor], resolution: int) -> dict[str, torch.Tensor]:
     """D tensors renamed from the official modules to ganaug's."""
     top = int(math.log2(resolution))
-    out = {}
-    for name, t in official.items():
-        if name.endswith("resample_filter"):
-            _check_filter(name, t)
-            continue
-        if m := _FC.match(name):
-            name = f"mapping.layers.{m[1]}.{m[2]}"
-        elif m := _DB.match(name):
-            res = int(m[1])
-            name = f"epilogue.{m[2]}" if res == 4 else f"blocks.{top - int(math.log2(res))}.{m[2]}"
-        out[name] = t
-    return out
+
+    def block(name: str) -> str:
+        m = _DB.match(name)
+        if not m:
+            return name
+        res = int(m[1])
+        return f"epilogue.{m[2]}" if res == 4 else f"blocks.{top - int(math.log2(res))}.{m[2]}"
+
+    return _rename(official, block)
 
 
 def _load_strict(module: torch.nn.Module, tensors: dict[str, torch.Tensor], what: str,
