@@ -410,5 +410,7 @@ def test_transfer_needs_the_source_resolution(tmp_path, official_modules):
     assert not (tmp_path / "runs").exists()
     with pytest.raises(CheckpointError, match="stylegan2 snapshot but --arch dcgan"):
         train(gray_blobs(res=32), arch="dcgan", out=tmp_path / "runs", **quiet)
+    with pytest.raises(CheckpointError, match="use --transfer|with --transfer"):
+        train(gray_blobs(), resume=pkl, progress=False, log=lambda s: None)
     ok = train(gray_blobs(res=32), resolution=16, kimg=0.032, tick_kimg=0.032, run_dir=tmp_path / "ok", **quiet)
     assert ok.kimg == pytest.approx(0.032) and ok.config.network.resolution == 16

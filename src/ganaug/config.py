@@ -178,7 +178,7 @@ _PRESETS: dict[tuple[str, str], dict[str, Any]] = {
     ("fastgan", "tiny"): dict(z_dim=16, g_channels=2, d_channels=4, batch_size=8, kimg=0.064, tick_kimg=0.032,
                               snap=1, grid_seeds=2, amp=False, loss="hinge", aug="diffaug",
                               diffaug_policy="color,translation", betas=(0.5, 0.999)),
-    ("fastgan", "cpu"): dict(z_dim=128, g_channels=16, d_channels=16, batch_size=16, kimg=60, tick_kimg=2,
+    ("fastgan", "cpu"): dict(z_dim=128, g_channels=8, d_channels=12, batch_size=16, kimg=60, tick_kimg=2,
                              snap=5, loss="hinge", aug="diffaug", diffaug_policy="color,translation",
                              betas=(0.5, 0.999), ema_kimg=2.0),
     ("fastgan", "gpu"): dict(z_dim=256, g_channels=64, d_channels=64, batch_size=8, kimg=400, tick_kimg=4,

@@ -797,6 +797,9 @@ def _train(data, config, *, out, arch, preset, resume, transfer, classes, condit
     if resume is not None:
         target = ckpt.find_latest_run(out) if str(resume) == "latest" else Path(resume)
         resume_state = ckpt.load_snapshot(target)
+        if "opt_G" not in resume_state:
+            raise CheckpointError(f"{resume_state['path']} holds networks but no training state (an imported "
+                                  "snapshot): start from it with --transfer instead of --resume")
         config = TrainConfig.from_dict(resume_state["config"])
         if overrides.get("kimg"):
             config = config.replace(kimg=overrides["kimg"])
