@@ -24,6 +24,7 @@ import pytest
 import torch
 
 from ganaug.config import NetworkConfig
+from ganaug.data.imageset import ImageSet
 from ganaug.errors import CheckpointError
 from ganaug.models import build_discriminator, build_generator
 
@@ -352,8 +353,6 @@ def test_numpy_scalars_in_kwargs_are_read(tmp_path, official_modules):
 
 
 def gray_blobs(n=16, res=16):
-    from ganaug.data.imageset import ImageSet
-
     rng = np.random.default_rng(0)
     imgs = rng.integers(0, 40, size=(n, 1, res, res)).astype(np.uint8)
     for i in range(n):
@@ -410,6 +409,11 @@ def test_transfer_needs_the_source_resolution(tmp_path, official_modules):
     assert not (tmp_path / "runs").exists()
     with pytest.raises(CheckpointError, match="stylegan2 snapshot but --arch dcgan"):
         train(gray_blobs(res=32), arch="dcgan", out=tmp_path / "runs", **quiet)
+    gray = tmp_path / "gray.pkl"
+    write_official(gray, official_modules, tiny_net(1, 0), tmp_path / "m")
+    rgb = ImageSet(np.repeat(gray_blobs().images, 3, axis=1), np.zeros(16, np.int64), ["cells"])
+    with pytest.raises(CheckpointError, match="grayscale.*pass --channels 1"):
+        train(rgb, out=tmp_path / "runs", **dict(quiet, transfer=gray), resolution=16)
     with pytest.raises(CheckpointError, match="use --transfer|with --transfer"):
         train(gray_blobs(), resume=pkl, progress=False, log=lambda s: None)
     ok = train(gray_blobs(res=32), resolution=16, kimg=0.032, tick_kimg=0.032, run_dir=tmp_path / "ok", **quiet)
