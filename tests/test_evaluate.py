@@ -44,7 +44,10 @@ def test_evaluate_pixels_writes_everything(data, tmp_path):
     train, _, test, synth = data
     res = evaluate(synth, train, test, features="pixels", out=tmp_path, device="cpu", k=3)
     assert list(res.metrics) == ["overall", "disc", "bar"]
-    assert res.counts["disc"] == {"n_synthetic": 20, "n_train": 30, "n_test": 15}
+    assert res.counts["disc"] == {"n_synthetic": 20, "n_train": 30, "n_test": 15, "n_matched": 15}
+    assert res.counts["overall"]["n_matched"] == 30  # 40 synthetic, 60 train, 30 test: every column at 30
+    # Spreads only where a side was subsampled: train (60 -> 30) in the floor; KID's standard error likewise.
+    assert res.spread["overall"]["fid"]["floor"] > 0 and res.metrics["overall"]["kid_se"]["vs_train"] > 0
     for scope in res.metrics.values():
         for col in ("vs_train", "vs_test", "floor"):
             assert math.isfinite(scope["fid"][col]) and 0 <= scope["precision"][col] <= 1
@@ -64,15 +67,18 @@ def test_evaluate_pixels_writes_everything(data, tmp_path):
     assert "floor" in table and "disc" in table and "FID" in table and "near copies" in table
     assert "<table>" in res._repr_html_()
 
-    # Cross-check on the same pixel features: the classic pytorch-fid formula (scipy sqrtm).
+    # Cross-check on the same pixel features: the classic pytorch-fid formula (scipy sqrtm). Every
+    # column is at matched sizes; with 30 synthetic images there is one draw of 30 of them vs all 30 test.
     # (tests/test_distribution.py cross-checks against torchmetrics too.)
     from scipy import linalg
 
-    a, b = pixel_features(train, 16).astype(np.float64), pixel_features(synth, 16).astype(np.float64)
+    res30 = evaluate(synth.subset(range(30)), train, test, features="pixels", device="cpu", k=3)
+    a, b = pixel_features(test, 16).astype(np.float64), pixel_features(synth.subset(range(30)), 16).astype(np.float64)
     s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
     covmean = linalg.sqrtm(s1 @ s2).real
     theirs = ((a.mean(0) - b.mean(0)) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean)
-    assert res.metrics["overall"]["fid"]["vs_train"] == pytest.approx(theirs, rel=1e-4)
+    assert res30.metrics["overall"]["fid"]["vs_test"] == pytest.approx(theirs, rel=1e-4)
+    assert math.isnan(res30.spread["overall"]["fid"]["vs_test"]) and math.isnan(res30.metrics["overall"]["kid_se"]["vs_test"])
 
 
 def test_evaluate_resizes_and_handles_unconditional(data):

@@ -7,8 +7,10 @@ this dataset's training split) gives numbers that compare only within one datase
 
 - FID (Heusel et al. 2017): exact, float64, by a faster route than the libraries' general
   eigen-solver (see ``fid``); tests check it against torchmetrics and torch-fidelity to 1e-4.
-- KID (Binkowski et al. 2018): torch-fidelity's ``kid_features_to_metric`` in float64 (cubic
-  polynomial kernel), with a subset size that works for a few hundred images.
+- KID (Binkowski et al. 2018): torch-fidelity's kernel MMD in float64 (cubic polynomial kernel), with
+  a subset size that works for a few hundred images, and a standard error only where subsets differ.
+- ``matched``: any of these on equal-sized random subsets of both sides, repeated (FID, KID and
+  PRDC depend on the sample sizes, so only equal sizes compare).
 - PRDC (Naeem et al. 2020) and k-NN are exact, computed with ``torch.cdist`` over chunks so memory
   stays bounded (a few hundred MB for 50k x 10k images of 3x32x32, whatever the row counts). Every
   distance that is compared with a radius goes through one exact float64 path (``_exact_dist``), so
@@ -75,27 +77,58 @@ def kid(
     subsets: int = 100,  # number of random subsets the unbiased MMD^2 is averaged over
     seed: int = 0,
 ) -> tuple[float, float]:
-    """Kernel Inception Distance (cubic polynomial kernel MMD^2): ``(mean, std)`` over subsets.
+    """Kernel Inception Distance (cubic polynomial kernel MMD^2): ``(mean, standard error)`` over subsets.
 
+    Each subset's unbiased MMD^2 is torch-fidelity's ``kernel_mmd`` (subsets drawn as its
+    ``kid_features_to_metric`` draws them). The standard error (scipy.stats.sem) is NaN when every
+    subset would be the whole of both sets: then there is one value, computed once, and no spread.
     Unbiased, so it can be slightly negative for two samples of one distribution. Returns
     ``(nan, nan)`` when either set has fewer than 2 rows.
     """
-    from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, kid_features_to_metric
+    from scipy.stats import sem
+    from torch_fidelity.metric_kid import kernel_mmd
 
     real, fake = _as_2d(real_feats, "real_feats"), _as_2d(fake_feats, "fake_feats")
     _check_dims(real, fake)
     m = min(1000, len(real), len(fake)) if subset_size is None else min(subset_size, len(real), len(fake))
     if m < 2:
         return float("nan"), float("nan")
-    out = kid_features_to_metric(
-        torch.from_numpy(real),
-        torch.from_numpy(fake),
-        kid_subsets=int(subsets),
-        kid_subset_size=int(m),
-        rng_seed=int(seed),
-        verbose=False,
-    )
-    return float(out[KEY_METRIC_KID_MEAN]), float(out[KEY_METRIC_KID_STD])
+    whole = m == len(real) == len(fake)
+    rng = np.random.RandomState(int(seed))
+    mmds = []
+    for _ in range(1 if whole else max(1, int(subsets))):
+        a = real[rng.choice(len(real), m, replace=False)]
+        b = fake[rng.choice(len(fake), m, replace=False)]
+        mmds.append(float(kernel_mmd(a, b, kid_kernel="poly")))
+    return float(np.mean(mmds)), float(sem(mmds)) if len(mmds) > 1 else float("nan")
+
+
+def matched(
+    metrics,  # callable(real [m, D], fake [m, D]) -> dict of floats
+    real_feats: np.ndarray,
+    fake_feats: np.ndarray,
+    size: int,  # rows of each side per repeat (at most the smaller set)
+    repeats: int = 10,
+    seed: int = 0,
+) -> list[dict[str, float]]:
+    """``metrics`` on equal-sized sets: each side randomly subsampled (without replacement) to ``size``
+    rows, ``repeats`` times; one dict per repeat.
+
+    FID, KID and PRDC depend on the sample sizes (FID of one distribution against itself: ~110 at
+    50 vs 50 images of a 64-d feature, ~10 at 3000 vs 3000), so values are only comparable at equal
+    sizes. When neither side is larger than ``size`` every repeat would be the same: one dict.
+    """
+    real, fake = np.asarray(real_feats), np.asarray(fake_feats)
+    size = int(min(size, len(real), len(fake)))
+    if len(real) == size and len(fake) == size:
+        return [metrics(real, fake)]
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(max(1, int(repeats))):
+        r = real if len(real) == size else real[np.sort(rng.choice(len(real), size, replace=False))]
+        f = fake if len(fake) == size else fake[np.sort(rng.choice(len(fake), size, replace=False))]
+        out.append(metrics(r, f))
+    return out
 
 
 # ----------------------------------------------------------------------------

@@ -4,8 +4,11 @@ For the whole set and for each class, FID, KID, precision/recall and density/cov
 synthetic images against the real TRAINING split and against the real TEST split, each printed next
 to the real-vs-real value (training split vs test split, with the test images in the "synthetic"
 role) as a floor: finite, imbalanced samples never reach 0, and a synthetic set cannot be expected
-to beat held-out real data. Plus the memorisation check against the training split, run also on the
-real test images so its flag rate and authenticity have a real-data reference.
+to beat held-out real data. All three columns of a row compare sets of ONE size, the smallest of the
+three sets (the larger sets randomly subsampled, ``repeats`` times, averaged): these metrics depend
+on sample size, so a large synthetic set would otherwise beat the floor on size alone. Plus the
+memorisation check against the training split, run also on the real test images so its flag rate
+and authenticity have a real-data reference.
 
 The test split is only ever measured against; nothing is fitted on it (the feature net sees the
 training split, and val for model selection).
@@ -27,7 +30,7 @@ import numpy as np
 
 from ganaug.data.imageset import ImageSet
 from ganaug.errors import DataError, UserError
-from ganaug.metrics.distribution import fid, kid, prdc
+from ganaug.metrics.distribution import fid, kid, matched, prdc
 from ganaug.metrics.features import make_extractor, resize_imageset
 from ganaug.metrics.memorization import MemorizationResult, _nan_to_none, memorization_check
 from ganaug.utils import atomic_write_json, atomic_write_text, resolve_device
@@ -36,7 +39,7 @@ from ganaug.utils import atomic_write_json, atomic_write_text, resolve_device
 METRICS = (
     ("fid", "FID", "lower"),
     ("kid", "KID", "lower"),
-    ("kid_std", "KID std", ""),
+    ("kid_se", "KID s.e.", ""),
     ("precision", "precision", "higher"),
     ("recall", "recall", "higher"),
     ("density", "density", "~1"),
@@ -48,12 +51,13 @@ COLUMNS = ("vs_train", "vs_test", "floor")
 @dataclass
 class EvalResult:
     metrics: dict[str, dict[str, dict[str, float]]]  # scope ("overall" | class) -> metric -> column -> value
-    counts: dict[str, dict[str, int]]  # scope -> n_synthetic, n_train, n_test
+    counts: dict[str, dict[str, int]]  # scope -> n_synthetic, n_train, n_test, n_matched
     features: dict[str, Any]  # what the features are (and the feature net's details)
     memorization: MemorizationResult  # synthetic vs train
     memorization_floor: dict[str, Any]  # the same check on the real test split (summary)
     options: dict[str, Any] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
+    spread: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # like metrics: SD over repeats
 
     def rows(self) -> list[dict[str, Any]]:
         """Long format, one row per scope x metric (the CSV)."""
@@ -69,10 +73,12 @@ class EvalResult:
         lines = []
         for scope, ms in self.metrics.items():
             c = self.counts[scope]
-            label = f"{scope} ({c['n_synthetic']}/{c['n_train']}/{c['n_test']})"
+            label = f"{scope} ({c['n_synthetic']}/{c['n_train']}/{c['n_test']}, matched {c['n_matched']})"
+            sd = self.spread.get(scope, {})
             for i, (name, title, better) in enumerate(METRICS):
                 arrow = {"lower": " (lower better)", "higher": " (higher better)", "~1": " (~1 ideal)"}.get(better, "")
-                lines.append((label if i == 0 else "", title + arrow, *(_fmt(ms[name][col]) for col in COLUMNS)))
+                lines.append((label if i == 0 else "", title + arrow,
+                              *(_fmt_sd(ms[name][col], _get(sd, name, col)) for col in COLUMNS)))
         widths = [max(len(r[j]) for r in [head, *lines]) for j in range(len(head))]
         fmt = "  ".join(f"{{:<{w}}}" if j < 2 else f"{{:>{w}}}" for j, w in enumerate(widths))
         out = [fmt.format(*head), fmt.format(*("-" * w for w in widths))]
@@ -80,6 +86,8 @@ class EvalResult:
         m, f = self.memorization.summary(), self.memorization_floor
         out += [
             "",
+            (f"each row compares sets of one size (matched): random subsets of the larger sets, mean of "
+             f"{self.options.get('repeats', '?')} draws; +- = SD over the draws (none where nothing was subsampled)"),
             f"features: {self.features.get('kind')} - {self.features.get('note', '')}",
             (f"near copies of training images (pixels, ratio < {m['threshold']:.2f}): {m['near_copy_count']} of "
              f"{m['n_synthetic']} synthetic; real test images flagged the same way: "
@@ -111,7 +119,10 @@ class EvalResult:
             "options": self.options,
             "counts": self.counts,
             "metrics": self.metrics,
-            "floor_note": "floor = the training split vs the test split (test in the synthetic role)",
+            "spread": self.spread,
+            "floor_note": ("floor = the training split vs the test split (test in the synthetic role); every "
+                           "column of a scope at n_matched images per side (random subsets of the larger sets, "
+                           "mean over `repeats` draws; spread = SD over the draws, null where none was subsampled)"),
             "memorization": self.memorization.summary(),
             "memorization_floor": self.memorization_floor,
             "files": self.files,
@@ -155,6 +166,7 @@ def evaluate(
     inception: str | os.PathLike | None = None,  # Inception weights file for features="inception"
     feature_epochs: int = 20,  # the trained feature net's maximum epochs
     memorization_k: int = 3,  # nearest training images kept per synthetic image
+    repeats: int = 10,  # random equal-size subsamples averaged per comparison
     progress: bool = False,
 ) -> EvalResult:
     """Distribution metrics per class and overall vs train and test (with the real floor) + memorisation."""
@@ -187,30 +199,46 @@ def evaluate(
     if per_class:
         for c, name in enumerate(train.class_names):
             scopes[name] = (synthetic.labels == c, train.labels == c, test.labels == c)
-    metrics, counts = {}, {}
+    metrics, counts, spread = {}, {}, {}
+    kid_subsets = max(10, 100 // max(repeats, 1))
+
+    def all_metrics(real: np.ndarray, fake: np.ndarray) -> dict:
+        kid_mean, kid_se = kid(real, fake, subset_size=kid_subset, subsets=kid_subsets, seed=seed)
+        return {"fid": fid(real, fake), "kid": kid_mean, "kid_se": kid_se, **prdc(real, fake, k=k, device=dev)}
+
     for scope, (ms, mtr, mte) in scopes.items():
         s, tr, te = f_syn[ms], f_train[mtr], f_test[mte]
-        counts[scope] = {"n_synthetic": int(ms.sum()), "n_train": int(mtr.sum()), "n_test": int(mte.sum())}
-        cols = {"vs_train": _all_metrics(tr, s, k, kid_subset, seed, dev),
-                "vs_test": _all_metrics(te, s, k, kid_subset, seed, dev),
-                "floor": _all_metrics(tr, te, k, kid_subset, seed, dev)}
-        metrics[scope] = {name: {col: cols[col][name] for col in COLUMNS} for name, _, _ in METRICS}
+        n = min(len(s), len(tr), len(te))  # every column at this size: sample size moves all of these metrics
+        counts[scope] = {"n_synthetic": len(s), "n_train": len(tr), "n_test": len(te), "n_matched": n}
+        pairs = {"vs_train": (tr, s), "vs_test": (te, s), "floor": (tr, te)}
+        cols = {col: _summarise(matched(all_metrics, real, fake, n, repeats, seed + i))
+                for i, (col, (real, fake)) in enumerate(pairs.items())}
+        metrics[scope] = {name: {col: cols[col][0][name] for col in COLUMNS} for name, _, _ in METRICS}
+        spread[scope] = {name: {col: cols[col][1][name] for col in COLUMNS} for name, _, _ in METRICS}
 
     # Memorisation vs train, and the same check on real test images as its reference.
     mem = memorization_check(synthetic_own, train, f_syn, f_train, k=memorization_k, device=str(dev))
     mem_floor = memorization_check(test, train, f_test, f_train, k=1, device=str(dev)).summary()
 
-    options = {"features": features, "k": k, "kid_subset": kid_subset, "seed": seed,
+    options = {"features": features, "k": k, "kid_subset": kid_subset, "seed": seed, "repeats": repeats,
                "memorization_k": memorization_k, "resolution": list(size), "channels": ch, "per_class": per_class}
-    result = EvalResult(metrics, counts, extractor.info, mem, mem_floor, options)
+    result = EvalResult(metrics, counts, extractor.info, mem, mem_floor, options, spread=spread)
     if out_dir is not None:
         _write(result, out_dir)
     return result
 
 
-def _all_metrics(real: np.ndarray, fake: np.ndarray, k: int, kid_subset: int | None, seed: int, dev) -> dict:
-    kid_mean, kid_std = kid(real, fake, subset_size=kid_subset, seed=seed)
-    return {"fid": fid(real, fake), "kid": kid_mean, "kid_std": kid_std, **prdc(real, fake, k=k, device=dev)}
+def _summarise(draws: list[dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
+    """(mean, SD) of each metric over the matched draws; KID's standard error over the draws where
+    they differ (one draw: its own, NaN when its subsets were whole sets)."""
+    from scipy.stats import sem
+
+    if len(draws) == 1:
+        return dict(draws[0]), {name: math.nan for name in draws[0]}
+    mean = {name: float(np.mean([d[name] for d in draws])) for name in draws[0]}
+    sd = {name: float(np.std([d[name] for d in draws], ddof=1)) for name in draws[0]}
+    mean["kid_se"], sd["kid_se"] = float(sem([d["kid"] for d in draws])), math.nan
+    return mean, sd
 
 
 def _match_classes(synthetic: ImageSet, train: ImageSet) -> tuple[ImageSet, bool]:
@@ -258,6 +286,11 @@ def _get(d: dict, *keys: str) -> Any:
 
 def _fmt(v: float) -> str:
     return "n/a" if v is None or not math.isfinite(v) else f"{v:.4g}"
+
+
+def _fmt_sd(v: float, sd: Any) -> str:
+    ok = isinstance(sd, float) and math.isfinite(sd)
+    return _fmt(v) + (f" +- {sd:.2g}" if ok and v is not None and math.isfinite(v) else "")
 
 
 def _pct(v: float | None) -> str:
