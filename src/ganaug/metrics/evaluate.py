@@ -7,8 +7,9 @@ role) as a floor: finite, imbalanced samples never reach 0, and a synthetic set 
 to beat held-out real data. All three columns of a row compare sets of ONE size, the smallest of the
 three sets (the larger sets randomly subsampled, ``repeats`` times, averaged): these metrics depend
 on sample size, so a large synthetic set would otherwise beat the floor on size alone. Plus the
-memorisation check against the training split, run also on the real test images so its flag rate
-and authenticity have a real-data reference.
+memorisation check against the training split, its near-copy thresholds calibrated on the real
+test images (run through the same check: the real-data reference for flag rates and authenticity),
+and the data-copying test of Meehan et al. 2020 in feature space.
 
 The test split is only ever measured against; nothing is fitted on it (the feature net sees the
 training split, and val for model selection).
@@ -32,7 +33,7 @@ from ganaug.data.imageset import ImageSet
 from ganaug.errors import DataError, UserError
 from ganaug.metrics.distribution import fid, kid, matched, prdc
 from ganaug.metrics.features import make_extractor, resize_imageset
-from ganaug.metrics.memorization import MemorizationResult, _nan_to_none, memorization_check
+from ganaug.metrics.memorization import MemorizationResult, _nan_to_none, data_copying_test, memorization_check
 from ganaug.utils import atomic_write_json, atomic_write_text, resolve_device
 
 # name, label in the table, better direction
@@ -55,6 +56,7 @@ class EvalResult:
     features: dict[str, Any]  # what the features are (and the feature net's details)
     memorization: MemorizationResult  # synthetic vs train
     memorization_floor: dict[str, Any]  # the same check on the real test split (summary)
+    data_copying: dict[str, Any] = field(default_factory=dict)  # Meehan et al. 2020, feature space
     options: dict[str, Any] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
     spread: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # like metrics: SD over repeats
@@ -89,13 +91,15 @@ class EvalResult:
             (f"each row compares sets of one size (matched): random subsets of the larger sets, mean of "
              f"{self.options.get('repeats', '?')} draws; +- = SD over the draws (none where nothing was subsampled)"),
             f"features: {self.features.get('kind')} - {self.features.get('note', '')}",
-            (f"near copies of training images (pixels, ratio < {m['threshold']:.2f}): {m['near_copy_count']} of "
-             f"{m['n_synthetic']} synthetic; real test images flagged the same way: "
-             f"{f['near_copy_count']} of {f['n_synthetic']}"),
-            (f"close in feature space (ratio < {m['threshold']:.2f}): {_get(m, 'feature', 'near_copy_count')} "
-             f"synthetic; real test images: {_get(f, 'feature', 'near_copy_count')}"),
+            (f"near copies of training images (pixels, also mirrored / 1-px shifted; ratio < {m['threshold']:.3g}, "
+             f"threshold: {m.get('threshold_source', 'fixed')}): {m['near_copy_count']} of {m['n_synthetic']} "
+             f"synthetic; real test images flagged the same way: {f['near_copy_count']} of {f['n_synthetic']}"),
+            (f"close in feature space (ratio < {_fmt(m.get('feature_threshold'))}): "
+             f"{_get(m, 'feature', 'near_copy_count')} synthetic; real test images: "
+             f"{_get(f, 'feature', 'near_copy_count')}"),
             (f"authentic ({m['authentic_space']} space): {_pct(m['authentic_fraction'])} of synthetic; "
              f"real test images: {_pct(f['authentic_fraction'])}"),
+            copying_line(self.data_copying),
         ]
         if self.files:
             out.append("files: " + ", ".join(self.files.values()))
@@ -125,6 +129,7 @@ class EvalResult:
                            "mean over `repeats` draws; spread = SD over the draws, null where none was subsampled)"),
             "memorization": self.memorization.summary(),
             "memorization_floor": self.memorization_floor,
+            "data_copying": self.data_copying,
             "files": self.files,
         })
 
@@ -147,6 +152,7 @@ class EvalResult:
             f"<p>near copies: {m['near_copy_count']} / {m['n_synthetic']} synthetic "
             f"(real test: {f['near_copy_count']} / {f['n_synthetic']}); authentic: "
             f"{_pct(m['authentic_fraction'])} (real test: {_pct(f['authentic_fraction'])})</p>"
+            f"<p>{html.escape(copying_line(self.data_copying))}</p>"
             f'<img src="data:image/png;base64,{png}"/>'
         )
 
@@ -216,13 +222,16 @@ def evaluate(
         metrics[scope] = {name: {col: cols[col][0][name] for col in COLUMNS} for name, _, _ in METRICS}
         spread[scope] = {name: {col: cols[col][1][name] for col in COLUMNS} for name, _, _ in METRICS}
 
-    # Memorisation vs train, and the same check on real test images as its reference.
-    mem = memorization_check(synthetic_own, train, f_syn, f_train, k=memorization_k, device=str(dev))
-    mem_floor = memorization_check(test, train, f_test, f_train, k=1, device=str(dev)).summary()
+    # Memorisation vs train, thresholds calibrated on the real test images (the same check on them is
+    # the reference), and the data-copying test in feature space.
+    mem = memorization_check(synthetic_own, train, f_syn, f_train, k=memorization_k, holdout=test,
+                             holdout_feats=f_test, device=str(dev))
+    mem_floor = mem.holdout.summary()
+    copying = data_copying_test(f_train, f_test, f_syn, seed=seed)
 
     options = {"features": features, "k": k, "kid_subset": kid_subset, "seed": seed, "repeats": repeats,
                "memorization_k": memorization_k, "resolution": list(size), "channels": ch, "per_class": per_class}
-    result = EvalResult(metrics, counts, extractor.info, mem, mem_floor, options, spread=spread)
+    result = EvalResult(metrics, counts, extractor.info, mem, mem_floor, copying, options, spread=spread)
     if out_dir is not None:
         _write(result, out_dir)
     return result
@@ -274,6 +283,18 @@ def _write(result: EvalResult, out: Path) -> None:
     result.memorization.to_csv(out / "memorization.csv")
     result.memorization.save_grid(out / "memorization.png")
     atomic_write_json(out / "metrics.json", result.to_dict())
+
+
+def copying_line(c: dict[str, Any]) -> str:
+    """One line on the data-copying test (Meehan et al. 2020)."""
+    if not c or c.get("z_u") is None or not math.isfinite(c["z_u"]):
+        return "data-copying test (Meehan et al. 2020): n/a (too few images per k-means cell)"
+    z = c["z_u"]
+    reading = ("generated images sit closer to the training images than real test images do: data-copying"
+               if z < -3 else "no evidence of data-copying" if z < 3 else
+               "generated images sit farther from the training images than real test images do (not copying)")
+    return (f"data-copying test (Meehan et al. 2020; feature space, {c['cells_used']} of {c['cells']} k-means cells): "
+            f"Z_U = {z:.2f}, one-sided p = {c['p_value']:.3g}: {reading}")
 
 
 def _get(d: dict, *keys: str) -> Any:
