@@ -33,7 +33,12 @@ from ganaug.data.imageset import ImageSet
 from ganaug.errors import DataError, UserError
 from ganaug.metrics.distribution import fid, kid, matched, prdc
 from ganaug.metrics.features import make_extractor, resize_imageset
-from ganaug.metrics.memorization import MemorizationResult, _nan_to_none, data_copying_test, memorization_check
+from ganaug.metrics.memorization import (
+    MemorizationResult,
+    _nan_to_none,
+    data_copying_test,
+    memorization_check,
+)
 from ganaug.utils import atomic_write_json, atomic_write_text, resolve_device
 
 # name, label in the table, better direction
