@@ -295,7 +295,8 @@ def copying_line(c: dict[str, Any]) -> str:
     if not c or c.get("z_u") is None or not math.isfinite(c["z_u"]):
         return "data-copying test (Meehan et al. 2020): n/a (too few images per k-means cell)"
     z = c["z_u"]
-    reading = ("generated images sit closer to the training images than real test images do: data-copying"
+    reading = ("generated images sit closer to the training images than real test images do: data-copying "
+               "in the test's sense, even without near copies (samples crowding dense regions do this too)"
                if z < -3 else "no evidence of data-copying" if z < 3 else
                "generated images sit farther from the training images than real test images do (not copying)")
     return (f"data-copying test (Meehan et al. 2020; feature space, {c['cells_used']} of {c['cells']} k-means cells): "

@@ -804,8 +804,9 @@ def quality_section(run: Path, num: _Numbering) -> dict[str, Any]:
                 text += " The data-copying test (Meehan et al. 2020) had too few images per cell to run."
             else:
                 reading = (
-                    "data-copying: generated images sit closer to their nearest training image than real "
-                    "test images do"
+                    "data-copying in the test's sense: generated images sit closer to their nearest training "
+                    "image than real test images do, even where none is a near copy (samples crowding the "
+                    "densest regions, e.g. after a partial mode collapse, do this too)"
                     if z < -3
                     else "no evidence of data-copying"
                     if z < 3
