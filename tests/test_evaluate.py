@@ -139,10 +139,12 @@ def test_cli_evaluate(data, tmp_path, monkeypatch):
     (tmp_path / "prepared").mkdir()
     monkeypatch.setattr(cli_evaluate, "_load_prepared", lambda d: SimpleNamespace(train=train, val=val, test=test))
     r = CliRunner().invoke(cli, ["evaluate", "--synthetic", str(tmp_path / "synth.npz"), "--data",
-                                 str(tmp_path / "prepared"), "--features", "pixels", "--k", "3", "-q"])
+                                 str(tmp_path / "prepared"), "--features", "pixels", "--k", "3", "--repeats", "3",
+                                 "-q"])
     assert r.exit_code == 0, r.output
-    assert "FID" in r.output and "floor" in r.output
-    assert (tmp_path / "synth-eval" / "metrics.json").is_file()
+    assert "FID" in r.output and "floor" in r.output and "mean of 3 draws" in r.output and "Z_U" in r.output
+    j = json.loads((tmp_path / "synth-eval" / "metrics.json").read_text())
+    assert j["options"]["repeats"] == 3 and j["counts"]["overall"]["n_matched"] == 30
 
 
 def test_cli_evaluate_end_to_end_with_prepared_folder(tmp_path):
