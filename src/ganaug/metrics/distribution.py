@@ -114,9 +114,8 @@ def matched(
     """``metrics`` on equal-sized sets: each side randomly subsampled (without replacement) to ``size``
     rows, ``repeats`` times; one dict per repeat.
 
-    FID, KID and PRDC depend on the sample sizes (FID of one distribution against itself: ~110 at
-    50 vs 50 images of a 64-d feature, ~10 at 3000 vs 3000), so values are only comparable at equal
-    sizes. When neither side is larger than ``size`` every repeat would be the same: one dict.
+    FID, KID and PRDC depend on the sample sizes (FID of a 64-d standard normal against itself: 43
+    at 50 vs 50 rows, 6.9 at 300, 0.76 at 3000), so values are only comparable at equal sizes. When neither side is larger than ``size`` every repeat would be the same: one dict.
     """
     real, fake = np.asarray(real_feats), np.asarray(fake_feats)
     size = int(min(size, len(real), len(fake)))
