@@ -761,7 +761,12 @@ def quality_section(run: Path, num: _Numbering) -> dict[str, Any]:
         if f:
             text += (
                 f"The same check flags {fmt(f.get('near_copy_count'))} of {fmt(f.get('n_synthetic'))} real "
-                "test images, which were never trained on: that is the false-flag rate. "
+                "test images, which were never trained on"
+                + (
+                    ": the threshold was calibrated on them, so this is the chosen quantile by construction. "
+                    if str(m.get("threshold_source", "fixed")) != "fixed"
+                    else ": that is the false-flag rate. "
+                )
             )
         text += (
             f"{fixed(auth, 0, scale=100)} % of synthetic images are authentic "
