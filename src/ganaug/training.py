@@ -33,6 +33,7 @@ from ganaug import checkpoint as ckpt
 from ganaug.config import TrainConfig, make_config
 from ganaug.data.imageset import ImageSet, make_grid_array
 from ganaug.errors import DataError, TrainingDivergedError, UserError
+from ganaug.locking import run_lock
 from ganaug.utils import (
     append_jsonl,
     atomic_open,
@@ -759,16 +760,17 @@ def train(
 
     created_group = init_from_env(overrides.get("device") or (config.device if config else "auto"))
     try:
-        return _train(data, config, out=out, arch=arch, preset=preset, resume=resume, transfer=transfer,
-                      classes=classes, conditional=conditional, callbacks=callbacks, progress=progress,
-                      max_ticks=max_ticks, run_dir=run_dir, log=log, **overrides)
+        with contextlib.ExitStack() as held:  # the run folder's lock, taken inside once the folder is known
+            return _train(data, config, out=out, arch=arch, preset=preset, resume=resume, transfer=transfer,
+                          classes=classes, conditional=conditional, callbacks=callbacks, progress=progress,
+                          max_ticks=max_ticks, run_dir=run_dir, log=log, held=held, **overrides)
     finally:
         if created_group:
             destroy()
 
 
 def _train(data, config, *, out, arch, preset, resume, transfer, classes, conditional, callbacks, progress,
-           max_ticks, run_dir, log, **overrides) -> TrainResult:
+           max_ticks, run_dir, log, held: contextlib.ExitStack, **overrides) -> TrainResult:
     rank, _ = _dist_info()
     log = log or (print if rank == 0 else (lambda s: None))
     resume_state = None
@@ -789,6 +791,11 @@ def _train(data, config, *, out, arch, preset, resume, transfer, classes, condit
     train_set = resolve_training_data(data, classes)
     if resume_state is not None:
         saved = list(resume_state.get("class_names", []))
+        lacking = [c for c in saved if c not in train_set.class_names]
+        if lacking:
+            raise UserError(f"cannot resume {Path(resume_state['path']).parent} on this data: the run was trained on "
+                            f"classes {saved}, the data has {train_set.class_names} (no {lacking}). Resume "
+                            "with the data it was trained on, or start a new run")
         if saved and saved != train_set.class_names:  # the run was trained on a subset of classes
             train_set = resolve_training_data(data, saved)
 
@@ -819,6 +826,8 @@ def _train(data, config, *, out, arch, preset, resume, transfer, classes, condit
             torch.distributed.broadcast_object_list(holder, src=0)
             run_dir = Path(holder[0])
     run_dir = Path(run_dir)
+    if rank == 0:  # one process per run folder ("in use by PID ..."); released when train() returns
+        held.enter_context(run_lock(run_dir))
     run_dir.mkdir(parents=True, exist_ok=True)
     if rank == 0:
         log = _tee(log, run_dir / "log.txt")
