@@ -57,6 +57,8 @@ def parse_seeds(spec: str | Sequence[int] | None, n: int | None = None) -> list[
     if spec is None or spec == "":
         if n is None:
             raise UserError("give --n or --seeds")
+        if n > 0:
+            _check_seed_range(0, n - 1)
         return list(range(n))
     if n is not None:
         raise UserError("give --n or --seeds, not both (--n N means seeds 0..N-1)")
@@ -74,6 +76,7 @@ def parse_seeds(spec: str | Sequence[int] | None, n: int | None = None) -> list[
                     lo, hi = int(a), int(b)
                     if hi < lo:
                         raise UserError(f"seed range {part!r} is empty: write it low-high, e.g. 0-499")
+                    _check_seed_range(lo, hi, len(seeds))
                     seeds.extend(range(lo, hi + 1))
                 else:
                     seeds.append(int(part))
@@ -81,9 +84,21 @@ def parse_seeds(spec: str | Sequence[int] | None, n: int | None = None) -> list[
                 raise UserError(f"cannot read seeds {spec!r}: use non-negative seeds like 0-499 or 1,5,9") from None
     if not seeds:
         raise UserError(f"no seeds in {spec!r}")
-    if min(seeds) < 0:
-        raise UserError("seeds must be >= 0")
+    _check_seed_range(min(seeds), max(seeds), len(seeds) - 1)
     return seeds
+
+
+MAX_SEED = 2**32 - 1  # as StyleGAN: seeds are 32-bit
+MAX_SEEDS = 10_000_000  # images per class in one call
+
+
+def _check_seed_range(lo: int, hi: int, already: int = 0) -> None:
+    if lo < 0:
+        raise UserError("seeds must be >= 0")
+    if hi > MAX_SEED:
+        raise UserError(f"seed {hi} is too large: seeds go from 0 to {MAX_SEED}")
+    if hi - lo + 1 + already > MAX_SEEDS:
+        raise UserError(f"{hi - lo + 1 + already} seeds per class is too many for one call (at most {MAX_SEEDS})")
 
 
 def _latents(seeds: Sequence[int], z_dim: int) -> torch.Tensor:
