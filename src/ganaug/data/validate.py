@@ -27,6 +27,8 @@ KINDS = {
     "missing-dependency": SKIP,  # e.g. DICOM without pydicom
     "missing-file": SKIP,  # CSV / dataset.json row without a file
     "unlabelled": SKIP,  # file without a label (no CSV row, not in a class folder)
+    "bad-label": SKIP,  # a label that is no class index (dataset.json "x", -1, 1.5...)
+    "nan-pixels": SKIP,  # NaN or infinite pixel values in an array source
     "animated": WARNING,  # first frame used
     "converted": WARNING,  # mode conversion (alpha, 16-bit, CMYK...)
     "exif-rotated": WARNING,  # EXIF orientation applied
