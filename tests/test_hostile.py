@@ -473,3 +473,146 @@ def test_refused_checkpoint_does_not_suggest_weights_only_false(tmp_path):
         msg = str(e.value)
         assert "will likely succeed" not in msg and "weights_only=False" not in msg, msg
         assert "may run code" in msg and "refused" in msg
+
+
+# ----------------------------------------------------------------------------
+# 3. A kill between any two writes of the generate stage resumes with the same command
+
+TINY_RUN = {"gan.preset": "tiny", "gan.resolution": 16, "gan.kimg": 0.032, "generate.per_class": 8,
+            "evaluate.features": "pixels", "device": "cpu"}
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL: nothing after it runs (raised right after a file was committed)."""
+
+
+def test_generate_stage_killed_after_each_write_resumes_with_the_same_command(tmp_path, monkeypatch):
+    from ganaug.pipeline import Pipeline, run
+
+    data = tmp_path / "d.npz"
+    blobs(n_per_class=20).save_npz(data)
+    out = tmp_path / "run"
+    stages = ["inspect", "split", "train", "generate"]
+    run(data, out=out, stages=stages, overrides=TINY_RUN, **QUIET)
+    reference = ImageSet.load_npz(out / "synthetic" / "images.npz")
+    original, real_replace = Pipeline.stage_generate, os.replace
+    k, writes = 0, None
+    while writes is None or k <= writes:
+        k += 1
+        count = [0]
+
+        def replace(a, b):
+            real_replace(a, b)
+            count[0] += 1
+            if count[0] == k:
+                raise Killed
+
+        def killed_stage(self):
+            monkeypatch.setattr(os, "replace", replace)
+            try:
+                info = original(self)
+            finally:
+                monkeypatch.setattr(os, "replace", real_replace)
+            raise Killed  # after the stage's last write, before the pipeline records it as done
+
+        monkeypatch.setattr(Pipeline, "stage_generate", killed_stage)
+        with pytest.raises(Killed):
+            run(data, out=out, stages=stages, force=["generate"], overrides=TINY_RUN, **QUIET)
+        if count[0] < k:
+            writes = count[0]  # the stage made count[0] writes: this round killed it after all of them
+        monkeypatch.setattr(Pipeline, "stage_generate", original)
+        res = run(data, out=out, stages=stages, overrides=TINY_RUN, **QUIET)  # the same command again
+        assert res.stages["generate"]["status"] == "done"
+        again = ImageSet.load_npz(out / "synthetic" / "images.npz")
+        np.testing.assert_array_equal(again.images, reference.images)
+        assert sorted(p.name for p in (out / "synthetic").iterdir()) == ["images.npz", "manifest.csv"]
+    assert writes >= 3  # marker, images.npz, manifest.csv: a kill after each one was tried
+
+
+# ----------------------------------------------------------------------------
+# 2. Workers end with their parent
+
+
+def _session_pids(sid: int) -> list[int]:
+    """Processes of session ``sid`` (the test starts the command in a new session)."""
+    try:
+        import psutil
+    except ImportError:
+        psutil = None
+    out = []
+    if psutil is not None:
+        for p in psutil.process_iter():
+            try:
+                if os.getsid(p.pid) == sid and p.status() != psutil.STATUS_ZOMBIE:
+                    out.append(p.pid)
+            except (psutil.Error, OSError):
+                continue
+        return out
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if fields[0] != "Z" and int(fields[3]) == sid:  # state, ppid, pgrp, session
+            out.append(int(d.name))
+    return out
+
+
+@pytest.fixture(scope="module")
+def bench_inputs(tmp_path_factory):
+    from ganaug.data.split import prepare
+
+    root = tmp_path_factory.mktemp("bench")
+    blobs(n_per_class=40).save_npz(root / "d.npz")
+    prepare(root / "d.npz", root / "prepared", seed=0)
+    blobs(n_per_class=40).save_npz(root / "syn.npz")
+    return root
+
+
+def _start_benchmark(root: Path, out: Path) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "ganaug", "benchmark", "--data", root / "prepared", "--synthetic",
+           root / "syn.npz", "--fractions", "0,50", "--seeds", "4", "--baselines", "none", "--epochs", "500",
+           "--jobs", "2", "--device", "cpu", "--out", out, "-q"]
+    p = subprocess.Popen([str(c) for c in cmd], env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline:  # wait until the two workers run
+        if len([q for q in _session_pids(p.pid) if q != p.pid]) >= 2:
+            time.sleep(3)
+            return p
+        assert p.poll() is None, p.communicate()
+        time.sleep(0.2)
+    p.kill()
+    pytest.fail("the benchmark workers did not start")
+
+
+def _gone(sid: int, within: float = 20.0) -> list[int]:
+    deadline = time.time() + within
+    while time.time() < deadline:
+        left = _session_pids(sid)
+        if not left:
+            return []
+        time.sleep(0.2)
+    return _session_pids(sid)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGKILL, -9)])
+def test_stopping_the_benchmark_leaves_no_process_behind(bench_inputs, tmp_path, sig, code):
+    p = _start_benchmark(bench_inputs, tmp_path / "b")
+    try:
+        if sig == signal.SIGINT:
+            os.killpg(p.pid, sig)  # Ctrl-C reaches the whole foreground process group
+        else:
+            os.kill(p.pid, sig)
+        _, err = p.communicate(timeout=60)
+        assert p.returncode == code, err
+        assert "Traceback" not in err, err
+        left = _gone(p.pid)
+        assert left == [], f"left behind: {left}"
+    finally:
+        for q in _session_pids(p.pid):
+            os.kill(q, signal.SIGKILL)
