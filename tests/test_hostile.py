@@ -616,3 +616,38 @@ def test_stopping_the_benchmark_leaves_no_process_behind(bench_inputs, tmp_path,
     finally:
         for q in _session_pids(p.pid):
             os.kill(q, signal.SIGKILL)
+
+
+# ----------------------------------------------------------------------------
+# 8. 10,000 classes: grids, inspect and the report stay readable
+
+
+def test_ten_thousand_classes_grids_inspect_and_report_stay_small(tmp_path):
+    from PIL import Image
+
+    from ganaug.data.validate import InspectReport
+    from ganaug.report import build_report
+    from ganaug.training import train
+
+    k = 10_000
+    names = [f"c{i:05d}" for i in range(k)]
+    data = _random_set(names, n_per_class=1, size=16)
+    logs: list[str] = []
+    res = train(data, tiny(num_classes=k, kimg=0.016, tick_kimg=0.016), run_dir=tmp_path / "run", progress=False,
+                log=logs.append)
+    run = res.run_dir
+    assert any(f"16 of the {k} classes" in m for m in logs), logs
+    for name in ("reals.png", "fakes_init.png", "fakes000000.016.png"):
+        with Image.open(run / name) as im:
+            w, h = im.size
+        assert max(w, h) <= 2048 and min(w, h) * 16 >= max(w, h) / 4, (name, im.size)  # 16 rows, not 10,000
+    grids = sum(p.stat().st_size for p in run.glob("*.png"))
+    assert grids < 2_000_000
+    report = build_report(run)
+    assert Path(report).stat().st_size < 3_000_000
+
+    insp = InspectReport(source="many", format="npz", num_files=k, num_loaded=k, class_names=names,
+                         counts={n: 1 for n in names}, resolution=[16, 16], channels=1)
+    text = str(insp)
+    assert len(text.splitlines()) < 100
+    assert f"... and {k - 30} more classes" in text and "c00000" in text and "c09999" not in text

@@ -288,9 +288,14 @@ class Trainer:
         # Fixed seeds and labels for the sample grids.
         g = torch.Generator().manual_seed(123)
         k = max(net.num_classes, 1)
-        n = cfg.grid_seeds * k if net.conditional else max(cfg.grid_seeds * 4, 16)
+        self.grid_classes = grid_classes(k) if net.conditional else []  # a readable number of class rows
+        n = cfg.grid_seeds * len(self.grid_classes) if net.conditional else max(cfg.grid_seeds * 4, 16)
         self.grid_z = torch.randn(n, net.z_dim, generator=g)
-        self.grid_c = (torch.arange(k).repeat_interleave(cfg.grid_seeds) if net.conditional else None)
+        self.grid_c = (torch.as_tensor(self.grid_classes).repeat_interleave(cfg.grid_seeds) if net.conditional
+                       else None)
+        if net.conditional and len(self.grid_classes) < k and self.is_main:
+            self._log(f"sample grids show {len(self.grid_classes)} of the {k} classes (evenly spaced, the same "
+                      "every tick)")
 
     # -- state -----------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -544,7 +549,7 @@ class Trainer:
         rng = np.random.default_rng(0)
         if net.conditional:
             rows = []
-            for k in range(net.num_classes):
+            for k in self.grid_classes:
                 idx = np.flatnonzero(data.labels == k)
                 pick = rng.choice(idx, size=min(self.cfg.grid_seeds, len(idx)), replace=False) if len(idx) else []
                 row = np.full((self.cfg.grid_seeds,) + data.images.shape[1:], 255, np.uint8)
@@ -688,6 +693,17 @@ class Trainer:
             "mem_mb": _memory_mb(self.device),
         }
         return stats
+
+
+MAX_GRID_CLASSES = 16
+
+
+def grid_classes(num_classes: int, limit: int = MAX_GRID_CLASSES) -> list[int]:
+    """Class indices shown in the sample grids: all of them up to ``limit``, else ``limit`` evenly
+    spaced ones (first and last included), the same on every tick and every resume."""
+    if num_classes <= limit:
+        return list(range(num_classes))
+    return sorted({int(round(i)) for i in np.linspace(0, num_classes - 1, limit)})
 
 
 def cpu_has_native_bf16() -> bool:
