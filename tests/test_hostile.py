@@ -651,3 +651,17 @@ def test_ten_thousand_classes_grids_inspect_and_report_stay_small(tmp_path):
     text = str(insp)
     assert len(text.splitlines()) < 100
     assert f"... and {k - 30} more classes" in text and "c00000" in text and "c09999" not in text
+
+
+def test_a_file_is_listed_once_in_the_problems(tmp_path, write_png):
+    from ganaug.data.sources import load
+
+    for i in range(4):
+        write_png(tmp_path / "flat" / f"{i}.png", np.full((8, 8), 40 * i, np.uint8))
+    (tmp_path / "flat" / "labels.csv").write_text("filename,label\n0.png,a\n1.png,a\n2.png,b\n3.png,b\n"
+                                                  "gone.png,a\ngone.png,a\ngone,b\n")
+    report = load(tmp_path / "flat").report
+    paths = [(p.path, p.kind) for p in report.problems]
+    assert len(paths) == len(set(paths))
+    assert [p for p, k in paths if k == "missing-file"] == [str(tmp_path / "flat" / "gone.png"),
+                                                             str(tmp_path / "flat" / "gone")]

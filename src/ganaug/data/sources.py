@@ -162,6 +162,11 @@ def load(
 
         guard = Image.MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
         result = _load_files(job, report, target, channels, opts, guard, workers, executor)
+    # One problem per file and kind (a file listed in two CSV rows, reached by two paths...).
+    unique: dict[tuple[str, str], Problem] = {}
+    for p in result.report.problems:
+        unique.setdefault((p.path, p.kind), p)
+    result.report.problems[:] = unique.values()
     if not result.report.ok and not allow_empty:
         raise DataError(nothing_usable_message(result.report))
     return result
