@@ -501,7 +501,7 @@ def test_generate_stage_killed_after_each_write_resumes_with_the_same_command(tm
         k += 1
         count = [0]
 
-        def replace(a, b):
+        def replace(a, b, count=count, k=k):
             real_replace(a, b)
             count[0] += 1
             if count[0] == k:
@@ -510,7 +510,7 @@ def test_generate_stage_killed_after_each_write_resumes_with_the_same_command(tm
         def killed_stage(self):
             monkeypatch.setattr(os, "replace", replace)
             try:
-                info = original(self)
+                original(self)
             finally:
                 monkeypatch.setattr(os, "replace", real_replace)
             raise Killed  # after the stage's last write, before the pipeline records it as done
