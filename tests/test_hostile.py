@@ -665,3 +665,12 @@ def test_a_file_is_listed_once_in_the_problems(tmp_path, write_png):
     assert len(paths) == len(set(paths))
     assert [p for p, k in paths if k == "missing-file"] == [str(tmp_path / "flat" / "gone.png"),
                                                              str(tmp_path / "flat" / "gone")]
+
+
+def test_class_count_plot_of_ten_thousand_classes_stays_small():
+    from ganaug.report import plots
+
+    names = [f"c{i:05d}" for i in range(10_000)]
+    t0 = time.time()
+    png = plots.class_counts({"train": {n: 3 for n in names}, "test": {n: 1 for n in names}}, names)
+    assert png is not None and len(png) < 300_000 and time.time() - t0 < 30

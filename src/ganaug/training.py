@@ -41,6 +41,7 @@ from ganaug.utils import (
     next_run_dir,
     read_jsonl,
     resolve_device,
+    spread_indices,
 )
 
 TickCallback = Callable[["TickInfo"], None]
@@ -701,9 +702,7 @@ MAX_GRID_CLASSES = 16
 def grid_classes(num_classes: int, limit: int = MAX_GRID_CLASSES) -> list[int]:
     """Class indices shown in the sample grids: all of them up to ``limit``, else ``limit`` evenly
     spaced ones (first and last included), the same on every tick and every resume."""
-    if num_classes <= limit:
-        return list(range(num_classes))
-    return sorted({int(round(i)) for i in np.linspace(0, num_classes - 1, limit)})
+    return spread_indices(num_classes, limit)
 
 
 def cpu_has_native_bf16() -> bool:

@@ -213,3 +213,11 @@ def class_folder_names(names: list[str] | tuple[str, ...], max_bytes: int = 100)
         used.add(s.casefold())
         out.append(s)
     return out
+
+
+def spread_indices(n: int, limit: int) -> list[int]:
+    """``range(n)`` when ``n <= limit``, else ``limit`` evenly spaced indices (first and last included):
+    a deterministic, readable subset of many classes for grids and plots."""
+    if n <= limit:
+        return list(range(n))
+    return sorted({int(round(i)) for i in np.linspace(0, n - 1, limit)})
