@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ganaug import __version__
+from ganaug.benchmark.options import pipeline_defaults
 from ganaug.errors import UserError
 from ganaug.utils import atomic_write_json, read_json
 
@@ -42,15 +43,7 @@ DEFAULTS: dict[str, Any] = {
     "gan": {"arch": "dcgan", "preset": "cpu", "seed": 0},  # plus any `ganaug train` option, e.g. kimg
     "generate": {"truncation": 1.0, "per_class": None},  # None: enough for the largest benchmark fraction
     "evaluate": {"features": "trained", "inception": None},
-    "benchmark": {
-        "fractions": [0, 0.25, 0.5, 0.75, 1.0],
-        "balance": "fix",
-        "seeds": 5,
-        "arch": "smallcnn",
-        "epochs": 15,
-        "jobs": 2,
-        "baselines": ["classic", "oversample", "smote", "synthetic_only"],
-    },
+    "benchmark": pipeline_defaults(),  # every BenchmarkOptions field but device (the top-level one)
     "device": "auto",
 }
 
@@ -258,11 +251,12 @@ class Pipeline:
 
     def stage_benchmark(self) -> dict[str, Any]:
         from ganaug.benchmark import benchmark
+        from ganaug.benchmark.options import options_from
 
         p = self.prepared()
-        b = dict(self.cfg["benchmark"])
-        res = benchmark(p.train, p.val, p.test, self._synthetic(), out=self.run_dir, device=self.cfg["device"],
-                        progress=self.progress, **b)
+        opts = options_from(self.cfg["benchmark"], device=self.cfg["device"])
+        res = benchmark(p.train, p.val, p.test, self._synthetic(), opts, out=self.run_dir, progress=self.progress,
+                        log=self.log)
         res.plot(self.run_dir / "benchmark" / "benchmark.png")
         res.plot_per_class(self.run_dir / "benchmark" / "per_class_recall.png")
         self.log(res.table())
