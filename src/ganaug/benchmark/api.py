@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -13,7 +12,7 @@ import numpy as np
 from ganaug.benchmark.arms import _check_pool, _leak_check, _match_synthetic, matched_arm, plan_arms
 from ganaug.benchmark.options import BenchmarkOptions, options_from
 from ganaug.benchmark.result import BenchmarkResult
-from ganaug.benchmark.runner import _Data, _hash_sets, run_arms
+from ganaug.benchmark.runner import _Data, _hash_sets, json_text, run_arms
 from ganaug.data.imageset import ImageSet
 from ganaug.errors import UserError
 from ganaug.utils import atomic_write_text
@@ -136,7 +135,7 @@ def benchmark(
     if out is not None:
         bench_dir = Path(out) / "benchmark"
         res.out = str(bench_dir)
-        _write_if_changed(bench_dir / "results.json", json.dumps(res.to_dict(), indent=2) + "\n")
+        _write_if_changed(bench_dir / "results.json", json_text(res.to_dict()) + "\n")
         _write_if_changed(bench_dir / "results.csv", res.csv_text())
     return res
 

@@ -84,6 +84,19 @@ def _clean(o: Any) -> Any:
     return o
 
 
+def json_text(o: Any, indent: int = 2, _level: int = 0) -> str:
+    """JSON of ``_clean(o)``, indented, with lists of numbers or strings on one line (the per-image test
+    predictions would otherwise take a line per image)."""
+    o = _clean(o) if _level == 0 else o
+    pad, inner = " " * (indent * _level), " " * (indent * (_level + 1))
+    if isinstance(o, dict) and o:
+        items = [f"{inner}{json.dumps(k)}: {json_text(v, indent, _level + 1)}" for k, v in o.items()]
+        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
+    if isinstance(o, list) and o and any(isinstance(v, (dict, list)) for v in o):
+        return "[\n" + ",\n".join(f"{inner}{json_text(v, indent, _level + 1)}" for v in o) + f"\n{pad}]"
+    return json.dumps(o)
+
+
 def _run_one(arm: Arm, seed: int, data: _Data) -> dict[str, Any]:
     """Build the arm's training set, fit for the common step budget (selection on val), score on test."""
     from ganaug import classify  # looked up at call time, so tests can spy on fit_classifier
@@ -194,7 +207,7 @@ def run_arms(
 
     def done(arm: Arm, seed: int, rec: dict[str, Any]) -> None:
         if run_dir is not None:
-            atomic_write_text(run_dir / f"{arm.name}-seed{seed}.json", json.dumps(_clean(rec), indent=2) + "\n")
+            atomic_write_text(run_dir / f"{arm.name}-seed{seed}.json", json_text(rec) + "\n")
         results[(arm.name, seed)] = rec
 
     errors: list[str] = []

@@ -101,7 +101,7 @@ def _lead(res: BenchmarkResult) -> str:
     c = res.comparison("gan_vs_real") or (res.comparisons[0] if res.comparisons else {})
     n_test = c.get("n_test") or len(res.test_labels or [])
     n = len(res.seeds)
-    test = f" \u00d7 {n_test} test images" if n_test else ""
+    test = f" \u00d7 {n_test:,} test images" if n_test else ""
     return (f"Balanced accuracy on the real test split ({n} seed{'s' if n != 1 else ''}{test}; "
             f"real only {pts(ref.get('mean'), False)} %)")
 
