@@ -193,9 +193,9 @@ def benchmark_cmd(
                 if a.uses_synthetic
                 else ""
             )
-            click.echo(f"  {a.name:<16} {a.label}{extra}")
+            click.echo(f"  {a.name:<18} {a.label}{extra}")
         if syn is not None and any(a.kind == "mix" for a in plan_arms(fractions, baselines, True)):
-            click.echo("  oversample_at<P>  random oversampling with the synthetic counts of the fraction "
+            click.echo("  oversample_at<P>   random oversampling with the synthetic counts of the fraction "
                        "chosen on validation")
         b = resolve_budget(train, opts)
         click.echo(f"{seeds} seeds, {arch}, {b['steps']} optimiser steps per arm (batch {b['batch_size']}, "
