@@ -7,6 +7,7 @@ Everything a run needs is in :class:`TrainConfig`; it is saved resolved as
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
@@ -52,6 +53,7 @@ class NetworkConfig:
             raise UserError("DCGAN supports resolutions up to 256; use stylegan2 for 512")
         if self.channels not in (1, 3):
             raise UserError(f"channels must be 1 or 3, got {self.channels}")
+        check_field_values(self)
         if self.num_classes < 0:
             raise UserError("num_classes must be >= 0")
 
@@ -110,7 +112,12 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if isinstance(self.network, dict):
             self.network = NetworkConfig.from_dict(self.network)
+        if not isinstance(self.betas, (list, tuple)) or len(self.betas) != 2:
+            raise UserError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
         self.betas = tuple(self.betas)
+        check_field_values(self)
+        if not all(_is_number(b) and 0 <= b < 1 for b in self.betas):
+            raise UserError(f"betas must be two numbers in [0, 1), got {list(self.betas)}")
         if self.aug not in AUGS:
             raise UserError(f"unknown augmentation {self.aug!r}; choose from {', '.join(AUGS)}")
         if self.loss not in LOSSES:
@@ -149,6 +156,45 @@ class TrainConfig:
         net = dataclasses.replace(self.network, **{k: v for k, v in overrides.items() if k in net_keys})
         rest = {k: v for k, v in overrides.items() if k not in net_keys}
         return dataclasses.replace(self, network=net, **rest)
+
+
+# Checked for every field: its type (from the annotation), a finite value, and the range below.
+_POSITIVE = {"kimg", "batch_size", "g_lr", "d_lr", "tick_kimg", "snap", "d_steps", "r1_interval", "ada_kimg",
+             "ada_interval", "multiply", "collapse_window", "resolution", "z_dim", "g_channels", "d_channels",
+             "w_dim", "mapping_layers", "channel_base", "channel_max", "grid_seeds"}
+_UNIT = {"aug_p", "ada_target", "style_mixing", "label_smoothing", "d_dropout"}  # within [0, 1]
+_SIGNED = {"seed"}  # any integer
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def check_field_values(obj: Any) -> None:
+    """Refuse a wrong type, NaN/Inf, or an out-of-range number in a config dataclass, naming the field."""
+    for f in fields(obj):
+        v = getattr(obj, f.name)
+        kind = str(f.type).replace(" ", "")
+        optional = kind.endswith("|None")
+        kind = kind.removesuffix("|None")
+        if v is None and optional:
+            continue
+        if kind == "bool":
+            if not isinstance(v, bool):
+                raise UserError(f"{f.name} must be true or false, got {v!r}")
+        elif kind in ("int", "float"):
+            if kind == "int" and not (isinstance(v, int) and not isinstance(v, bool)):
+                raise UserError(f"{f.name} must be an integer, got {v!r}")
+            if not _is_number(v):
+                raise UserError(f"{f.name} must be a finite number, got {v!r}")
+            if f.name in _POSITIVE and v <= 0:
+                raise UserError(f"{f.name} must be > 0, got {v!r}")
+            if f.name in _UNIT and not 0 <= v <= 1:
+                raise UserError(f"{f.name} must be within [0, 1], got {v!r}")
+            if f.name not in _SIGNED and v < 0:
+                raise UserError(f"{f.name} must be >= 0, got {v!r}")
+        elif kind == "str" and not isinstance(v, str):
+            raise UserError(f"{f.name} must be a string, got {v!r}")
 
 
 # Preset values per (arch, preset). Resolution, channels and classes come from the data.

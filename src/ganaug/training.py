@@ -33,6 +33,7 @@ from ganaug import checkpoint as ckpt
 from ganaug.config import TrainConfig, make_config
 from ganaug.data.imageset import ImageSet, make_grid_array
 from ganaug.errors import DataError, TrainingDivergedError, UserError
+from ganaug.locking import run_lock
 from ganaug.utils import (
     append_jsonl,
     atomic_open,
@@ -40,6 +41,7 @@ from ganaug.utils import (
     next_run_dir,
     read_jsonl,
     resolve_device,
+    spread_indices,
 )
 
 TickCallback = Callable[["TickInfo"], None]
@@ -287,9 +289,14 @@ class Trainer:
         # Fixed seeds and labels for the sample grids.
         g = torch.Generator().manual_seed(123)
         k = max(net.num_classes, 1)
-        n = cfg.grid_seeds * k if net.conditional else max(cfg.grid_seeds * 4, 16)
+        self.grid_classes = grid_classes(k) if net.conditional else []  # a readable number of class rows
+        n = cfg.grid_seeds * len(self.grid_classes) if net.conditional else max(cfg.grid_seeds * 4, 16)
         self.grid_z = torch.randn(n, net.z_dim, generator=g)
-        self.grid_c = (torch.arange(k).repeat_interleave(cfg.grid_seeds) if net.conditional else None)
+        self.grid_c = (torch.as_tensor(self.grid_classes).repeat_interleave(cfg.grid_seeds) if net.conditional
+                       else None)
+        if net.conditional and len(self.grid_classes) < k and self.is_main:
+            self._log(f"sample grids show {len(self.grid_classes)} of the {k} classes (evenly spaced, the same "
+                      "every tick)")
 
     # -- state -----------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -543,7 +550,7 @@ class Trainer:
         rng = np.random.default_rng(0)
         if net.conditional:
             rows = []
-            for k in range(net.num_classes):
+            for k in self.grid_classes:
                 idx = np.flatnonzero(data.labels == k)
                 pick = rng.choice(idx, size=min(self.cfg.grid_seeds, len(idx)), replace=False) if len(idx) else []
                 row = np.full((self.cfg.grid_seeds,) + data.images.shape[1:], 255, np.uint8)
@@ -689,6 +696,15 @@ class Trainer:
         return stats
 
 
+MAX_GRID_CLASSES = 16
+
+
+def grid_classes(num_classes: int, limit: int = MAX_GRID_CLASSES) -> list[int]:
+    """Class indices shown in the sample grids: all of them up to ``limit``, else ``limit`` evenly
+    spaced ones (first and last included), the same on every tick and every resume."""
+    return spread_indices(num_classes, limit)
+
+
 def cpu_has_native_bf16() -> bool:
     try:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
@@ -759,16 +775,17 @@ def train(
 
     created_group = init_from_env(overrides.get("device") or (config.device if config else "auto"))
     try:
-        return _train(data, config, out=out, arch=arch, preset=preset, resume=resume, transfer=transfer,
-                      classes=classes, conditional=conditional, callbacks=callbacks, progress=progress,
-                      max_ticks=max_ticks, run_dir=run_dir, log=log, **overrides)
+        with contextlib.ExitStack() as held:  # the run folder's lock, taken inside once the folder is known
+            return _train(data, config, out=out, arch=arch, preset=preset, resume=resume, transfer=transfer,
+                          classes=classes, conditional=conditional, callbacks=callbacks, progress=progress,
+                          max_ticks=max_ticks, run_dir=run_dir, log=log, held=held, **overrides)
     finally:
         if created_group:
             destroy()
 
 
 def _train(data, config, *, out, arch, preset, resume, transfer, classes, conditional, callbacks, progress,
-           max_ticks, run_dir, log, **overrides) -> TrainResult:
+           max_ticks, run_dir, log, held: contextlib.ExitStack, **overrides) -> TrainResult:
     rank, _ = _dist_info()
     log = log or (print if rank == 0 else (lambda s: None))
     resume_state = None
@@ -789,6 +806,11 @@ def _train(data, config, *, out, arch, preset, resume, transfer, classes, condit
     train_set = resolve_training_data(data, classes)
     if resume_state is not None:
         saved = list(resume_state.get("class_names", []))
+        lacking = [c for c in saved if c not in train_set.class_names]
+        if lacking:
+            raise UserError(f"cannot resume {Path(resume_state['path']).parent} on this data: the run was trained on "
+                            f"classes {saved}, the data has {train_set.class_names} (no {lacking}). Resume "
+                            "with the data it was trained on, or start a new run")
         if saved and saved != train_set.class_names:  # the run was trained on a subset of classes
             train_set = resolve_training_data(data, saved)
 
@@ -819,6 +841,8 @@ def _train(data, config, *, out, arch, preset, resume, transfer, classes, condit
             torch.distributed.broadcast_object_list(holder, src=0)
             run_dir = Path(holder[0])
     run_dir = Path(run_dir)
+    if rank == 0:  # one process per run folder ("in use by PID ..."); released when train() returns
+        held.enter_context(run_lock(run_dir))
     run_dir.mkdir(parents=True, exist_ok=True)
     if rank == 0:
         log = _tee(log, run_dir / "log.txt")

@@ -153,13 +153,11 @@ def _run_in_worker(arm: Arm, seed: int) -> dict[str, Any]:
 
 def make_pool(jobs: int, data: _Data) -> Executor:
     """The one place the benchmark creates worker processes: ``jobs`` spawned processes, one torch
-    thread each, each given ``data`` once. Use as a context manager."""
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
+    thread each, each given ``data`` once; they end with this process (SIGTERM, Ctrl-C, kill -9:
+    :func:`ganaug.workers.worker_pool`). Use as a context manager."""
+    from ganaug.workers import worker_pool
 
-    return ProcessPoolExecutor(
-        max_workers=jobs, mp_context=mp.get_context("spawn"), initializer=_init_worker, initargs=(data,)
-    )
+    return worker_pool(jobs, initializer=_init_worker, initargs=(data,))
 
 
 def _runs_nan(r: dict[str, Any]) -> dict[str, Any]:
