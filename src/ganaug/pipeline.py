@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ganaug import __version__
+from ganaug.benchmark.options import pipeline_defaults
 from ganaug.errors import UserError
 from ganaug.locking import run_lock
 from ganaug.utils import atomic_write_json, read_json
@@ -43,15 +44,7 @@ DEFAULTS: dict[str, Any] = {
     "gan": {"arch": "dcgan", "preset": "cpu", "seed": 0},  # plus any `ganaug train` option, e.g. kimg
     "generate": {"truncation": 1.0, "per_class": None},  # None: enough for the largest benchmark fraction
     "evaluate": {"features": "trained", "inception": None},
-    "benchmark": {
-        "fractions": [0, 0.25, 0.5, 0.75, 1.0],
-        "balance": "fix",
-        "seeds": 5,
-        "arch": "smallcnn",
-        "epochs": 15,
-        "jobs": 2,
-        "baselines": ["classic", "oversample", "smote", "synthetic_only"],
-    },
+    "benchmark": pipeline_defaults(),  # every BenchmarkOptions field but device (the top-level one)
     "device": "auto",
 }
 
@@ -192,27 +185,14 @@ def validate_evaluate(e: dict[str, Any]) -> None:
 
 
 def validate_benchmark(b: dict[str, Any]) -> None:
-    """The [benchmark] section (fractions of the real training set, not percent)."""
-    from ganaug.benchmark import BASELINES
-    from ganaug.models.classifier import ARCHS
+    """The [benchmark] section (fractions of the real training set, not percent): the checks of
+    BenchmarkOptions, the options the benchmark stage is run with."""
+    from ganaug.benchmark.options import BenchmarkOptions
 
-    fr = b["fractions"]
-    if not isinstance(fr, (list, tuple)) or not fr:
-        raise UserError(f"benchmark.fractions must be a list of numbers like [0, 0.5, 1.0], got {fr!r}")
-    for v in fr:
-        _number("benchmark", "fractions", v, minimum=0)
-    _string("benchmark", "balance", b["balance"], choices=("keep", "fix"))
-    _number("benchmark", "seeds", b["seeds"], integer=True, minimum=1)
-    _string("benchmark", "arch", b["arch"], choices=ARCHS)
-    _number("benchmark", "epochs", b["epochs"], integer=True, minimum=1)
-    _number("benchmark", "jobs", b["jobs"], integer=True, minimum=1)
-    bl = b["baselines"]
-    if not isinstance(bl, (list, tuple)) or not all(isinstance(x, str) for x in bl):
-        raise UserError(f"benchmark.baselines must be a list of names, got {bl!r}")
-    unknown = [x for x in bl if x not in BASELINES]
-    if unknown:
-        raise UserError(f"benchmark.baselines: unknown {', '.join(map(repr, unknown))}; choose from "
-                        f"{', '.join(BASELINES)}")
+    try:
+        BenchmarkOptions.from_mapping(b)
+    except UserError as e:
+        raise UserError(f"[benchmark] {e}") from None
 
 
 SECTION_VALIDATORS: dict[str, Callable[[dict[str, Any]], None]] = {
@@ -382,11 +362,12 @@ class Pipeline:
 
     def stage_benchmark(self) -> dict[str, Any]:
         from ganaug.benchmark import benchmark
+        from ganaug.benchmark.options import options_from
 
         p = self.prepared()
-        b = dict(self.cfg["benchmark"])
-        res = benchmark(p.train, p.val, p.test, self._synthetic(), out=self.run_dir, device=self.cfg["device"],
-                        progress=self.progress, **b)
+        opts = options_from(self.cfg["benchmark"], device=self.cfg["device"])
+        res = benchmark(p.train, p.val, p.test, self._synthetic(), opts, out=self.run_dir, progress=self.progress,
+                        log=self.log)
         res.plot(self.run_dir / "benchmark" / "benchmark.png")
         res.plot_per_class(self.run_dir / "benchmark" / "per_class_recall.png")
         self.log(res.table())

@@ -871,6 +871,14 @@ def _pvalue(p: Any) -> str:
     return "< 0.001" if f < 0.001 else f"{f:.2g}" if f < 0.1 else f"{f:.2f}"
 
 
+def _comparison_reading(c: Mapping[str, Any] | None) -> tuple[str, str]:
+    """The benchmark's own reading of a comparison row and the CSS class of its cell."""
+    if c is None:
+        return "", ""
+    r = c.get("reading") or "no result"
+    return r, {"better": "pos", "worse": "neg"}.get(r, "")
+
+
 def _reading(s: Mapping[str, Any]) -> tuple[str, str]:
     """Plain reading of a paired difference and the CSS class of its cell."""
     lo, hi, d = _num(s.get("diff_ci_low")), _num(s.get("diff_ci_high")), _num(s.get("diff"))
@@ -904,8 +912,10 @@ def benchmark_section(run: Path, num: _Numbering) -> dict[str, Any]:
     ref = res.summary.get("real", {}).get(primary, {})
     sec["summary"] = (
         f"A {cfg.get('arch', 'classifier')} is trained for each arm (a way of building the training set) "
-        f"and each of {n_seeds} seed{'s' if n_seeds != 1 else ''} (at most {cfg.get('epochs', '?')} epochs, "
-        "best epoch chosen on the real validation split), then scored once on the real test split. "
+        f"and each of {n_seeds} seed{'s' if n_seeds != 1 else ''}, every arm for the same "
+        f"{fmt(cfg.get('steps'))} optimiser steps (batch {cfg.get('batch_size', '?')}, whatever the arm's "
+        "number of images), keeping the checkpoint that scores best on the real validation split, then "
+        "scored once on the real test split. "
         "Synthetic images are added as a "
         f"fraction of the {fmt(sum((cfg.get('train_counts') or {}).values()) or None)} real training images, "
         f"drawn with the \u201c{cfg.get('balance', '?')}\u201d rule "
@@ -914,8 +924,11 @@ def benchmark_section(run: Path, num: _Numbering) -> dict[str, Any]:
             if cfg.get("balance") == "fix"
             else "(real class proportions kept)"
         )
-        + ". Differences are paired by seed against the real-only arm"
-        + (f" ({_pts(ref.get('mean'))} % {METRIC_LABELS.get(primary, primary)})." if ref else ".")
+        + ". The fraction reported as the GAN result and the best baseline are chosen on the validation "
+        "split. Differences are paired by seed and resampled over seeds and test images (bootstrap); "
+        "comparisons other than the two primary ones (GAN vs real only, GAN vs random oversampling with the "
+        "same images per class) are Holm-adjusted"
+        + (f"; real only scores {_pts(ref.get('mean'))} % {METRIC_LABELS.get(primary, primary)}." if ref else ".")
     )
 
     label = METRIC_LABELS.get(primary, primary)
@@ -934,33 +947,41 @@ def benchmark_section(run: Path, num: _Numbering) -> dict[str, Any]:
         "arm",
         "train images",
         "seeds",
+        "single-class runs",
         f"{label} %",
         "95 % CI",
         "\u0394 vs real, points",
         "95 % CI",
-        "p",
+        "adj. p",
+        "reading",
     ]
     rows = []
+    gan_arm = (res.choice or {}).get("gan_arm")
     for arm in res.arms:
         s = res.summary[arm.name]
-        n_train = [
-            r.get("n_train") for r in res.runs if r.get("arm") == arm.name and r.get("n_train") is not None
-        ]
+        runs = [r for r in res.runs if r.get("arm") == arm.name]
+        n_train = [r.get("n_train") for r in runs if r.get("n_train") is not None]
+        collapsed = sum(bool(r.get("collapsed")) for r in runs)
         p = s[primary]
         cells = [
             _cell(fmt(round(sum(n_train) / len(n_train))) if n_train else "\u2013"),
             _cell(fmt(p.get("n"))),
+            _cell(f"{collapsed} of {len(runs)}" if collapsed else "0", "neg" if collapsed else ""),
             _cell(_pts(p.get("mean"))),
             _cell(_ci(p.get("ci_low"), p.get("ci_high")), "ci"),
         ]
+        c = next((c for c in res.comparisons if c["arm"] == arm.name and c["vs"] == "real"), None)
         if arm.name == "real":
-            cells += [_cell("reference", "ci"), _cell(""), _cell("")]
+            cells += [_cell("reference", "ci"), _cell(""), _cell(""), _cell("")]
+        elif c is None:
+            cells += [_cell("\u2013"), _cell(""), _cell(""), _cell("")]
         else:
-            cls = _reading(p)[1]
+            reading, cls = _comparison_reading(c)
             cells += [
-                _cell(_pts(p.get("diff"), signed=True), cls),
-                _cell(_ci(p.get("diff_ci_low"), p.get("diff_ci_high")), "ci"),
-                _cell(_pvalue(p.get("diff_p"))),
+                _cell(_pts(c.get("diff"), signed=True), cls),
+                _cell(_ci(c.get("ci_low"), c.get("ci_high")), "ci"),
+                _cell(_pvalue(c.get("p_adjusted"))),
+                _cell(reading + (" (GAN arm, primary)" if arm.name == gan_arm else "")),
             ]
         rows.append(
             {"label": arm.label or arm.name, "cls": "sub" if arm.name == "real" else "", "cells": cells}
@@ -971,9 +992,11 @@ def benchmark_section(run: Path, num: _Numbering) -> dict[str, Any]:
             "header": header,
             "rows": rows,
             "caption": (
-                f"{label.capitalize()} of every arm on the real test split: mean over seeds and its 95 % "
-                "CI, in %; then the paired difference against real only (same seeds), its 95 % CI and the "
-                "paired t-test p-value. Green: CI above 0; red: CI below 0."
+                f"{label.capitalize()} of every arm on the real test split: classifiers that predict one "
+                "class for every validation image (training failed; averaged in), mean over seeds and its 95 % "
+                "CI in %; then the difference against real only, paired by seed, with its 95 % CI from the "
+                "bootstrap over seeds and test images, the p-value (Holm-adjusted except for the GAN arm, a "
+                "primary comparison) and its reading. Green: better; red: worse; inconclusive: cannot tell."
             ),
         }
     ]
@@ -1075,8 +1098,9 @@ def benchmark_section(run: Path, num: _Numbering) -> dict[str, Any]:
     notes.append(
         f"Settings: fractions {', '.join(f'{100 * f:g} %' for f in cfg.get('fractions', []))}; "
         f"seeds {', '.join(str(s) for s in res.seeds)}; classifier {cfg.get('arch', '?')}, "
-        f"batch {cfg.get('batch_size', '?')}, lr {cfg.get('lr', '?')}, early-stopping patience "
-        f"{cfg.get('patience', '?')}."
+        f"{cfg.get('steps', '?')} optimiser steps for every arm ({cfg.get('epochs', '?')} passes over the real "
+        f"training set, at least {cfg.get('min_steps', '?')}), batch {cfg.get('batch_size', '?')}, "
+        f"lr {fmt(cfg.get('lr'))}, validation checkpoint every {cfg.get('eval_every', '?')} steps."
     )
     sec["notes"] = notes
     return sec
@@ -1100,29 +1124,26 @@ def verdict_box(run: Path, bench: Mapping[str, Any]) -> dict[str, Any]:
                     text = saved
         return {"tone": "none", "text": text, "rows": []}
     from ganaug.benchmark import METRIC_LABELS, METRICS
+    from ganaug.report.benchmark_text import pts, verdict_parts
 
     primary = METRICS[0]
-    rows, tones = [], []
-    for arm in res.arms:
-        if arm.name == "real":
-            continue
-        s = res.summary[arm.name][primary]
-        reading, cls = _reading(s)
-        if arm.kind == "mix":
-            tones.append(cls)
+    rows = []
+    for c in res.comparisons:  # structured rows: nothing is parsed back from the prose
+        reading, cls = _comparison_reading(c)
+        a, b = res.arm(c["arm"]), res.arm(c["vs"])
         rows.append(
             {
-                "label": arm.label or arm.name,
-                "diff": _pts(s.get("diff"), signed=True),
-                "ci": _ci(s.get("diff_ci_low"), s.get("diff_ci_high")),
-                "reading": reading,
+                "label": f"{a.label if a else c['arm']} vs {b.label if b else c['vs']}"
+                + (" (primary)" if c["role"] == "primary" else ""),
+                "diff": pts(c.get("diff")),
+                "ci": _ci(c.get("ci_low"), c.get("ci_high")),
+                "reading": reading + ("" if c["role"] == "primary" else f", adj. p {_pvalue(c.get('p_adjusted'))}"),
                 "cls": cls,
             }
         )
-    tone = "good" if "pos" in tones else ("bad" if "neg" in tones else "")
-    text = res.verdict(primary)
-    lead, sep, rest = text.partition("): ")  # "Over 5 seeds, ... (70.4 %): +2.1 points ..." -> two lines
-    lead, text = (lead + ")", rest) if sep and rest else ("", text)
+    main = res.comparison("gan_vs_real")
+    tone = {"better": "good", "worse": "bad"}.get((main or {}).get("reading"), "")
+    lead, text = verdict_parts(res)
     return {
         "tone": tone,
         "lead": lead,
@@ -1131,8 +1152,9 @@ def verdict_box(run: Path, bench: Mapping[str, Any]) -> dict[str, Any]:
         "rows": rows,
         "n_seeds": len(res.seeds),
         "metric_label": METRIC_LABELS.get(primary, primary),
-        "detail": "Positive = better than training on the real images alone. A confidence interval that "
-        "contains 0 means the benchmark cannot tell the arm from real only with this many seeds.",
+        "detail": "Positive = the first arm scores higher. The GAN fraction and the best baseline are chosen on "
+        "the validation split; intervals resample seeds and test images; \u201cinconclusive\u201d means the "
+        "interval contains 0: the benchmark cannot tell the two apart, which is not evidence that they are equal.",
     }
 
 
