@@ -41,6 +41,9 @@ class NetworkConfig:
     channel_base: int = 16384  # feature maps at resolution r: min(channel_base // r, channel_max)
     channel_max: int = 512
     mbstd_group: int = 4  # minibatch-stddev group size in D (0 disables)
+    d_mapping_layers: int = 8  # depth of D's class-embedding network (conditional; official cmap: 8)
+    num_fp16_res: int = 4  # with --amp: blocks of the N highest resolutions in bf16, the rest float32 (official: 4)
+    conv_clamp: float | None = 256.0  # clamp of reduced-precision conv outputs (official: 256)
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
@@ -65,7 +68,10 @@ class NetworkConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> NetworkConfig:
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
+        d = {k: v for k, v in d.items() if k in known}
+        if "mapping_layers" in d and "d_mapping_layers" not in d:
+            d["d_mapping_layers"] = d["mapping_layers"]  # configs from before the option: D's map was G's depth
+        return cls(**d)
 
 
 @dataclass
@@ -86,7 +92,11 @@ class TrainConfig:
     r1_interval: int = 16  # lazy regularisation: R1 every N D steps
     ema_kimg: float | None = None  # G_ema half-life in kimg; None: batch * 10 / 32
     ema_rampup: float | None = 0.05  # half-life ramps up with cur_nimg * rampup
-    style_mixing: float = 0.0  # probability of style mixing (stylegan2)
+    style_mixing: float = 0.0  # probability of style mixing (stylegan2; its presets: 0.9 like official)
+    pl_weight: float | None = None  # path-length regularisation weight; None: 2 for stylegan2, 0 for dcgan
+    pl_interval: int = 4  # lazy regularisation: PL every N G steps (G's lr and betas adjusted)
+    pl_decay: float = 0.01  # decay of the running mean path length
+    pl_batch_shrink: int = 2  # PL runs on batch // this
     aug: Literal["ada", "fixed", "diffaug", "none"] = "ada"
     aug_p: float = 0.0  # initial (ada) or constant (fixed) augmentation probability
     ada_target: float = 0.6  # target for sign(D(real)) mean
@@ -101,9 +111,10 @@ class TrainConfig:
     amp: bool = True  # bf16 mixed precision on CUDA and on CPUs with native bf16 (losses, R1 in fp32)
     channels_last: bool = True  # on CUDA
     compile: bool = False  # torch.compile G and D
-    multiply: int = 1  # classic-augment the training images x N before training (tiny sets)
+    mirror: bool = False  # add x-flipped copies of the training images (doubles a tiny set; flips only)
+    multiply: int = 1  # classic-augment x N before training; leaks rotations/crops into G (prefer mirror)
     balanced_sampling: bool = True  # conditional models: every class equally often (rare classes too)
-    freeze_d: int = 0  # transfer learning: freeze D's first N blocks
+    freeze_d: int = 0  # Freeze-D: D's first N layers (from the image side) stay fixed, like official --freezed
     collapse_window: int = 3  # ticks of D loss ~ 0 with G loss rising before warning
     nan_check: bool = True
 
@@ -119,6 +130,12 @@ class TrainConfig:
             raise UserError("batch_size must be >= 1 and kimg > 0")
         if not 0 <= self.aug_p <= 1:
             raise UserError("aug_p must be within [0, 1]")
+        if self.pl_interval < 1 or self.pl_batch_shrink < 1 or self.r1_interval < 1:
+            raise UserError("pl_interval, pl_batch_shrink and r1_interval must be >= 1")
+        if self.freeze_d < 0:
+            raise UserError("freeze_d must be >= 0")
+        if (self.pl_weight or 0) > 0 and self.network.arch != "stylegan2":
+            raise UserError("path-length regularisation (pl_weight) needs the stylegan2 architecture")
 
     @property
     def resolved_r1_gamma(self) -> float:
@@ -127,6 +144,12 @@ class TrainConfig:
         if self.network.arch == "stylegan2":
             return 0.0002 * self.network.resolution**2 / self.batch_size
         return 0.0
+
+    @property
+    def resolved_pl_weight(self) -> float:
+        if self.pl_weight is not None:
+            return float(self.pl_weight)
+        return 2.0 if self.network.arch == "stylegan2" else 0.0
 
     @property
     def resolved_ema_kimg(self) -> float:

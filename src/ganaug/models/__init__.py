@@ -33,12 +33,14 @@ def build_generator(net_cfg: NetworkConfig) -> nn.Module:
             channel_base=net_cfg.channel_base,
             channel_max=net_cfg.channel_max,
             slope=net_cfg.leaky_slope,
+            num_fp16_res=net_cfg.num_fp16_res,
+            conv_clamp=net_cfg.conv_clamp,
         )
     raise ValueError(f"unknown architecture {net_cfg.arch!r}")
 
 
 def build_discriminator(net_cfg: NetworkConfig) -> nn.Module:
-    """D(img, c=None) -> logits [B] (float32); D.freeze_blocks(n)."""
+    """D(img, c=None) -> logits [B] (float32); D.freeze_layers(n) (Freeze-D), D.freeze_blocks(n)."""
     if net_cfg.arch == "dcgan":
         from ganaug.models.dcgan import DCGANDiscriminator
 
@@ -62,8 +64,10 @@ def build_discriminator(net_cfg: NetworkConfig) -> nn.Module:
             channel_base=net_cfg.channel_base,
             channel_max=net_cfg.channel_max,
             mbstd_group=net_cfg.mbstd_group,
-            mapping_layers=net_cfg.mapping_layers,
+            mapping_layers=net_cfg.d_mapping_layers,
             slope=net_cfg.leaky_slope,
+            num_fp16_res=net_cfg.num_fp16_res,
+            conv_clamp=net_cfg.conv_clamp,
         )
     raise ValueError(f"unknown architecture {net_cfg.arch!r}")
 
