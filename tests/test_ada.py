@@ -314,3 +314,23 @@ def test_augmentation_is_float32_whatever_the_caller_precision():
     d_rounded = pipe(x.bfloat16().float())
     torch.testing.assert_close(g_step, d_rounded, atol=1e-5, rtol=0)
     assert (g_step - d_step).abs().max() < 1e-2 and (g_step - d_step).abs().mean() < 1e-3
+
+
+def test_controller_per_class_statistic_guards_an_overfit_rare_class():
+    # Class 2 (rare) is scored confidently real, the others are not: the overall statistic is low.
+    logits = torch.tensor([-1.0, 1.0] * 6 + [3.0, 3.0])
+    labels = torch.tensor([0, 1] * 6 + [2, 2])
+    results = {}
+    for per_class in (False, True):
+        pipe = AugmentPipe(3, "bgc", p=0.5)
+        ctl = AdaController(target=0.6, speed_kimg=1.0, interval=1, batch_size=len(logits), num_classes=3,
+                            per_class=per_class)
+        ctl.accumulate(logits, labels)
+        results[per_class] = (ctl.update(pipe), float(pipe.p), ctl.last_class_stats)
+    (stat_all, p_all, per), (stat_max, p_max, _) = results[False], results[True]
+    assert per == pytest.approx([-1.0, 1.0, 1.0])
+    assert stat_all == pytest.approx(2 / 14) and p_all < 0.5  # all reals together: lower p
+    assert stat_max == pytest.approx(1.0) and p_max > 0.5  # the rare class is overfit: raise p
+    state = AdaController(num_classes=3, per_class=True)
+    state.load_state_dict(ctl.state_dict())
+    assert state.per_class and state.num_classes == 3

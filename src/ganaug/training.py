@@ -262,7 +262,8 @@ class Trainer:
             self.augment_pipe.set_p(cfg.aug_p)
             if cfg.aug == "ada":
                 self.ada = AdaController(target=cfg.ada_target, speed_kimg=cfg.ada_kimg,
-                                         interval=cfg.ada_interval, batch_size=cfg.batch_size)
+                                         interval=cfg.ada_interval, batch_size=cfg.batch_size,
+                                         num_classes=net.num_classes, per_class=cfg.ada_per_class)
         elif cfg.aug == "diffaug":
             from ganaug.augment.diffaugment import DiffAugment
 
@@ -504,7 +505,7 @@ class Trainer:
         acc["n_d"] += 1
         self.d_steps_done += 1
         if self.ada is not None:
-            self.ada.accumulate(real_logits)
+            self.ada.accumulate(real_logits, c)
             if self.d_steps_done % cfg.ada_interval == 0:
                 self.ada.update(self.augment_pipe, cfg.batch_size * cfg.ada_interval)
 
@@ -728,7 +729,7 @@ class Trainer:
             "loss_r1": a["loss_r1"] / max(a["n_r1"], 1),
             "loss_pl": a["loss_pl"] / max(a["n_pl"], 1),
             "pl_mean": float(self.pl_mean),
-            "nonfinite_grads": int(round(a["nonfinite_grads"] * self.world_size)),
+            "nonfinite_grads": int(round(a["nonfinite_grads"])),  # identical on every rank (after the all-reduce)
             "d_real_acc": a["d_real_acc"] / n_d,
             "d_fake_acc": a["d_fake_acc"] / n_d,
             "logit_real": a["logit_real"] / n_d,
@@ -736,6 +737,9 @@ class Trainer:
             "aug_p": float(self.augment_pipe.p) if getattr(self.augment_pipe, "p", None) is not None else 0.0,
             "ada_stat": float(self.ada.last_stat) if self.ada is not None and self.ada.last_stat is not None
             else float("nan"),
+            # Per class (conditional): the rare class, repeated most under balanced sampling, overfits first.
+            **({"ada_stat_per_class": self.ada.last_class_stats}
+               if self.ada is not None and self.ada.last_class_stats is not None else {}),
             "sec_per_kimg": tick_time / max(nimg / 1000, 1e-9),
             "img_per_s": nimg / max(tick_time, 1e-9),
             "time_s": round(self.elapsed(), 2),

@@ -378,6 +378,11 @@ class AdaController:
     `interval` steps: it acts once `interval` D steps have been accumulated and returns the
     statistic then (None otherwise). Under torch.distributed the (sum, count) is all-reduced so
     every rank computes the same p.
+
+    With ``num_classes`` and the reals' labels passed to `accumulate`, the statistic is also kept
+    per class (``last_class_stats``); ``per_class=True`` then drives p by the largest of them: under
+    class-balanced sampling a rare class's few images are repeated most often, and D overfits them
+    first while the statistic over all classes still looks healthy.
     """
 
     def __init__(
@@ -386,15 +391,24 @@ class AdaController:
         speed_kimg: float = 100.0,  # p can go from 0 to 1 in this many thousand images
         interval: int = 4,  # D steps between adjustments
         batch_size: int = 64,  # images per D step (over all ranks)
+        num_classes: int = 0,  # > 0: also keep the statistic per class (labels passed to accumulate)
+        per_class: bool = False,  # drive p by the most overfit class instead of all reals together
     ):
         self.target, self.speed_kimg, self.interval, self.batch_size = target, speed_kimg, interval, batch_size
+        self.num_classes, self.per_class = int(num_classes), bool(per_class)
         self.last_stat: float | None = None
+        self.last_class_stats: list[float] | None = None
         self._acc: torch.Tensor | None = None  # [sum of signs, count], kept on the logits' device (no sync)
         self._steps = 0
 
-    def accumulate(self, real_logits: torch.Tensor) -> None:
+    def accumulate(self, real_logits: torch.Tensor, labels: torch.Tensor | None = None) -> None:
         x = real_logits.detach().float()
         acc = torch.stack([torch.sign(x).sum(), torch.tensor(float(x.numel()), device=x.device)])
+        if self.num_classes:
+            per = torch.zeros(self.num_classes, 2, device=x.device)  # [K, (sum of signs, count)]
+            if labels is not None:
+                per.index_add_(0, labels.to(x.device).long(), torch.stack([torch.sign(x), torch.ones_like(x)], 1))
+            acc = torch.cat([acc, per.flatten()])
         self._acc = acc if self._acc is None else self._acc.to(acc.device) + acc
         self._steps += 1
 
@@ -410,6 +424,13 @@ class AdaController:
             acc = acc.clone()
             torch.distributed.all_reduce(acc)
         stat = float(acc[0] / acc[1].clamp(min=1))
+        if self.num_classes:
+            per = acc[2:].reshape(self.num_classes, 2)
+            seen = per[:, 1] > 0
+            class_stats = torch.where(seen, per[:, 0] / per[:, 1].clamp(min=1), torch.full_like(per[:, 0], float("nan")))
+            self.last_class_stats = [float(v) for v in class_stats]
+            if self.per_class and bool(seen.any()):
+                stat = float(class_stats[seen].max())
         nimg = self.batch_size * self._steps if nimg is None else nimg
         adjust = float(np.sign(stat - self.target)) * nimg / (self.speed_kimg * 1000)
         current = pipe._p_host if getattr(pipe, "_p_host", None) is not None else float(pipe.p)
@@ -421,6 +442,7 @@ class AdaController:
         return {
             "target": self.target, "speed_kimg": self.speed_kimg, "interval": self.interval,
             "batch_size": self.batch_size, "last_stat": self.last_stat, "steps": self._steps,
+            "num_classes": self.num_classes, "per_class": self.per_class, "last_class_stats": self.last_class_stats,
             "acc": None if self._acc is None else [float(v) for v in self._acc],
         }
 
@@ -428,5 +450,8 @@ class AdaController:
         self.target, self.speed_kimg = state["target"], state["speed_kimg"]
         self.interval, self.batch_size = state["interval"], state["batch_size"]
         self.last_stat, self._steps = state.get("last_stat"), state.get("steps", 0)
+        self.num_classes = int(state.get("num_classes", self.num_classes))
+        self.per_class = bool(state.get("per_class", self.per_class))
+        self.last_class_stats = state.get("last_class_stats")
         acc = state.get("acc")
         self._acc = None if acc is None else torch.tensor(acc, dtype=torch.float32)
