@@ -334,3 +334,13 @@ def test_controller_per_class_statistic_guards_an_overfit_rare_class():
     state = AdaController(num_classes=3, per_class=True)
     state.load_state_dict(ctl.state_dict())
     assert state.per_class and state.num_classes == 3
+
+
+def test_controller_resumes_a_state_from_before_the_per_class_statistic():
+    ctl = AdaController(num_classes=3)
+    ctl.load_state_dict({"target": 0.6, "speed_kimg": 100.0, "interval": 4, "batch_size": 8, "last_stat": 0.1,
+                         "steps": 1, "acc": [2.0, 8.0]})
+    ctl.accumulate(torch.ones(4), torch.tensor([0, 1, 2, 2]))
+    ctl.interval = 2
+    assert ctl.update(AugmentPipe(3, "bgc")) == pytest.approx(6 / 12)
+    assert ctl.last_class_stats == pytest.approx([1.0, 1.0, 1.0])

@@ -956,5 +956,6 @@ def describe(config: TrainConfig) -> str:
     lines = [json.dumps(config.to_dict(), indent=2),
              f"G: {count_parameters(G):,} parameters",
              f"D: {count_parameters(D):,} parameters",
-             f"R1 gamma: {config.resolved_r1_gamma:g}   EMA half-life: {config.resolved_ema_kimg:g} kimg"]
+             f"R1 gamma: {config.resolved_r1_gamma:g}   EMA half-life: {config.resolved_ema_kimg:g} kimg"
+             + (f"   PL weight: {config.resolved_pl_weight:g}" if config.network.arch == "stylegan2" else "")]
     return "\n".join(lines)

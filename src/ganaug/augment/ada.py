@@ -454,4 +454,6 @@ class AdaController:
         self.per_class = bool(state.get("per_class", self.per_class))
         self.last_class_stats = state.get("last_class_stats")
         acc = state.get("acc")
+        if acc is not None and self.num_classes and len(acc) == 2:
+            acc = list(acc) + [0.0] * (2 * self.num_classes)  # a state from before the per-class statistic
         self._acc = None if acc is None else torch.tensor(acc, dtype=torch.float32)
