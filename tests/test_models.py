@@ -324,3 +324,21 @@ def test_path_lengths_is_the_norm_of_the_jacobian_vector_product():
     (lengths - lengths.detach().mean()).square().mean().backward()
     conv = G.synthesis.blocks[-1].conv1.weight
     assert conv.grad is not None and conv.grad.abs().sum() > 0
+
+
+def test_stylegan2_random_noise_per_sample_generators_is_reproducible_per_image():
+    G = build_generator(tiny("stylegan2", 16, 1)).eval()
+    with torch.no_grad():
+        G.synthesis.blocks[-1].conv1.noise_strength.fill_(1.0)  # make the noise visible
+        z = torch.randn(3, G.z_dim)
+
+        def gens(*seeds):
+            return [torch.Generator().manual_seed(s) for s in seeds]
+
+        batch = G(z, noise_mode="random", noise_generators=gens(3, 5, 7))
+        alone = G(z[1:2], noise_mode="random", noise_generators=gens(5))
+        torch.testing.assert_close(alone[0], batch[1], rtol=0, atol=1e-6)  # independent of the batch
+        other = G(z[1:2], noise_mode="random", noise_generators=gens(6))
+        assert (other - alone).abs().max() > 1e-3  # the seed decides the noise
+        with pytest.raises(ValueError, match="noise generators"):
+            G(z, noise_mode="random", noise_generators=gens(1))

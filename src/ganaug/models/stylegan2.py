@@ -230,10 +230,16 @@ class SynthesisLayer(nn.Module):
         self.register_buffer("noise_const", torch.randn(resolution, resolution))
         self.register_buffer("resample_filter", resample_filter, persistent=False)
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "random") -> torch.Tensor:
+    def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "random",
+                noise_generators=None) -> torch.Tensor:
         styles = self.affine(w)  # [B, I]
         noise = None
-        if noise_mode == "random":
+        if noise_mode == "random" and noise_generators is not None:
+            # One generator per sample: each image's noise depends on its own seed only, not on the batch.
+            R = self.resolution
+            noise = torch.stack([torch.randn(1, R, R, generator=g) for g in noise_generators]).to(x.device)
+            noise = noise * self.noise_strength
+        elif noise_mode == "random":
             noise = torch.randn(x.shape[0], 1, self.resolution, self.resolution, device=x.device) * self.noise_strength
         elif noise_mode == "const":
             noise = self.noise_const * self.noise_strength
@@ -281,7 +287,7 @@ class SynthesisBlock(nn.Module):
         self.register_buffer("resample_filter", resample_filter, persistent=False)
         self.num_conv = 1 if in_channels == 0 else 2
 
-    def forward(self, x, img, ws, noise_mode="random"):
+    def forward(self, x, img, ws, noise_mode="random", noise_generators=None):
         # ws: [B, num_conv + 1, w_dim]; the last one (toRGB) is shared with the next block's first conv.
         amp = autocast_dtype(ws.device.type)
         dtype = amp if (amp is not None and self.use_fp16) else torch.float32
@@ -291,8 +297,8 @@ class SynthesisBlock(nn.Module):
                 x = self.const.to(dtype).unsqueeze(0).expand(ws.shape[0], -1, -1, -1)  # [B, C, 4, 4]
                 x = _cpu_channels_last(x)
             else:
-                x = self.conv0(x.to(dtype), ws[:, 0], noise_mode)  # [B, C, R, R]
-            x = self.conv1(x, ws[:, self.num_conv - 1], noise_mode)
+                x = self.conv0(x.to(dtype), ws[:, 0], noise_mode, noise_generators)  # [B, C, R, R]
+            x = self.conv1(x, ws[:, self.num_conv - 1], noise_mode, noise_generators)
             y = self.torgb(x, ws[:, self.num_conv]).float()  # [B, img_channels, R, R]; the image stays float32
             img = y if img is None else upsample2d(img.float(), self.resample_filter) + y
         return x, img
@@ -316,11 +322,15 @@ class SynthesisNetwork(nn.Module):
                                               use_fp16=res >= fp16_res, conv_clamp=conv_clamp))
         self.num_ws = sum(b.num_conv for b in self.blocks) + 1
 
-    def forward(self, ws: torch.Tensor, noise_mode: str = "random") -> torch.Tensor:
+    def forward(self, ws: torch.Tensor, noise_mode: str = "random", noise_generators=None) -> torch.Tensor:
+        """``noise_generators``: with noise_mode "random", one torch.Generator per sample for its noise
+        (reproducible per image whatever the batch); None draws from the global generator."""
+        if noise_generators is not None and len(noise_generators) != ws.shape[0]:
+            raise ValueError(f"{len(noise_generators)} noise generators for a batch of {ws.shape[0]}")
         x = img = None
         w_idx = 0
         for block in self.blocks:
-            x, img = block(x, img, ws[:, w_idx:w_idx + block.num_conv + 1], noise_mode)
+            x, img = block(x, img, ws[:, w_idx:w_idx + block.num_conv + 1], noise_mode, noise_generators)
             w_idx += block.num_conv
         return img.contiguous()  # plain NCHW for callers (channels-last is an internal CPU speed-up)
 
@@ -364,11 +374,12 @@ class Generator(nn.Module):
         *,
         truncation_cutoff: int | None = None,
         update_w_avg: bool | None = None,  # None: track w_avg in training mode (like batch-norm statistics)
+        noise_generators=None,  # noise_mode "random": one torch.Generator per sample (reproducible noise)
     ) -> torch.Tensor:
         if update_w_avg is None:
             update_w_avg = self.training
         ws = self.mapping(z, c, truncation_psi, update_w_avg, truncation_cutoff=truncation_cutoff)
-        return self.synthesis(ws, noise_mode)
+        return self.synthesis(ws, noise_mode, noise_generators)
 
 
 # ----------------------------------------------------------------------------
