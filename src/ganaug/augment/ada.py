@@ -11,8 +11,8 @@ as in the official pipeline (NVlabs/stylegan2-ada-pytorch): reflection padding w
 the transformed image, 2x upsampling with the orthogonal sym6 wavelet low-pass filter, one
 bilinear `grid_sample`, and 2x downsampling with the same filter. Sampling at twice the
 resolution keeps more of the image's high frequencies (white noise keeps ~61 % of its power
-under a random ADA warp at 32 px instead of ~45 % for one bilinear resample), so D does not see
-augmented images as blurrier than clean ones, a difference that would otherwise leak into G.
+under a random ADA warp at 32 px instead of ~45 % for one bilinear resample): augmented images
+are less blurred, a difference D can tell apart and that would otherwise leak into G at high p.
 Colour ops are composed into one per-sample 4x4 matrix applied with one batched matmul.
 (kornia's random augmentations draw their own parameters and each warps separately; ADA needs
 one warp for a chain of ops with per-op probabilities, so the pipeline uses torch directly.)
