@@ -87,3 +87,12 @@ def test_two_processes_follow_the_single_process_loss_curve(tmp_path, batch_norm
     two = [(s["loss_G"], s["loss_D"]) for s in r0["stats"]]
     assert len(one) == len(two) == 8
     torch.testing.assert_close(torch.tensor(two), torch.tensor(one), rtol=2e-3, atol=2e-4)
+
+
+def test_fastgan_ranks_stay_identical(tmp_path):
+    """FastGAN under 2 processes: batch norm everywhere, spectral norm, D's reconstruction path."""
+    r0, r1 = torchrun(tmp_path, 2, arch="fastgan", kimg=0.032, tick_kimg=0.016, snap=100, batch_size=8)
+    assert r0["cur_nimg"] == r1["cur_nimg"] == 32
+    torch.testing.assert_close(_flat(r0["G"]), _flat(r1["G"]), rtol=0, atol=0)
+    torch.testing.assert_close(_flat(r0["D"]), _flat(r1["D"]), rtol=0, atol=0)
+    assert all(s["loss_rec"] > 0 for s in r0["stats"])

@@ -364,6 +364,11 @@ def test_full_report_is_self_contained_and_complete(full_run):
     assert fmt(overall["kid"]["vs_test"] * 1e3) in text
     assert "raw pixels" in text
     assert f"{m['memorization']['near_copy_count']} of {m['memorization']['n_synthetic']} synthetic" in text
+    # Matched sizes, the calibrated threshold and the data-copying test, from metrics.json.
+    assert f"\u2192 {fmt(m['counts']['overall']['n_matched'])} each" in text
+    assert m["memorization"]["threshold_source"] in text
+    if m["data_copying"]["z_u"] is not None:
+        assert f"Z_U = {fixed(m['data_copying']['z_u'], 2)}" in text
 
     # Benchmark table and run info.
     assert "random oversampling" in text and "Leak check" in text

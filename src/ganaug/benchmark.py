@@ -932,15 +932,12 @@ def benchmark(
                 bar.update(1)
                 bar.set_postfix_str(f"{arm.name} seed {seed}")
     else:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from concurrent.futures import as_completed
 
-        with ProcessPoolExecutor(
-            max_workers=min(jobs, len(todo)),
-            mp_context=mp.get_context("spawn"),
-            initializer=_init_worker,
-            initargs=(data,),
-        ) as ex:
+        from ganaug.workers import worker_pool
+
+        # Workers end with this process (SIGTERM, Ctrl-C, kill -9), without tracebacks of their own.
+        with worker_pool(min(jobs, len(todo)), initializer=_init_worker, initargs=(data,)) as ex:
             futures = {ex.submit(_run_in_worker, arm, seed): (arm, seed) for arm, seed in todo}
             for fut in as_completed(futures):
                 arm, seed = futures[fut]

@@ -20,6 +20,7 @@ from typing import Any
 
 from ganaug import __version__
 from ganaug.errors import UserError
+from ganaug.locking import run_lock
 from ganaug.utils import atomic_write_json, read_json
 
 STAGES = ("inspect", "split", "train", "generate", "evaluate", "benchmark", "report")
@@ -90,18 +91,141 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
         for part in reversed(key.split(".")):
             nested = {part: nested}
         _merge(cfg, nested, f"setting {key}")  # same key checks as a config file
+    validate_config(cfg)
     return cfg
 
 
 def _merge(dst: dict, src: dict, where: str, open_keys: bool = False) -> None:
     """Merge ``src`` into ``dst``; unknown keys are errors except in open sections ([gan])."""
+    if not isinstance(src, dict):
+        raise UserError(f"{where}: expected a table of settings, got {type(src).__name__} {src!r}")
     for k, v in src.items():
         if k not in dst and not open_keys:
             raise UserError(f"{where}: unknown key {k!r} (known: {', '.join(dst)})")
+        if isinstance(dst.get(k), dict) and not isinstance(v, dict):
+            raise UserError(f"{where}: [{k}] must be one table of settings ({k}.KEY = VALUE), got "
+                            f"{type(v).__name__} {v!r}")
         if isinstance(v, dict) and isinstance(dst.get(k), dict):
             _merge(dst[k], v, f"{where} [{k}]", open_keys=(k == "gan"))
         else:
             dst[k] = v
+
+
+# ----------------------------------------------------------------------------
+# Validation of the whole config, before any stage runs (a bad benchmark value must not surface
+# after hours of training). One validator per section; each raises UserError naming the key.
+
+
+def _number(section: str, key: str, value: Any, *, integer: bool = False, minimum: float | None = None,
+            above: float | None = None, maximum: float | None = None, optional: bool = False) -> None:
+    where = f"{section}.{key}"
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
+        raise UserError(f"{where} must be {'an integer' if integer else 'a number'}, got {value!r}")
+    if not math.isfinite(value):
+        raise UserError(f"{where} must be a finite number, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise UserError(f"{where} must be >= {minimum:g}, got {value!r}")
+    if above is not None and value <= above:
+        raise UserError(f"{where} must be > {above:g}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise UserError(f"{where} must be <= {maximum:g}, got {value!r}")
+
+
+def _string(section: str, key: str, value: Any, *, choices: Sequence[str] | None = None,
+            optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if not isinstance(value, str):
+        raise UserError(f"{section}.{key} must be a string, got {value!r}")
+    if choices is not None and value not in choices:
+        raise UserError(f"{section}.{key}: unknown value {value!r}; choose from {', '.join(choices)}")
+
+
+def validate_data(d: dict[str, Any]) -> None:
+    _string("data", "source", d["source"], optional=True)
+    _string("data", "csv", d["csv"], optional=True)
+    _number("data", "seed", d["seed"], integer=True, minimum=0)
+    _number("data", "val", d["val"], minimum=0, maximum=0.9)
+    _number("data", "test", d["test"], minimum=0, maximum=0.9)
+    _number("data", "per_class_limit", d["per_class_limit"], integer=True, minimum=1, optional=True)
+    if d["imbalance"] is not None and not isinstance(d["imbalance"], (str, dict)):
+        raise UserError(f"data.imbalance must be like \"shirt=20,coat=50\", got {d['imbalance']!r}")
+    _number("data", "resolution", d["resolution"], integer=True, minimum=1, optional=True)
+    if d["channels"] not in (None, 1, 3):
+        raise UserError(f"data.channels must be 1 or 3, got {d['channels']!r}")
+
+
+_TRAIN_ARGS = ("transfer", "classes", "conditional")  # [gan] keys that are train() arguments, not config fields
+
+
+def validate_gan(g: dict[str, Any]) -> None:
+    """Builds the TrainConfig the train stage would (with a stand-in data shape), so unknown keys,
+    wrong types, NaN/Inf and out-of-range values fail now, naming the key."""
+    from ganaug.config import make_config
+
+    g = {k: v for k, v in g.items() if k not in _TRAIN_ARGS}
+    arch, preset = g.pop("arch", "dcgan"), g.pop("preset", "cpu")
+    _string("gan", "arch", arch)
+    _string("gan", "preset", preset)
+    res, ch = g.pop("resolution", None), g.pop("channels", None)
+    _number("gan", "resolution", res, integer=True, minimum=16, optional=True)
+    if ch not in (None, 1, 3):
+        raise UserError(f"gan.channels must be 1 or 3, got {ch!r}")
+    try:
+        make_config(arch, preset, resolution=res or 32, channels=ch or 3, num_classes=2, **g)
+    except TypeError as e:  # a value of the wrong kind reaching a dataclass
+        raise UserError(f"[gan]: {e}") from None
+    except UserError as e:
+        raise UserError(f"[gan] {e}") from None
+
+
+def validate_generate(g: dict[str, Any]) -> None:
+    _number("generate", "truncation", g["truncation"], minimum=0, maximum=2)
+    _number("generate", "per_class", g["per_class"], integer=True, minimum=1, optional=True)
+
+
+def validate_evaluate(e: dict[str, Any]) -> None:
+    _string("evaluate", "features", e["features"], choices=("trained", "inception", "pixels"))
+    _string("evaluate", "inception", e["inception"], optional=True)
+
+
+def validate_benchmark(b: dict[str, Any]) -> None:
+    """The [benchmark] section (fractions of the real training set, not percent)."""
+    from ganaug.benchmark import BASELINES
+    from ganaug.models.classifier import ARCHS
+
+    fr = b["fractions"]
+    if not isinstance(fr, (list, tuple)) or not fr:
+        raise UserError(f"benchmark.fractions must be a list of numbers like [0, 0.5, 1.0], got {fr!r}")
+    for v in fr:
+        _number("benchmark", "fractions", v, minimum=0)
+    _string("benchmark", "balance", b["balance"], choices=("keep", "fix"))
+    _number("benchmark", "seeds", b["seeds"], integer=True, minimum=1)
+    _string("benchmark", "arch", b["arch"], choices=ARCHS)
+    _number("benchmark", "epochs", b["epochs"], integer=True, minimum=1)
+    _number("benchmark", "jobs", b["jobs"], integer=True, minimum=1)
+    bl = b["baselines"]
+    if not isinstance(bl, (list, tuple)) or not all(isinstance(x, str) for x in bl):
+        raise UserError(f"benchmark.baselines must be a list of names, got {bl!r}")
+    unknown = [x for x in bl if x not in BASELINES]
+    if unknown:
+        raise UserError(f"benchmark.baselines: unknown {', '.join(map(repr, unknown))}; choose from "
+                        f"{', '.join(BASELINES)}")
+
+
+SECTION_VALIDATORS: dict[str, Callable[[dict[str, Any]], None]] = {
+    "data": validate_data, "gan": validate_gan, "generate": validate_generate, "evaluate": validate_evaluate,
+    "benchmark": validate_benchmark,
+}
+
+
+def validate_config(cfg: dict[str, Any]) -> None:
+    """Every section of a merged config (defaults + file + overrides); raises UserError on the first problem."""
+    for section, check in SECTION_VALIDATORS.items():
+        check(cfg[section])
+    _string("", "device", cfg["device"])
 
 
 def _fingerprint(*parts: Any) -> str:
@@ -333,6 +457,18 @@ def run(
     if bad:
         raise UserError(f"unknown stage(s) {', '.join(bad)}; stages are: {', '.join(STAGES)}")
     run_dir = Path(out)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    pipe = Pipeline(cfg, run_dir, log=log, progress=progress)
-    return pipe.run(stages, force=force)
+    check_out_outside_data(cfg["data"]["source"], run_dir)
+    with run_lock(run_dir):  # creates run_dir; "in use by PID ..." when another process holds it
+        pipe = Pipeline(cfg, run_dir, log=log, progress=progress)
+        return pipe.run(stages, force=force)
+
+
+def check_out_outside_data(source: Any, out: Path) -> None:
+    """Refuse an output folder inside (or equal to) a data folder: nothing may be written into the data."""
+    src = str(source)
+    if src.startswith("builtin:") or not Path(src).is_dir():
+        return
+    data, target = Path(src).resolve(), out.resolve()
+    if target == data or data in target.parents:
+        raise UserError(f"--out {out} is inside the data folder {source}: the run would write into the data "
+                        "(and the next inspect would see its files as a class). Choose a folder outside it")

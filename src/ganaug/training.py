@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import json
 import math
 import os
@@ -30,9 +31,10 @@ import torch
 from torch import nn
 
 from ganaug import checkpoint as ckpt
-from ganaug.config import TrainConfig, make_config
+from ganaug.config import NetworkConfig, TrainConfig, make_config
 from ganaug.data.imageset import ImageSet, make_grid_array
-from ganaug.errors import DataError, TrainingDivergedError, UserError
+from ganaug.errors import CheckpointError, DataError, TrainingDivergedError, UserError
+from ganaug.locking import run_lock
 from ganaug.utils import (
     append_jsonl,
     atomic_open,
@@ -40,6 +42,7 @@ from ganaug.utils import (
     next_run_dir,
     read_jsonl,
     resolve_device,
+    spread_indices,
 )
 
 TickCallback = Callable[["TickInfo"], None]
@@ -269,6 +272,9 @@ class Trainer:
 
             self.augment_pipe = DiffAugment(cfg.diffaug_policy)
 
+        # D with an auxiliary loss on reals (FastGAN's reconstruction): D(x, c, return_aux=True) -> (logits, loss).
+        self.d_aux = bool(getattr(self.D, "has_aux_loss", False))
+
         # Counters.
         self.cur_nimg = 0
         self.cur_tick = 0
@@ -284,7 +290,10 @@ class Trainer:
             self._load_state(resume_state)
         if cfg.freeze_d:
             # Frozen layers stay frozen: D.requires_grad_(True) before each D step leaves them alone.
-            self.D.freeze_layers(cfg.freeze_d)
+            if hasattr(self.D, "freeze_layers"):
+                self.D.freeze_layers(cfg.freeze_d)
+            else:
+                self.D.freeze_blocks(cfg.freeze_d)
 
         self.G_run = self.G
         self.D_run = self.D
@@ -298,9 +307,14 @@ class Trainer:
         # Fixed seeds and labels for the sample grids.
         g = torch.Generator().manual_seed(123)
         k = max(net.num_classes, 1)
-        n = cfg.grid_seeds * k if net.conditional else max(cfg.grid_seeds * 4, 16)
+        self.grid_classes = grid_classes(k) if net.conditional else []  # a readable number of class rows
+        n = cfg.grid_seeds * len(self.grid_classes) if net.conditional else max(cfg.grid_seeds * 4, 16)
         self.grid_z = torch.randn(n, net.z_dim, generator=g)
-        self.grid_c = (torch.arange(k).repeat_interleave(cfg.grid_seeds) if net.conditional else None)
+        self.grid_c = (torch.as_tensor(self.grid_classes).repeat_interleave(cfg.grid_seeds) if net.conditional
+                       else None)
+        if net.conditional and len(self.grid_classes) < k and self.is_main:
+            self._log(f"sample grids show {len(self.grid_classes)} of the {k} classes (evenly spaced, the same "
+                      "every tick)")
 
     # -- state -----------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -357,12 +371,14 @@ class Trainer:
         self.start_time_offset = float(s.get("elapsed", 0.0))
 
     def _load_transfer(self, source: str | Path | dict) -> None:
-        from ganaug.config import NetworkConfig
-
         s = source if isinstance(source, dict) else ckpt.load_snapshot(source)
         src_net = NetworkConfig.from_dict(s["config"]["network"])
         ckpt.check_compatible(src_net, self.cfg.network)
         for name, module in (("G", self.G), ("D", self.D), ("G_ema", self.G_ema)):
+            if not s.get(name):
+                if self.is_main:
+                    self._log(f"transfer: the source has no {name}; it starts from scratch")
+                continue
             own = module.state_dict()
             loaded = {k: v for k, v in s[name].items() if k in own and own[k].shape == v.shape}
             skipped = sorted(set(own) - set(loaded))
@@ -467,7 +483,9 @@ class Trainer:
         do_r1 = self.r1_gamma > 0 and self.d_steps_done % cfg.r1_interval == 0
         x, c = self._real_batch()
         z, c_fake = self._latents()  # fresh latents for this phase (the G step draws its own)
-        self.D.requires_grad_(True)  # frozen layers (Freeze-D) stay frozen
+        self.D.requires_grad_(True)  # Freeze-D layers stay frozen (FreezableD)
+        if cfg.freeze_d and not hasattr(self.D, "freeze_layers"):  # e.g. FastGAN: whole blocks, re-applied
+            self.D.freeze_blocks(cfg.freeze_d)
         self.G.requires_grad_(False)
         with torch.no_grad(), self._autocast():
             fake = self._run_G(z, c_fake)
@@ -477,9 +495,16 @@ class Trainer:
         x = x.detach().requires_grad_(do_r1)
         x_aug = self._augment(x)
         with self._autocast(enabled=not do_r1):  # the R1 pass runs in fp32: squared gradients
-            real_logits = self.D_run(x_aug, c).float()
+            if self.d_aux:  # e.g. FastGAN's self-supervised reconstruction of the reals
+                real_logits, aux = self.D_run(x_aug, c, return_aux=True)
+            else:
+                real_logits = self.D_run(x_aug, c)
+        real_logits = real_logits.float()
         loss_real = d_loss_real(real_logits, kind=cfg.loss, label_smoothing=cfg.label_smoothing)
         total = loss_real
+        if self.d_aux:
+            total = total + aux.float()
+            acc["loss_rec"] += aux.detach().float()
         if do_r1:
             r1 = r1_penalty(real_logits, x)
             total = total + r1 * (self.r1_gamma / 2) * cfg.r1_interval
@@ -596,7 +621,7 @@ class Trainer:
         rng = np.random.default_rng(0)
         if net.conditional:
             rows = []
-            for k in range(net.num_classes):
+            for k in self.grid_classes:
                 idx = np.flatnonzero(data.labels == k)
                 pick = rng.choice(idx, size=min(self.cfg.grid_seeds, len(idx)), replace=False) if len(idx) else []
                 row = np.full((self.cfg.grid_seeds,) + data.images.shape[1:], 255, np.uint8)
@@ -648,7 +673,8 @@ class Trainer:
                 tick_t0 = time.time()
                 acc = {k: torch.zeros((), device=self.device) for k in
                        ("loss_D", "loss_G", "loss_r1", "loss_pl", "d_real_acc", "d_fake_acc", "logit_real",
-                        "logit_fake", "nonfinite_grads", "n_d", "n_g", "n_r1", "n_pl")}
+                        "logit_fake", "nonfinite_grads", "n_d", "n_g", "n_r1", "n_pl")
+                       + (("loss_rec",) if self.d_aux else ())}
                 if self.cuda:
                     torch.cuda.reset_peak_memory_stats(self.device)
                 while self.cur_nimg < tick_start_nimg + tick_nimg and self.cur_nimg < total_nimg:
@@ -745,7 +771,18 @@ class Trainer:
             "time_s": round(self.elapsed(), 2),
             "mem_mb": _memory_mb(self.device),
         }
+        if "loss_rec" in a:
+            stats["loss_rec"] = a["loss_rec"] / n_d
         return stats
+
+
+MAX_GRID_CLASSES = 16
+
+
+def grid_classes(num_classes: int, limit: int = MAX_GRID_CLASSES) -> list[int]:
+    """Class indices shown in the sample grids: all of them up to ``limit``, else ``limit`` evenly
+    spaced ones (first and last included), the same on every tick and every resume."""
+    return spread_indices(num_classes, limit)
 
 
 def cpu_has_native_bf16() -> bool:
@@ -789,7 +826,7 @@ def train(
     config: TrainConfig | None = None,
     *,
     out: str | Path = "runs",
-    arch: str = "dcgan",
+    arch: str | None = None,
     preset: str = "cpu",
     resume: str | Path | None = None,
     transfer: str | Path | None = None,
@@ -809,7 +846,12 @@ def train(
     shape and ``overrides`` (any TrainConfig/NetworkConfig field, e.g. ``kimg=10``, ``resolution=32``).
     ``resume``: a run folder, snapshot file or ``"latest"`` (newest run under ``out``): the run
     continues in its own folder, with the same options (``kimg`` may be raised).
-    ``transfer``: start from another run's weights (same arch, resolution and channels).
+    ``arch``: default dcgan, or the transfer source's.
+    ``transfer``: start from another run's weights, or an official StyleGAN2-ADA ``.pkl`` (read
+    safely, see ganaug.nvlabs): the networks' architecture comes from the source, the data must
+    be at its resolution (``resolution=`` resizes it), 1-channel data trains as RGB from an RGB
+    source (generated images are converted back); ADA speed at most 100 kimg and no EMA ramp-up
+    unless given (as official ``--resume`` does).
     ``classes``: train on these classes only (one unconditional model per class: pass one name
     and ``conditional=False``).
     ``max_ticks``: stop after this many ticks in this call (the run can be resumed).
@@ -818,22 +860,26 @@ def train(
 
     created_group = init_from_env(overrides.get("device") or (config.device if config else "auto"))
     try:
-        return _train(data, config, out=out, arch=arch, preset=preset, resume=resume, transfer=transfer,
-                      classes=classes, conditional=conditional, callbacks=callbacks, progress=progress,
-                      max_ticks=max_ticks, run_dir=run_dir, log=log, **overrides)
+        with contextlib.ExitStack() as held:  # the run folder's lock, taken inside once the folder is known
+            return _train(data, config, out=out, arch=arch, preset=preset, resume=resume, transfer=transfer,
+                          classes=classes, conditional=conditional, callbacks=callbacks, progress=progress,
+                          max_ticks=max_ticks, run_dir=run_dir, log=log, held=held, **overrides)
     finally:
         if created_group:
             destroy()
 
 
 def _train(data, config, *, out, arch, preset, resume, transfer, classes, conditional, callbacks, progress,
-           max_ticks, run_dir, log, **overrides) -> TrainResult:
+           max_ticks, run_dir, log, held: contextlib.ExitStack, **overrides) -> TrainResult:
     rank, _ = _dist_info()
     log = log or (print if rank == 0 else (lambda s: None))
     resume_state = None
     if resume is not None:
         target = ckpt.find_latest_run(out) if str(resume) == "latest" else Path(resume)
         resume_state = ckpt.load_snapshot(target)
+        if "opt_G" not in resume_state:
+            raise CheckpointError(f"{resume_state['path']} holds networks but no training state (an imported "
+                                  "snapshot): start from it with --transfer instead of --resume")
         config = TrainConfig.from_dict(resume_state["config"])
         if overrides.get("kimg"):
             config = config.replace(kimg=overrides["kimg"])
@@ -843,28 +889,42 @@ def _train(data, config, *, out, arch, preset, resume, transfer, classes, condit
         if ignored:
             log(f"note: resuming keeps the run's own options; ignored: {', '.join(ignored)}")
         run_dir = Path(resume_state["path"]).parent
+        transfer = None  # the run's own weights replace any transfer source
         log(f"resuming {run_dir} from {Path(resume_state['path']).name} at {resume_state['cur_nimg'] / 1000:.2f} kimg")
 
     train_set = resolve_training_data(data, classes)
     if resume_state is not None:
         saved = list(resume_state.get("class_names", []))
+        lacking = [c for c in saved if c not in train_set.class_names]
+        if lacking:
+            raise UserError(f"cannot resume {Path(resume_state['path']).parent} on this data: the run was trained on "
+                            f"classes {saved}, the data has {train_set.class_names} (no {lacking}). Resume "
+                            "with the data it was trained on, or start a new run")
         if saved and saved != train_set.class_names:  # the run was trained on a subset of classes
             train_set = resolve_training_data(data, saved)
 
+    src_net = None
+    if transfer is not None and resume_state is None:
+        transfer = transfer if isinstance(transfer, dict) else ckpt.load_snapshot(transfer)
+        src_net = NetworkConfig.from_dict(transfer["config"]["network"])
+        if arch is not None and arch != src_net.arch:
+            raise CheckpointError(f"cannot transfer: the source is a {src_net.arch} snapshot but --arch {arch} "
+                                  "was asked; leave --arch out (it follows the source)")
+        arch = arch or src_net.arch
     if config is None:
-        config = config_for(train_set, arch, preset, conditional=conditional, **overrides)
-    elif resume_state is None and overrides:
-        config = config.replace(**{k: v for k, v in overrides.items() if v is not None})  # e.g. kimg=...
+        config = config_for(train_set, arch or "dcgan", preset, conditional=conditional, **overrides)
+        if src_net is not None:
+            config = _transfer_config(config, src_net, overrides)
+    else:
+        if resume_state is None and overrides:
+            config = config.replace(**{k: v for k, v in overrides.items() if v is not None})  # e.g. kimg=...
+        if src_net is not None:
+            config = _transfer_config(config, src_net, None)
     if config.network.conditional and config.network.num_classes != train_set.num_classes:
         raise UserError(f"the config is for {config.network.num_classes} classes but the data has "
                         f"{train_set.num_classes}")
     # Check what can fail before a run folder is made for it.
     resolve_device(config.device)
-    if transfer is not None and not isinstance(transfer, dict):
-        from ganaug.config import NetworkConfig
-
-        transfer = ckpt.load_snapshot(transfer)
-        ckpt.check_compatible(NetworkConfig.from_dict(transfer["config"]["network"]), config.network)
     empty = [k for k, v in train_set.counts().items() if v == 0]
     if empty and config.network.conditional:
         log(f"warning: class(es) {', '.join(empty)} have no training images: the conditional model cannot "
@@ -878,6 +938,8 @@ def _train(data, config, *, out, arch, preset, resume, transfer, classes, condit
             torch.distributed.broadcast_object_list(holder, src=0)
             run_dir = Path(holder[0])
     run_dir = Path(run_dir)
+    if rank == 0:  # one process per run folder ("in use by PID ..."); released when train() returns
+        held.enter_context(run_lock(run_dir))
     run_dir.mkdir(parents=True, exist_ok=True)
     if rank == 0:
         log = _tee(log, run_dir / "log.txt")
@@ -897,6 +959,36 @@ def _train(data, config, *, out, arch, preset, resume, transfer, classes, condit
     trainer = Trainer(train_set, config, run_dir, resume_state=resume_state, transfer=transfer,
                       callbacks=callbacks, progress=progress, log=log)
     return trainer.run(max_ticks=max_ticks)
+
+
+def _transfer_config(config: TrainConfig, src: NetworkConfig, overrides: dict | None) -> TrainConfig:
+    """The run's config when starting from ``src``: its architecture, this run's classes, the data at
+    the source's size, RGB for 1-channel data from an RGB source. ``overrides``: the options given
+    with a preset-made config (ADA speed <= 100 kimg, no EMA ramp-up unless given); None: a full
+    config, used as it is."""
+    net = config.network
+    if net.arch != src.arch:
+        raise CheckpointError(f"cannot transfer: the source snapshot has arch={src.arch!r} but this run is "
+                              f"arch={net.arch!r}; leave --arch out (it follows the source)")
+    if net.resolution != src.resolution:
+        r, s = net.resolution, src.resolution
+        raise CheckpointError(f"cannot transfer: the source makes {s}x{s} images but this run trains at {r}x{r}. "
+                              f"Pass --resolution {s} (resolution={s}) to resize the data to the source's size, "
+                              f"or transfer from a {r}x{r} snapshot")
+    export_channels = config.export_channels
+    if net.channels != src.channels:
+        if src.channels == 1:
+            raise CheckpointError("cannot transfer: the source is a grayscale (1-channel) model and this run is "
+                                  "RGB; pass --channels 1 to train on the data in grayscale")
+        export_channels = net.channels  # 1-channel data, trained as RGB; images converted back at export
+    new = dataclasses.replace(src, num_classes=net.num_classes)
+    config = dataclasses.replace(config, network=new, export_channels=export_channels)
+    if overrides is not None:
+        if overrides.get("ada_kimg") is None:
+            config = config.replace(ada_kimg=min(config.ada_kimg, 100.0))
+        if "ema_rampup" not in overrides:
+            config = config.replace(ema_rampup=None)
+    return config
 
 
 def _tee(log: Callable[[str], None], path: Path) -> Callable[[str], None]:

@@ -12,7 +12,8 @@ from ganaug.config import ARCHS, AUGS, LOSSES, PRESETS
 
 @cli.command("train")
 @click.argument("data", type=click.Path())
-@click.option("--arch", type=click.Choice(ARCHS), default="dcgan", help="GAN family.")
+@click.option("--arch", type=click.Choice(ARCHS), default=None,
+              help="GAN family. [default: dcgan, or the --transfer source's]")
 @click.option("--preset", type=click.Choice(PRESETS), default="cpu",
               help="tiny: seconds (tests); cpu: a useful model in minutes on 2 cores; gpu: quality.")
 @click.option("--out", type=click.Path(), default="runs", help="Parent folder of numbered run folders.")
@@ -51,7 +52,9 @@ from ganaug.config import ARCHS, AUGS, LOSSES, PRESETS
 @click.option("--class", "classes", multiple=True, help="Train on these classes only (repeatable).")
 @click.option("--unconditional", is_flag=True, help="One unconditional model (default: conditional if >1 class).")
 @click.option("--resume", help="Continue a run: a run folder, snapshot file, or 'latest'.")
-@click.option("--transfer", type=click.Path(exists=True), help="Start from another run's snapshot.")
+@click.option("--transfer", type=click.Path(exists=True),
+              help="Start from another run's snapshot, or an official StyleGAN2-ADA .pkl (read safely, "
+                   "see import-nvlabs). The data must be at the source's resolution (--resolution resizes it).")
 @click.option("--freeze-d", type=click.IntRange(min=0),
               help="Freeze-D (with --transfer): D's first N layers from the image side stay fixed.")
 @click.option("--max-ticks", type=click.IntRange(min=1), help="Stop after N ticks in this call (resumable).")
@@ -66,6 +69,8 @@ def train_cmd(data, arch, preset, out, classes, unconditional, resume, transfer,
       ganaug train prepared/ --arch dcgan --preset cpu
       ganaug train prepared/ --arch stylegan2 --kimg 200 --aug ada
       ganaug train prepared/ --resume latest
+      ganaug train prepared/ --arch fastgan --preset cpu
+      ganaug train prepared/ --transfer brecahad.pkl --resolution 256 --freeze-d 2 --kimg 200
       torchrun --nproc_per_node 2 -m ganaug train prepared/ --arch stylegan2 --preset gpu
     """
     from ganaug.training import config_for, describe, resolve_training_data, train
@@ -75,7 +80,7 @@ def train_cmd(data, arch, preset, out, classes, unconditional, resume, transfer,
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if dry_run:
         train_set = resolve_training_data(data, classes or None)
-        cfg = config_for(train_set, arch, preset, conditional=False if unconditional else None, **overrides)
+        cfg = config_for(train_set, arch or "dcgan", preset, conditional=False if unconditional else None, **overrides)
         click.echo(describe(cfg))
         return
     result = train(data, out=out, arch=arch, preset=preset, resume=resume, transfer=transfer,

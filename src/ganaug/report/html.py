@@ -605,12 +605,17 @@ def _cell(text: str, cls: str = "") -> dict[str, str]:
     return {"text": text, "cls": cls}
 
 
-def _metric_value(m: Mapping[str, Any], key: str, col: str, scale: float, decimals: int | None) -> str:
-    """3 significant digits (FID, KID), or fixed decimals for the [0, 1]-like PRDC values."""
+def _metric_value(
+    m: Mapping[str, Any], key: str, col: str, scale: float, decimals: int | None, sd: Mapping[str, Any] | None = None
+) -> str:
+    """3 significant digits (FID, KID) with the SD over matched draws where there is one, or fixed
+    decimals for the [0, 1]-like PRDC values."""
     v = _num((m.get(key) or {}).get(col))
     if decimals is not None:
         return fixed(v, decimals, scale=scale)
-    return fmt(v * scale if v is not None else None, 3)
+    spread = _num(((sd or {}).get(key) or {}).get(col))
+    text = fmt(v * scale if v is not None else None, 3)
+    return text + (f" \u00b1 {fmt(spread * scale, 2)}" if v is not None and spread is not None else "")
 
 
 def _extractor_text(features: Mapping[str, Any]) -> tuple[str, str]:
@@ -677,6 +682,7 @@ def quality_section(run: Path, num: _Numbering) -> dict[str, Any]:
 
     metrics = d.get("metrics") or {}
     counts = d.get("counts") or {}
+    spreads = d.get("spread") or {}
     scopes = list(metrics)
     tables = []
     for gi, group in enumerate(_DIST_GROUPS):
@@ -691,9 +697,11 @@ def quality_section(run: Path, num: _Numbering) -> dict[str, Any]:
             c = counts.get(scope) or {}
             cells = []
             if gi == 0:
+                matched = f" \u2192 {fmt(c['n_matched'])} each" if c.get("n_matched") is not None else ""
                 cells.append(
                     _cell(
-                        f"{fmt(c.get('n_synthetic'))} / {fmt(c.get('n_train'))} / {fmt(c.get('n_test'))}",
+                        f"{fmt(c.get('n_synthetic'))} / {fmt(c.get('n_train'))} / {fmt(c.get('n_test'))}"
+                        + matched,
                         "ref",
                     )
                 )
@@ -701,7 +709,7 @@ def quality_section(run: Path, num: _Numbering) -> dict[str, Any]:
                 for col, _ in _COLS:
                     cells.append(
                         _cell(
-                            _metric_value(metrics[scope], key, col, scale, decimals),
+                            _metric_value(metrics[scope], key, col, scale, decimals, spreads.get(scope)),
                             "ref" if col == "floor" else "",
                         )
                     )
@@ -713,7 +721,10 @@ def quality_section(run: Path, num: _Numbering) -> dict[str, Any]:
         )
         caption += (
             ", overall and per class: against the real training split, against the real test split, and "
-            "the real-vs-real floor (train vs test, grey). "
+            "the real-vs-real floor (train vs test, grey), all three at one matched size per row (the "
+            "larger sets randomly subsampled to the smallest, mean over repeated draws"
+            + ("; \u00b1 the SD over the draws" if gi == 0 else "")
+            + "). "
             + "; ".join(f"{label}: {better}" for _, label, better, _, _ in group)
             + "."
         )
@@ -724,9 +735,11 @@ def quality_section(run: Path, num: _Numbering) -> dict[str, Any]:
     opts = d.get("options") or {}
     sec["metric_notes"] = (
         "FID: Fr\u00e9chet distance of Gaussian fits; KID: unbiased polynomial-kernel MMD\u00b2 (can be "
-        "slightly negative), mean over random subsets; precision/recall/density/coverage: Naeem et al. "
-        f"2020 with k = {opts.get('k', 5)}. Per-class rows use few images, so expect them to be noisier "
-        "than the overall row."
+        "slightly negative); precision/recall/density/coverage: Naeem et al. "
+        f"2020 with k = {opts.get('k', 5)}. These depend on sample size (FID most), so every column of a "
+        f"row compares sets of the same size: {fmt(opts.get('repeats'))} random draws of the larger sets, "
+        "averaged, so a large synthetic set cannot beat the floor on size alone. Per-class rows use few "
+        "images, so expect them to be noisier than the overall row."
     )
 
     # Memorisation.
@@ -741,13 +754,19 @@ def quality_section(run: Path, num: _Numbering) -> dict[str, Any]:
         text = (
             f"{fmt(n_copy)} of {fmt(n_syn)} synthetic images "
             f"({fixed(frac, 1, scale=100)} %) are flagged as near copies of a "
-            f"training image (nearest-neighbour distance below {fixed(thr, 2)} of the typical distance "
-            "between training images). "
+            "training image, also mirrored or shifted by one pixel (nearest-neighbour distance below "
+            f"{fixed(thr, 2)} of the typical distance between training images; threshold: "
+            f"{m.get('threshold_source', 'fixed')}). "
         )
         if f:
             text += (
                 f"The same check flags {fmt(f.get('near_copy_count'))} of {fmt(f.get('n_synthetic'))} real "
-                "test images, which were never trained on: that is the false-flag rate. "
+                "test images, which were never trained on"
+                + (
+                    ": the threshold was calibrated on them, so this is the chosen quantile by construction. "
+                    if str(m.get("threshold_source", "fixed")) != "fixed"
+                    else ": that is the false-flag rate. "
+                )
             )
         text += (
             f"{fixed(auth, 0, scale=100)} % of synthetic images are authentic "
@@ -782,6 +801,29 @@ def quality_section(run: Path, num: _Numbering) -> dict[str, Any]:
         per_class = m.get("near_copy_per_class") or {}
         if per_class and any(per_class.values()):
             rows.append(("near copies per class", ", ".join(f"{k} {v}" for k, v in per_class.items() if v)))
+        dc = d.get("data_copying") or {}
+        if dc:
+            z, p = _num(dc.get("z_u")), _num(dc.get("p_value"))
+            rows.append(("data-copying test Z_U (one-sided p)", f"{fixed(z, 2)} ({fmt(p, 3)})"))
+            if z is None:
+                text += " The data-copying test (Meehan et al. 2020) had too few images per cell to run."
+            else:
+                reading = (
+                    "data-copying in the test's sense: generated images sit closer to their nearest training "
+                    "image than real test images do, even where none is a near copy (samples crowding the "
+                    "densest regions, e.g. after a partial mode collapse, do this too)"
+                    if z < -3
+                    else "no evidence of data-copying"
+                    if z < 3
+                    else "generated images sit farther from the training images than real test images do "
+                    "(not copying)"
+                )
+                text += (
+                    f" The data-copying test of Meehan et al. 2020 (feature space, {fmt(dc.get('cells_used'))} "
+                    f"of {fmt(dc.get('cells'))} k-means cells of the training set, a one-sided Mann\u2013Whitney "
+                    f"test per cell) gives Z_U = {fixed(z, 2)}, p = {fmt(p, 3)}: {reading} (Z_U below \u22123 "
+                    "reads as copying)."
+                )
         fig = num.figure(
             grid,
             "The synthetic images closest to the training set (left column, smallest distance "
