@@ -211,6 +211,10 @@ class Trainer:
 
         # Data: uint8 on the training device when it fits, otherwise in host memory.
         data = _prepare_training_images(train, cfg)
+        if len(data) != len(train) and self.is_main:
+            how = " and ".join(w for w, on in (("x-flipped copies", cfg.mirror), (f"x{cfg.multiply} classic augmentation",
+                                                                                   cfg.multiply > 1)) if on)
+            self._log(f"training images: {len(train)} -> {len(data)} with {how}")
         self.data_cpu = data
         nbytes = data.images.nbytes
         on_device = not self.cuda or nbytes < 0.25 * torch.cuda.get_device_properties(self.device).total_memory
