@@ -42,7 +42,10 @@ class NetworkConfig:
     channel_base: int = 16384  # feature maps at resolution r: min(channel_base // r, channel_max)
     channel_max: int = 512
     mbstd_group: int = 4  # minibatch-stddev group size in D (0 disables)
-    d_mapping_layers: int | None = None  # depth of D's class-embedding network; None: mapping_layers
+    d_mapping_layers: int | None = None  # depth of D's class-embedding network (stylegan2 presets: 8, the
+    # official cmap); None: mapping_layers
+    num_fp16_res: int = 4  # with --amp: blocks of the N highest resolutions in bf16, the rest float32 (official: 4)
+    conv_clamp: float | None = 256.0  # clamp of reduced-precision conv outputs (official: 256)
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
@@ -70,7 +73,8 @@ class NetworkConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> NetworkConfig:
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
+        d = {k: v for k, v in d.items() if k in known}
+        return cls(**d)
 
 
 @dataclass
@@ -91,12 +95,17 @@ class TrainConfig:
     r1_interval: int = 16  # lazy regularisation: R1 every N D steps
     ema_kimg: float | None = None  # G_ema half-life in kimg; None: batch * 10 / 32
     ema_rampup: float | None = 0.05  # half-life ramps up with cur_nimg * rampup
-    style_mixing: float = 0.0  # probability of style mixing (stylegan2)
+    style_mixing: float = 0.0  # probability of style mixing (stylegan2; its presets: 0.9 like official)
+    pl_weight: float | None = None  # path-length regularisation weight; None: 2 for stylegan2, 0 for dcgan
+    pl_interval: int = 4  # lazy regularisation: PL every N G steps (G's lr and betas adjusted)
+    pl_decay: float = 0.01  # decay of the running mean path length
+    pl_batch_shrink: int = 2  # PL runs on batch // this
     aug: Literal["ada", "fixed", "diffaug", "none"] = "ada"
     aug_p: float = 0.0  # initial (ada) or constant (fixed) augmentation probability
     ada_target: float = 0.6  # target for sign(D(real)) mean
     ada_kimg: float = 100.0  # ADA speed: p can go 0 -> 1 in this many kimg
     ada_interval: int = 4  # adjust p every N D steps
+    ada_per_class: bool = False  # conditional: drive p by the most overfit class (guards a repeated rare class)
     diffaug_policy: str = "color,translation,cutout"
     tick_kimg: float = 2.0  # upkeep (stats line, grids) every this many kimg
     snap: int = 5  # snapshot every N ticks (always one at the end)
@@ -106,9 +115,10 @@ class TrainConfig:
     amp: bool = True  # bf16 mixed precision on CUDA and on CPUs with native bf16 (losses, R1 in fp32)
     channels_last: bool = True  # on CUDA
     compile: bool = False  # torch.compile G and D
-    multiply: int = 1  # classic-augment the training images x N before training (tiny sets)
+    mirror: bool = False  # add x-flipped copies of the training images (doubles a tiny set; flips only)
+    multiply: int = 1  # classic-augment x N before training; leaks rotations/crops into G (prefer mirror)
     balanced_sampling: bool = True  # conditional models: every class equally often (rare classes too)
-    freeze_d: int = 0  # transfer learning: freeze D's first N blocks
+    freeze_d: int = 0  # Freeze-D: D's first N layers (from the image side) stay fixed, like official --freezed
     export_channels: int | None = None  # generated images are converted to this many channels (1-channel
     # data trained as RGB from an RGB transfer source); None: the network's
     collapse_window: int = 3  # ticks of D loss ~ 0 with G loss rising before warning
@@ -131,6 +141,12 @@ class TrainConfig:
             raise UserError("batch_size must be >= 1 and kimg > 0")
         if not 0 <= self.aug_p <= 1:
             raise UserError("aug_p must be within [0, 1]")
+        if self.pl_interval < 1 or self.pl_batch_shrink < 1 or self.r1_interval < 1:
+            raise UserError("pl_interval, pl_batch_shrink and r1_interval must be >= 1")
+        if self.freeze_d < 0:
+            raise UserError("freeze_d must be >= 0")
+        if (self.pl_weight or 0) > 0 and self.network.arch != "stylegan2":
+            raise UserError("path-length regularisation (pl_weight) needs the stylegan2 architecture")
 
     @property
     def resolved_r1_gamma(self) -> float:
@@ -139,6 +155,12 @@ class TrainConfig:
         if self.network.arch == "stylegan2":
             return 0.0002 * self.network.resolution**2 / self.batch_size
         return 0.0
+
+    @property
+    def resolved_pl_weight(self) -> float:
+        if self.pl_weight is not None:
+            return float(self.pl_weight)
+        return 2.0 if self.network.arch == "stylegan2" else 0.0
 
     @property
     def resolved_ema_kimg(self) -> float:
@@ -167,8 +189,8 @@ class TrainConfig:
 _POSITIVE = {"kimg", "batch_size", "g_lr", "d_lr", "tick_kimg", "snap", "d_steps", "r1_interval", "ada_kimg",
              "ada_interval", "multiply", "collapse_window", "resolution", "z_dim", "g_channels", "d_channels",
              "w_dim", "mapping_layers", "channel_base", "channel_max", "grid_seeds", "d_mapping_layers",
-             "export_channels"}
-_UNIT = {"aug_p", "ada_target", "style_mixing", "label_smoothing", "d_dropout"}  # within [0, 1]
+             "export_channels", "pl_interval", "pl_batch_shrink"}
+_UNIT = {"aug_p", "ada_target", "style_mixing", "label_smoothing", "d_dropout", "pl_decay"}  # within [0, 1]
 _SIGNED = {"seed"}  # any integer
 
 
@@ -215,12 +237,14 @@ _PRESETS: dict[tuple[str, str], dict[str, Any]] = {
                                 batch_size=8, kimg=0.064, tick_kimg=0.032, snap=1, grid_seeds=2,
                                 g_lr=0.0025, d_lr=0.0025, betas=(0.0, 0.99), r1_interval=4, mbstd_group=4,
                                 amp=False),
-    ("stylegan2", "cpu"): dict(z_dim=128, w_dim=128, mapping_layers=2, channel_base=1024, channel_max=64,
+    # cpu: 128 feature maps up to 32 px (64 at 64 px, 32 at 128 px; the old 1024/64 gave 16 at 64 px);
+    # the i10b quality benchmark picks the final widths. Style mixing 0.9 and PL 2 as officially.
+    ("stylegan2", "cpu"): dict(z_dim=128, w_dim=128, mapping_layers=2, channel_base=4096, channel_max=128,
                                batch_size=32, kimg=60, tick_kimg=2.5, snap=4, g_lr=0.0025, d_lr=0.0025,
-                               betas=(0.0, 0.99), ema_kimg=2.0, ada_kimg=20, style_mixing=0.0),
+                               betas=(0.0, 0.99), ema_kimg=2.0, ada_kimg=20, style_mixing=0.9, d_mapping_layers=8),
     ("stylegan2", "gpu"): dict(z_dim=512, w_dim=512, mapping_layers=8, channel_base=16384, channel_max=512,
                                batch_size=32, kimg=5000, tick_kimg=4, snap=50, g_lr=0.0025, d_lr=0.0025,
-                               betas=(0.0, 0.99), style_mixing=0.9, ada_kimg=500),
+                               betas=(0.0, 0.99), style_mixing=0.9, ada_kimg=500, d_mapping_layers=8),
     # FastGAN (Liu et al. 2021): hinge loss, DiffAugment color+translation, Adam(2e-4, 0.5, 0.999).
     ("fastgan", "tiny"): dict(z_dim=16, g_channels=2, d_channels=4, batch_size=8, kimg=0.064, tick_kimg=0.032,
                               snap=1, grid_seeds=2, amp=False, loss="hinge", aug="diffaug",

@@ -1,8 +1,9 @@
 """Synthesis: images per class from fixed seeds, class balancing, export with provenance.
 
 An image is a pure function of (snapshot, class, seed, truncation): its z comes from
-``torch.Generator().manual_seed(seed)`` and StyleGAN2 noise is constant, so the same seed
-gives the same image on the same device, whatever the batch it was generated in.
+``torch.Generator().manual_seed(seed)`` and its StyleGAN2 noise from a generator seeded from the
+same seed (random per image, not one constant noise image stamped on every fake), so the same
+seed gives the same image on the same device, whatever the batch it was generated in.
 """
 
 from __future__ import annotations
@@ -105,18 +106,29 @@ def _latents(seeds: Sequence[int], z_dim: int) -> torch.Tensor:
     return torch.stack([torch.randn(z_dim, generator=torch.Generator().manual_seed(int(s))) for s in seeds])
 
 
+_NOISE_SEED_OFFSET = 2**62  # the noise stream of seed s must not be the z stream of any other seed
+
+
+def _noise_kwargs(G: torch.nn.Module, seeds: Sequence[int]) -> dict:
+    """StyleGAN2: per-image random noise from the image's seed. (Constant noise adds the same noise
+    image to every fake: a shared texture that measurably lowers recall, e.g. 0.09 -> 0.006 on the demo.)"""
+    if not hasattr(G, "synthesis"):
+        return {}
+    return {"noise_mode": "random",
+            "noise_generators": [torch.Generator().manual_seed(int(s) + _NOISE_SEED_OFFSET) for s in seeds]}
+
+
 @torch.no_grad()
 def synthesize(G: torch.nn.Module, seeds: Sequence[int], label: int | None, *, truncation: float = 1.0,
                batch_size: int = 64, device: torch.device | str = "cpu", progress=None) -> np.ndarray:
     """uint8 N x C x H x W images for ``seeds`` of class ``label`` (None: unconditional)."""
     device = torch.device(device)
     out = []
-    arch_kwargs = {"noise_mode": "const"} if hasattr(G, "synthesis") else {}
     for i in range(0, len(seeds), batch_size):
         chunk = seeds[i:i + batch_size]
         z = _latents(chunk, G.z_dim).to(device)
         c = torch.full((len(chunk),), int(label), dtype=torch.long, device=device) if label is not None else None
-        x = G(z, c, truncation_psi=truncation, **arch_kwargs).float()
+        x = G(z, c, truncation_psi=truncation, **_noise_kwargs(G, chunk)).float()
         out.append((x * 127.5 + 128).clamp(0, 255).to(torch.uint8).cpu().numpy())
         if progress is not None:
             progress.update(len(chunk))

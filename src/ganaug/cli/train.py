@@ -33,6 +33,8 @@ from ganaug.config import ARCHS, AUGS, LOSSES, PRESETS
 @click.option("--r1-gamma", type=click.FloatRange(min=0), help="R1 weight (default: 0.0002*res^2/batch for stylegan2).")
 @click.option("--ema-kimg", type=click.FloatRange(min=0), help="G_ema half-life in kimg.")
 @click.option("--style-mixing", type=click.FloatRange(0, 1), help="Style mixing probability (stylegan2).")
+@click.option("--pl-weight", type=click.FloatRange(min=0),
+              help="Path-length regularisation weight (default: 2 for stylegan2, lazily every 4 G steps).")
 @click.option("--spectral-norm/--no-spectral-norm", "d_spectral_norm", default=None, help="Spectral norm in D (dcgan).")
 @click.option("--dropout", "d_dropout", type=click.FloatRange(0, 0.9), help="Dropout in D (dcgan).")
 @click.option("--tick", "tick_kimg", type=click.FloatRange(min=0, min_open=True), help="kimg per tick (stats, grid).")
@@ -41,7 +43,10 @@ from ganaug.config import ARCHS, AUGS, LOSSES, PRESETS
 @click.option("--device", default=None, help="auto, cpu, cuda, cuda:1 ...")
 @click.option("--amp/--no-amp", default=None, help="bf16 mixed precision (CUDA, and CPUs with native bf16).")
 @click.option("--compile/--no-compile", "compile_", default=None, help="torch.compile G and D.")
-@click.option("--multiply", type=click.IntRange(min=1), help="Classic-augment the training images xN first.")
+@click.option("--mirror/--no-mirror", default=None,
+              help="Add x-flipped copies of the training images (doubles a tiny set; flips only).")
+@click.option("--multiply", type=click.IntRange(min=1),
+              help="Classic-augment the training images xN first (rotations/crops leak into G; prefer --mirror).")
 @click.option("--balanced-sampling/--natural-sampling", "balanced_sampling", default=None,
               help="Conditional models: show every class equally often (default) or in the data's proportions.")
 @click.option("--class", "classes", multiple=True, help="Train on these classes only (repeatable).")
@@ -50,7 +55,8 @@ from ganaug.config import ARCHS, AUGS, LOSSES, PRESETS
 @click.option("--transfer", type=click.Path(exists=True),
               help="Start from another run's snapshot, or an official StyleGAN2-ADA .pkl (read safely, "
                    "see import-nvlabs). The data must be at the source's resolution (--resolution resizes it).")
-@click.option("--freeze-d", type=click.IntRange(min=0), help="With --transfer: freeze D's first N blocks.")
+@click.option("--freeze-d", type=click.IntRange(min=0),
+              help="Freeze-D (with --transfer): D's first N layers from the image side stay fixed.")
 @click.option("--max-ticks", type=click.IntRange(min=1), help="Stop after N ticks in this call (resumable).")
 @click.option("--dry-run", is_flag=True, help="Print the resolved config and parameter counts, then exit.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")

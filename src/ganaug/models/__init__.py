@@ -33,6 +33,8 @@ def build_generator(net_cfg: NetworkConfig) -> nn.Module:
             channel_base=net_cfg.channel_base,
             channel_max=net_cfg.channel_max,
             slope=net_cfg.leaky_slope,
+            num_fp16_res=net_cfg.num_fp16_res,
+            conv_clamp=net_cfg.conv_clamp,
         )
     if net_cfg.arch == "fastgan":
         from ganaug.models.fastgan import FastGANGenerator
@@ -48,7 +50,7 @@ def build_generator(net_cfg: NetworkConfig) -> nn.Module:
 
 
 def build_discriminator(net_cfg: NetworkConfig) -> nn.Module:
-    """D(img, c=None) -> logits [B] (float32); D.freeze_blocks(n)."""
+    """D(img, c=None) -> logits [B] (float32); D.freeze_layers(n) (Freeze-D), D.freeze_blocks(n)."""
     if net_cfg.arch == "dcgan":
         from ganaug.models.dcgan import DCGANDiscriminator
 
@@ -74,6 +76,8 @@ def build_discriminator(net_cfg: NetworkConfig) -> nn.Module:
             mbstd_group=net_cfg.mbstd_group,
             mapping_layers=net_cfg.d_mapping_layers or net_cfg.mapping_layers,
             slope=net_cfg.leaky_slope,
+            num_fp16_res=net_cfg.num_fp16_res,
+            conv_clamp=net_cfg.conv_clamp,
         )
     if net_cfg.arch == "fastgan":
         from ganaug.models.fastgan import FastGANDiscriminator
