@@ -578,15 +578,29 @@ def _start_benchmark(root: Path, out: Path) -> subprocess.Popen:
            "--jobs", "2", "--device", "cpu", "--out", out, "-q"]
     p = subprocess.Popen([str(c) for c in cmd], env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True, start_new_session=True)
-    deadline = time.time() + 120
-    while time.time() < deadline:  # wait until the two workers run
-        if len([q for q in _session_pids(p.pid) if q != p.pid]) >= 2:
-            time.sleep(3)
+    deadline = time.time() + 180
+    while time.time() < deadline:  # wait until the two workers have started (their initializer ran)
+        if len([q for q in _session_pids(p.pid) if _is_ready_worker(q)]) >= 2:
+            time.sleep(1)
             return p
         assert p.poll() is None, p.communicate()
         time.sleep(0.2)
     p.kill()
     pytest.fail("the benchmark workers did not start")
+
+
+def _is_ready_worker(pid: int) -> bool:
+    """A pool worker whose initializer has run: it ignores SIGINT (the resource tracker does too,
+    so it is told apart by its command line)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    if b"multiprocessing" not in cmdline or b"resource_tracker" in cmdline:
+        return False
+    ignored = next((int(line.split()[1], 16) for line in status.splitlines() if line.startswith("SigIgn:")), 0)
+    return bool(ignored & (1 << (signal.SIGINT - 1)))
 
 
 def _gone(sid: int, within: float = 20.0) -> list[int]:

@@ -46,9 +46,15 @@ def handle_termination() -> None:
 _PR_SET_PDEATHSIG = 1
 
 
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
 def _die_with_parent(parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # Spawned with both signals blocked (see _Pool): a Ctrl-C that came while this process was
+    # still starting is pending, and is ignored now rather than killing it mid-import with a traceback.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     if sys.platform.startswith("linux"):
         with contextlib.suppress(Exception):
             import ctypes
@@ -77,6 +83,22 @@ def _init(parent: int, initializer: Callable[..., Any] | None, initargs: tuple) 
 # In the parent
 
 
+class _Pool(ProcessPoolExecutor):
+    """Starts each worker with SIGINT and SIGTERM blocked (the mask survives fork + exec).
+
+    Without it a Ctrl-C sent to the process group while a worker is importing torch kills that
+    worker with a traceback, and the parent sees a broken pool instead of the interrupt. The
+    parent's own mask is restored at once, so a signal that arrived meanwhile is delivered to it.
+    """
+
+    def _spawn_process(self) -> None:
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+        try:
+            super()._spawn_process()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 def _stop(pool: ProcessPoolExecutor, grace: float = 5.0) -> None:
     procs = list((getattr(pool, "_processes", None) or {}).values())
     pool.shutdown(wait=False, cancel_futures=True)
@@ -98,7 +120,7 @@ def worker_pool(max_workers: int, *, initializer: Callable[..., Any] | None = No
     """A process pool whose workers end with this process (see the module docstring)."""
     import multiprocessing as mp
 
-    pool = ProcessPoolExecutor(max_workers=max_workers, mp_context=mp.get_context(start_method),
+    pool = _Pool(max_workers=max_workers, mp_context=mp.get_context(start_method),
                                initializer=_init, initargs=(os.getpid(), initializer, initargs))
     try:
         yield pool
