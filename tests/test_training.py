@@ -374,3 +374,41 @@ def test_mirror_doubles_the_training_set_with_flips(tmp_path):
     x = t.x_u8.numpy()
     np.testing.assert_array_equal(x[len(data):], x[:len(data)][..., ::-1])
     assert t.labels.tolist() == data.labels.tolist() * 2
+
+
+def test_padded_size_pads_close_sizes_and_resizes_far_ones():
+    from ganaug.data.preprocess import padded_size
+
+    assert padded_size((28, 28), 32) == (28, 28)  # 28 -> 32: padded
+    assert padded_size((224, 224), 256) == (224, 224)
+    assert padded_size((8, 8), 32) is None  # mostly border: resized
+    assert padded_size((8, 8), 32, "pad") == (8, 8)
+    assert padded_size((28, 28), 32, "resize") is None
+    assert padded_size((32, 32), 32) is None and padded_size((40, 40), 32, "pad") is None
+
+
+def test_data_is_padded_for_the_gan_and_generated_images_are_cropped_back(tmp_path):
+    from ganaug.data.preprocess import center_crop_array
+    from ganaug.generate import generate
+
+    data = blobs(n_per_class=6, res=14)  # 14 px data, a 16 px GAN
+    logs = []
+    train(data, tiny(), run_dir=tmp_path / "run", progress=False, log=logs.append)
+    assert any("padded to the GAN's 16 px" in m for m in logs), logs
+    opts = json.loads((tmp_path / "run" / "training_options.json").read_text())
+    assert opts["crop_to"] == [14, 14]
+    # What G was trained on: the images themselves in the centre, mirrored borders around them.
+    t = Trainer(data, tiny().replace(crop_to=[14, 14]), tmp_path / "t", progress=False, log=lambda s: None)
+    x = t.x_u8.numpy()
+    assert x.shape[-2:] == (16, 16)
+    np.testing.assert_array_equal(center_crop_array(x, (14, 14)), data.images)
+    np.testing.assert_array_equal(x[..., 0, 1:15], data.images[..., 1, :])  # reflection, not black
+    out = generate(tmp_path / "run", n=3, progress=False, device="cpu")
+    assert out.images.images.shape[1:] == (1, 14, 14)
+
+
+def test_fit_resize_keeps_the_old_behaviour(tmp_path):
+    data = blobs(n_per_class=6, res=14)
+    train(data, tiny(fit="resize"), run_dir=tmp_path / "run", progress=False, log=lambda s: None)
+    opts = json.loads((tmp_path / "run" / "training_options.json").read_text())
+    assert opts["crop_to"] is None

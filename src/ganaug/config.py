@@ -17,6 +17,7 @@ ARCHS = ("dcgan", "stylegan2", "fastgan")
 PRESETS = ("tiny", "cpu", "gpu")
 AUGS = ("ada", "fixed", "diffaug", "none")
 LOSSES = ("nonsaturating", "hinge")
+FITS = ("auto", "pad", "resize")
 
 
 @dataclass
@@ -121,6 +122,10 @@ class TrainConfig:
     freeze_d: int = 0  # Freeze-D: D's first N layers (from the image side) stay fixed, like official --freezed
     export_channels: int | None = None  # generated images are converted to this many channels (1-channel
     # data trained as RGB from an RGB transfer source); None: the network's
+    fit: Literal["auto", "pad", "resize"] = "auto"  # how the data meets the GAN's resolution: "pad" (reflect-pad
+    # a smaller image, generated images centre-cropped back: a lossless round trip), "resize"; "auto":
+    # pad when the data's side is at least 3/4 of the GAN's (28 -> 32, 224 -> 256), otherwise resize
+    crop_to: list[int] | None = None  # set at training start when the data was padded: [H, W] to crop back to
     collapse_window: int = 3  # ticks of D loss ~ 0 with G loss rising before warning
     nan_check: bool = True
 
@@ -135,6 +140,8 @@ class TrainConfig:
             raise UserError(f"betas must be two numbers in [0, 1), got {list(self.betas)}")
         if self.aug not in AUGS:
             raise UserError(f"unknown augmentation {self.aug!r}; choose from {', '.join(AUGS)}")
+        if self.fit not in FITS:
+            raise UserError(f"unknown fit {self.fit!r}; choose from {', '.join(FITS)}")
         if self.loss not in LOSSES:
             raise UserError(f"unknown loss {self.loss!r}; choose from {', '.join(LOSSES)}")
         if self.batch_size < 1 or self.kimg <= 0:

@@ -196,6 +196,10 @@ def generate(
         for label, seed_list in plan:
             x = synthesize(G, seed_list, label, truncation=truncation, batch_size=batch_size, device=dev,
                            progress=bar)
+            if info["config"].crop_to:  # the data was padded to the GAN's size (config.fit): crop back
+                from ganaug.data.preprocess import center_crop_array
+
+                x = center_crop_array(x, info["config"].crop_to)
             if info["config"].export_channels:  # 1-channel data trained as RGB (transfer from an RGB model)
                 from ganaug.data.preprocess import convert_channels
 

@@ -33,6 +33,7 @@ from torch import nn
 from ganaug import checkpoint as ckpt
 from ganaug.config import NetworkConfig, TrainConfig, make_config
 from ganaug.data.imageset import ImageSet, make_grid_array
+from ganaug.data.preprocess import padded_size
 from ganaug.errors import CheckpointError, DataError, TrainingDivergedError, UserError
 from ganaug.locking import run_lock
 from ganaug.utils import (
@@ -131,10 +132,15 @@ def _broadcast_module(module: nn.Module) -> None:
 
 
 def _prepare_training_images(train: ImageSet, cfg: TrainConfig) -> ImageSet:
-    from ganaug.data.preprocess import resize_imageset
+    from ganaug.data.preprocess import pad_array, resize_imageset
 
     net = cfg.network
-    data = resize_imageset(train, net.resolution, channels=net.channels)
+    if cfg.crop_to:  # padded to the GAN's size; generated images are cropped back (config.fit)
+        data = resize_imageset(train, train.resolution, channels=net.channels)
+        data = ImageSet(pad_array(data.images, net.resolution), data.labels, data.class_names, data.paths,
+                        data.hashes)
+    else:
+        data = resize_imageset(train, net.resolution, channels=net.channels)
     if cfg.mirror:
         from ganaug.augment.classic import mirror
 
@@ -947,6 +953,14 @@ def _train(data, config, *, out, arch, preset, resume, transfer, classes, condit
     run_dir.mkdir(parents=True, exist_ok=True)
     if rank == 0:
         log = _tee(log, run_dir / "log.txt")
+
+    if resume_state is None:  # a resumed run keeps the fit it started with (its snapshot's crop_to)
+        crop = padded_size(train_set.resolution, config.network.resolution, config.fit)
+        config = dataclasses.replace(config, crop_to=list(crop) if crop else None)
+    crop = config.crop_to
+    if crop and rank == 0:
+        log(f"data: {crop[0]}x{crop[1]} px padded to the GAN's {config.network.resolution} px (reflection); "
+            f"generated images are cropped back to {crop[0]}x{crop[1]} (--fit resize to resize instead)")
 
     if rank == 0:
         if resume_state is not None:

@@ -290,6 +290,41 @@ def resize_imageset(imageset, size: Size, channels: int | None = None, *, fit: s
                     list(imageset.hashes))
 
 
+def padded_size(data_hw: tuple[int, int], resolution: int, fit: str = "auto") -> tuple[int, int] | None:
+    """The data's (H, W) when it is to be padded up to a GAN's square ``resolution`` (and generated
+    images centre-cropped back to it), or None when it is resized instead.
+
+    Padding is a lossless round trip, where resizing up and back down is not: real Fashion-MNIST
+    test images sent 28 -> 32 -> 28 px by bicubic resizing keep 0.38 of their high-frequency power,
+    and their recall against the training split drops from 0.91 to 0.66 (trained features), so a
+    GAN trained on resized data cannot reach the real floor however good it is. ``fit``: "pad",
+    "resize", or "auto" (pad when the data's shorter side is at least 3/4 of ``resolution``, so the
+    margins stay small).
+    """
+    h, w = (int(v) for v in data_hw)
+    if fit == "resize" or (h, w) == (resolution, resolution) or max(h, w) > resolution:
+        return None
+    if fit == "auto" and 4 * min(h, w) < 3 * resolution:
+        return None
+    return h, w
+
+
+def pad_array(images: np.ndarray, size: int) -> np.ndarray:
+    """uint8 N x C x H x W -> N x C x size x size, the image centred and its borders mirrored
+    (reflection, which continues the image's own texture instead of adding a frame)."""
+    n, c, h, w = images.shape
+    top, left = (size - h) // 2, (size - w) // 2
+    return np.pad(images, ((0, 0), (0, 0), (top, size - h - top), (left, size - w - left)), mode="reflect")
+
+
+def center_crop_array(images: np.ndarray, hw: Sequence[int]) -> np.ndarray:
+    """The centre ``hw`` = (H, W) of N x C x h x w images: the inverse of :func:`pad_array`."""
+    h, w = images.shape[-2:]
+    oh, ow = (int(v) for v in hw)
+    top, left = (h - oh) // 2, (w - ow) // 2
+    return np.ascontiguousarray(images[..., top : top + oh, left : left + ow])
+
+
 def median_side(sizes: Sequence[tuple[int, int]]) -> int:
     """Median of the shorter side of (w, h) sizes, rounded."""
     return round(float(np.median([min(s) for s in sizes])))
