@@ -54,6 +54,7 @@ class EvalResult:
     memorization_floor: dict[str, Any]  # the same check on the real test split (summary)
     options: dict[str, Any] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
+    rare_class: dict[str, Any] = field(default_factory=dict)  # ganaug.diagnostics.rare_class_memorization
 
     def rows(self) -> list[dict[str, Any]]:
         """Long format, one row per scope x metric (the CSV)."""
@@ -89,6 +90,10 @@ class EvalResult:
             (f"authentic ({m['authentic_space']} space): {_pct(m['authentic_fraction'])} of synthetic; "
              f"real test images: {_pct(f['authentic_fraction'])}"),
         ]
+        if self.rare_class:
+            from ganaug.diagnostics import rare_class_line
+
+            out.append(rare_class_line(self.rare_class))
         if self.files:
             out.append("files: " + ", ".join(self.files.values()))
         return "\n".join(out)
@@ -114,6 +119,7 @@ class EvalResult:
             "floor_note": "floor = the training split vs the test split (test in the synthetic role)",
             "memorization": self.memorization.summary(),
             "memorization_floor": self.memorization_floor,
+            "rare_class_memorization": self.rare_class,
             "files": self.files,
         })
 
@@ -202,7 +208,11 @@ def evaluate(
 
     options = {"features": features, "k": k, "kid_subset": kid_subset, "seed": seed,
                "memorization_k": memorization_k, "resolution": list(size), "channels": ch, "per_class": per_class}
-    result = EvalResult(metrics, counts, extractor.info, mem, mem_floor, options)
+    from ganaug.diagnostics import rare_class_memorization
+
+    rare = rare_class_memorization(synthetic, train, test, f_syn, f_train, f_test, k=memorization_k,
+                                   device=str(dev)) if per_class else {}
+    result = EvalResult(metrics, counts, extractor.info, mem, mem_floor, options, rare_class=rare)
     if out_dir is not None:
         _write(result, out_dir)
     return result
