@@ -151,3 +151,20 @@ def test_cli_refuses_a_bad_budget(tmp_path):
 
     r = CliRunner().invoke(cli, ["train", str(tmp_path), "--budget", "15x"])
     assert r.exit_code == 2 and "cannot read the time budget '15x'" in r.output
+
+
+def test_pipeline_budget_picks_the_resolution_and_the_pool_has_the_data_size(tmp_path):
+    from ganaug.data.imageset import ImageSet as IS
+    from ganaug.pipeline import run
+
+    path = tmp_path / "data.npz"
+    rng = np.random.default_rng(1)
+    IS(rng.integers(0, 256, (40, 1, 40, 40), dtype=np.uint8), np.arange(40) % 2, ["a", "b"]).save_npz(path)
+    overrides = {"gan.preset": "tiny", "gan.budget": "1h", "generate.per_class": 8, "device": "cpu",
+                 "benchmark.fractions": [0, 0.25]}
+    run(path, out=tmp_path / "run", overrides=overrides, stages=["inspect", "split", "train", "generate"],
+        progress=False, log=lambda s: None)
+    opts = json.loads((tmp_path / "run" / "gan" / "training_options.json").read_text())
+    assert opts["network"]["resolution"] == 64 and opts["budget"]["data_side"] == 40
+    pool = IS.load_npz(tmp_path / "run" / "synthetic" / "images.npz")
+    assert pool.images.shape[1:] == (1, 40, 40) and len(pool) == 16

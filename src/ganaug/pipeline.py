@@ -39,7 +39,8 @@ DEFAULTS: dict[str, Any] = {
         "resolution": None,
         "channels": None,
     },
-    "gan": {"arch": "dcgan", "preset": "cpu", "seed": 0},  # plus any `ganaug train` option, e.g. kimg
+    # plus any `ganaug train` option, e.g. kimg, and budget ("15m"; default: the preset's, see ganaug.budget)
+    "gan": {"arch": "dcgan", "preset": "cpu", "seed": 0},
     "generate": {"truncation": 1.0, "per_class": None},  # None: enough for the largest benchmark fraction
     "evaluate": {"features": "trained", "inception": None},
     "benchmark": {
@@ -236,6 +237,11 @@ class Pipeline:
         n = self._pool_per_class()
         res = generate(self.run_dir / "gan", n=n, classes="all", truncation=self.cfg["generate"]["truncation"],
                        device=self.cfg["device"], progress=self.progress)
+        # The GAN may train at another resolution than the data's (a time budget): the pool is at the data's.
+        from ganaug.data.preprocess import resize_imageset
+
+        train = self.prepared().train
+        res.images = resize_imageset(res.images, train.resolution, train.channels)
         export(res, self.run_dir / "synthetic", formats=("npz",), overwrite=True)
         self.log(f"generated {len(res.images)} synthetic images ({n} per class) from {Path(res.snapshot).name}")
         return {"outputs": ["synthetic/images.npz", "synthetic/manifest.csv"], "images": len(res.images)}
