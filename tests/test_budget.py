@@ -122,6 +122,7 @@ def test_fit_to_budget_uses_the_preset_default_and_changes_the_config():
     assert any("training at 64 px" in s for s in lines)
     out, plan = fit_to_budget(data, cfg, "1h", sec_per_kimg=timer, log=lines.append)
     assert out.network.resolution == 128
+    assert fit_to_budget(data, cfg, "off", sec_per_kimg=timer, log=lines.append) == (cfg, None)
     tiny = make_config("dcgan", "tiny", resolution=32, channels=3, num_classes=2)
     assert fit_to_budget(data, tiny, None, sec_per_kimg=timer, log=lines.append) == (tiny, None)
 

@@ -288,8 +288,8 @@ def fit_to_budget(
     """The config to train with and the plan, for ``train`` (an ImageSet) and a resolved config.
 
     ``budget``: a duration (see :func:`parse_budget`); None: the preset's default
-    (:data:`DEFAULT_BUDGETS`); 'off': none. Presets without a default budget get an estimate only
-    ('tiny': nothing at all). ``sec_per_kimg(config)``: the timing function (default
+    (:data:`DEFAULT_BUDGETS`); 'off': nothing is timed or changed. Presets without a default budget
+    get an estimate only ('tiny': nothing at all). ``sec_per_kimg(config)``: the timing function (default
     :func:`measure_sec_per_kimg` on ``train``).
     """
     source = "as given"
@@ -299,6 +299,8 @@ def fit_to_budget(
         budget_s, source = DEFAULT_BUDGETS[config.preset], f"the {config.preset} preset's default"
     else:
         budget_s = parse_budget(budget)
+        if budget_s is None:  # 'off': no timing, no change
+            return config, None
     timer = sec_per_kimg or (lambda cfg: measure_sec_per_kimg(train, cfg))
     side = max(train.resolution)
     plan = plan_budget(candidate_resolutions(side), config.kimg, budget_s,
