@@ -143,6 +143,12 @@ def test_train_with_budget_records_the_plan(tmp_path):
     assert opts["budget"]["budget_s"] == 3600 and opts["budget"]["resolution"] == 64
     assert res.config.network.resolution == 64  # fits: the largest candidate for 40 px data
     assert [e["resolution"] for e in opts["budget"]["estimates"]] == [32, 64]
+    # The report's GAN section states the resolution, the budget's choice and the per-class curves.
+    from ganaug.report import build_report
+
+    html = open(build_report(tmp_path / "run"), encoding="utf-8").read()
+    assert "time budget" in html and "trained at 64 px" in html and "resized to it" in html
+    assert "per-class recall and coverage during training" in html
 
 
 def test_cli_refuses_a_bad_budget(tmp_path):
@@ -169,3 +175,13 @@ def test_pipeline_budget_picks_the_resolution_and_the_pool_has_the_data_size(tmp
     assert opts["network"]["resolution"] == 64 and opts["budget"]["data_side"] == 40
     pool = IS.load_npz(tmp_path / "run" / "synthetic" / "images.npz")
     assert pool.images.shape[1:] == (1, 40, 40) and len(pool) == 16
+
+
+def test_run_cli_refuses_a_bad_budget_before_any_stage(tmp_path):
+    from click.testing import CliRunner
+
+    from ganaug.cli import cli
+
+    r = CliRunner().invoke(cli, ["run", "--builtin", "fashion-demo", "--out", str(tmp_path / "r"), "--budget", "soon"])
+    assert r.exit_code != 0 and "cannot read the time budget 'soon'" in str(r.exception)
+    assert not (tmp_path / "r" / "pipeline.json").exists()
