@@ -114,8 +114,12 @@ def test_evaluate_reports_the_rare_class(tmp_path):
     train, test = blobs((40, 8), seed=2), blobs((20, 20), seed=3)
     rare = train.subset(np.flatnonzero(train.labels == 1))
     synthetic = ImageSet.concat([blobs((20, 0), seed=4), ImageSet(rare.images, rare.labels, train.class_names)])
-    res = evaluate(synthetic, train, test, features="pixels", device="cpu", k=3, out=tmp_path)
+    res = evaluate(synthetic, train, test, features="pixels", device="cpu", k=3, out=tmp_path / "run" / "evaluate")
     assert res.rare_class["class"] == "c1" and res.rare_class["synthetic"]["near_copy_count"] == 8
     assert "rare class 'c1'" in res.table()
-    saved = json.loads((tmp_path / "metrics.json").read_text())
+    saved = json.loads((tmp_path / "run" / "evaluate" / "metrics.json").read_text())
     assert saved["rare_class_memorization"]["synthetic"]["near_copy_count"] == 8
+    from ganaug.report import build_report
+
+    html = open(build_report(tmp_path / "run"), encoding="utf-8").read()
+    assert "rarest class &#39;c1&#39; (8 training images)" in html and "8 / 8" in html

@@ -812,6 +812,14 @@ def quality_section(run: Path, num: _Numbering) -> dict[str, Any]:
         per_class = m.get("near_copy_per_class") or {}
         if per_class and any(per_class.values()):
             rows.append(("near copies per class", ", ".join(f"{k} {v}" for k, v in per_class.items() if v)))
+        rare = d.get("rare_class_memorization") or {}
+        if isinstance(rare.get("synthetic"), Mapping):  # ganaug.diagnostics.rare_class_memorization
+            rs, rf = rare["synthetic"], rare.get("test_floor") or {}
+            rows.append((f"rarest class {rare.get('class')!r} ({fmt(rare.get('n_train'))} training images) vs its own "
+                         "training images: near copies / authentic",
+                         f"{fmt(rs.get('near_copy_count'))} / {fmt(rs.get('n'))}, {fixed(rs.get('authentic_fraction'), 3)}"
+                         + (f" (its real test images: {fmt(rf.get('near_copy_count'))} / {fmt(rf.get('n'))}, "
+                            f"{fixed(rf.get('authentic_fraction'), 3)})" if rf else "")))
         fig = num.figure(
             grid,
             "The synthetic images closest to the training set (left column, smallest distance "
