@@ -83,12 +83,18 @@ def test_diagnostics_tell_copies_from_collapse(tmp_path):
     assert collapsed["c1"]["coverage"] < 0.2 and collapsed["c1"]["recall"] < 0.2
     assert collapsed["c0"]["coverage"] == 1.0  # the other class is unaffected
 
-    # A class whose coverage falls far below its best raises one warning.
-    rows = [{"tick": 1, "kimg": 1.0, "classes": {"c1": good["c1"]}},
-            {"tick": 2, "kimg": 2.0, "classes": {"c1": collapsed["c1"]}},
-            {"tick": 3, "kimg": 3.0, "classes": {"c1": collapsed["c1"]}}]
-    warnings = [w for r in rows for w in diag._track(r)]
-    assert len(warnings) == 1 and "'c1'" in warnings[0] and "fell from 1.00" in warnings[0]
+    # Ticks: a class whose coverage falls far below its best raises one warning (log, file, the run's warnings).
+    from types import SimpleNamespace
+
+    trainer, lines = SimpleNamespace(device="cpu", warnings=[]), []
+    diag.log = lines.append
+    for tick, G in enumerate([BankG(by_class), BankG({0: by_class[0], 1: by_class[1][:1]})] * 2, start=1):
+        diag(SimpleNamespace(tick=tick, cur_nimg=1000 * tick, done=False, G_ema=G, trainer=trainer))
+    rows = read_class_stats(tmp_path)
+    assert [r["classes"]["c1"]["coverage"] for r in rows] == [1.0, collapsed["c1"]["coverage"]] * 2
+    assert len(trainer.warnings) == 1 and "'c1'" in trainer.warnings[0] and "fell from 1.00" in trainer.warnings[0]
+    assert rows[1]["warnings"] == trainer.warnings and "warnings" not in rows[3]
+    assert sum(s.startswith("warning: class 'c1'") for s in lines) == 1
 
 
 def test_rare_class_memorization_flags_copies_of_the_rare_class():

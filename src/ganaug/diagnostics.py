@@ -98,11 +98,16 @@ class ClassDiagnostics:
         classes = self.measure(info.G_ema, device=device)
         row = {"tick": info.tick, "kimg": round(info.cur_nimg / 1000, 4), "features": f"pixels{self.pixel_size}",
                "k": self.k, "classes": classes}
+        warnings = self._track(row)
+        if warnings:
+            row["warnings"] = warnings
         append_jsonl(self.path, row)
         self.log("per class (recall / coverage, pixel features): " + "  ".join(
             f"{name} {_fmt(m['recall'])}/{_fmt(m['coverage'])}" for name, m in classes.items()))
-        for w in self._track(row):
+        for w in warnings:
             self.log(f"warning: {w}")
+            if trainer is not None:
+                trainer.warnings.append(w)  # TrainResult.warnings: printed at the end of `ganaug train`
 
     def _track(self, row: dict[str, Any]) -> list[str]:
         """Update the best coverage per class; warnings for classes that fell far below it."""
