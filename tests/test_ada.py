@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -208,3 +209,138 @@ def test_p_is_read_from_a_host_copy_and_survives_state_dict_round_trip():
     assert other._p_host == pytest.approx(0.7)
     pipe.set_p(1.5)
     assert float(pipe.p) == 1.0  # clamped
+
+
+# ----------------------------------------------------------------------------
+# The oversampled geometric warp (the official pipeline's algorithm), against an independent
+# NumPy/SciPy rendering of that algorithm: reflect-pad, 2x upsample with sym6 (convolution),
+# bilinear sampling at the upsampled output's pixel centres, 2x downsample with sym6 (correlation).
+
+
+def _reference_warp(img: np.ndarray, G_inv: np.ndarray, taps: np.ndarray) -> np.ndarray:
+    from scipy.ndimage import map_coordinates
+
+    R = img.shape[0]
+    f = taps / taps.sum()
+    m = R - 1  # reflect-pad generously (the algorithm only needs what the transform reaches)
+    x = np.pad(img, m, mode="reflect").astype(np.float64)
+    L = x.shape[0]
+
+    def up(a, axis):  # zero insertion, convolution with 2f; input pixel j lands on upsampled pixel 2j
+        a = np.moveaxis(a, axis, -1)
+        z = np.zeros(a.shape[:-1] + (2 * a.shape[-1],))
+        z[..., ::2] = a
+        y = np.apply_along_axis(lambda r: np.convolve(r, 2 * f), -1, z)
+        return np.moveaxis(y[..., 5:5 + z.shape[-1]], -1, axis)
+
+    u = up(up(x, 0), 1)  # [2L, 2L]
+    out = (R + 6) * 2  # the output plus a 3-pixel margin, at twice the resolution
+    q = np.arange(out) / 2 - (R + 5) / 2  # output coordinates about the centre (upsampled pixel 2i = pixel i)
+    qy, qx = np.meshgrid(q, q, indexing="ij")
+    src = np.einsum("ij,jhw->ihw", G_inv, np.stack([qx, qy, np.ones_like(qx)]))
+    ix = 2 * (src[0] + (R - 1) / 2 + m)
+    iy = 2 * (src[1] + (R - 1) / 2 + m)
+    s = map_coordinates(u, [iy, ix], order=1, mode="constant", cval=0.0)
+    assert 0 < ix.min() and ix.max() < 2 * L - 1  # sampled well inside the padded image
+
+    def down(a, axis):  # correlation with f at odd offsets, keeping R samples
+        a = np.moveaxis(a, axis, -1)
+        y = np.stack([(a[..., 2 * o + 1:2 * o + 1 + len(f)] * f).sum(-1) for o in range(R)], -1)
+        return np.moveaxis(y, -1, axis)
+
+    return down(down(s, 0), 1)
+
+
+def _random_warps(B: int, R: int, g: torch.Generator) -> torch.Tensor:
+    from ganaug.augment.ada import _rotate2d, _scale2d, _translate2d
+
+    theta = torch.rand(B, generator=g) * 2 * np.pi
+    s = torch.exp2(torch.randn(B, generator=g) * 0.2)
+    t = torch.randn(B, 2, generator=g) * 0.125 * R
+    return _rotate2d(theta) @ _scale2d(s, 1 / s) @ _translate2d(t[:, 0], t[:, 1])
+
+
+def test_warp_matches_the_official_algorithm_and_keeps_its_high_frequencies():
+    import torch.nn.functional as F
+
+    from ganaug.augment.ada import SYM6, geometric_warp
+
+    R, B = 16, 24
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(B, 1, R, R, generator=g)  # white noise: flat power spectrum
+    G = _random_warps(B, R, g)
+    ours = geometric_warp(x, G, torch.tensor(SYM6))
+    ref = np.stack([_reference_warp(x[i, 0].numpy(), G[i].numpy(), np.array(SYM6)) for i in range(B)])
+    np.testing.assert_allclose(ours[:, 0].numpy(), ref, atol=2e-4)
+
+    # Power kept (central half: no border reflections), vs the reference and vs one bilinear resample.
+    c = slice(R // 4, 3 * R // 4)
+    x_pow = float(x[..., c, c].var())
+    kept_ours = float(ours[..., c, c].var()) / x_pow
+    kept_ref = float(ref[:, c, c].var()) / x_pow
+    N = torch.diag(torch.tensor([2 / R, 2 / R, 1.0]))
+    N_inv = torch.diag(torch.tensor([R / 2, R / 2, 1.0]))
+    grid = F.affine_grid((N @ G @ N_inv)[:, :2], [B, 1, R, R], align_corners=False)
+    single = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    kept_single = float(single[..., c, c].var()) / x_pow
+    assert kept_ours == pytest.approx(kept_ref, abs=0.01)
+    assert kept_ours > kept_single + 0.1, (kept_ours, kept_single)
+
+
+@pytest.mark.parametrize("R", [16, 32])
+def test_warp_with_identity_matrices_is_the_identity(R):
+    from ganaug.augment.ada import SYM6, geometric_warp
+
+    x = images(4, 3, R)
+    y = geometric_warp(x, torch.eye(3).repeat(4, 1, 1), torch.tensor(SYM6))
+    torch.testing.assert_close(y, x, atol=5e-5, rtol=0)
+    # And a pipe whose geometric ops can fire but do not (p = 0) returns the batch itself.
+    pipe = AugmentPipe(3, "bg", p=0.0)
+    assert pipe(x) is x
+
+
+def test_augmentation_is_float32_whatever_the_caller_precision():
+    """The G step (bf16 fakes under autocast) and the D step (fp32 fakes) see the same augmentation."""
+    x = images(8, 3, 64)
+    pipe = AugmentPipe(3, "bgc", p=1.0)
+    torch.manual_seed(5)
+    d_step = pipe(x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        torch.manual_seed(5)
+        g_step = pipe(x.bfloat16())
+    assert g_step.dtype == torch.float32
+    # The only difference left is the bf16 rounding of the input itself (<= 2^-8 relative).
+    torch.manual_seed(5)
+    d_rounded = pipe(x.bfloat16().float())
+    torch.testing.assert_close(g_step, d_rounded, atol=1e-5, rtol=0)
+    assert (g_step - d_step).abs().max() < 1e-2 and (g_step - d_step).abs().mean() < 1e-3
+
+
+def test_controller_per_class_statistic_guards_an_overfit_rare_class():
+    # Class 2 (rare) is scored confidently real, the others are not: the overall statistic is low.
+    logits = torch.tensor([-1.0, 1.0] * 6 + [3.0, 3.0])
+    labels = torch.tensor([0, 1] * 6 + [2, 2])
+    results = {}
+    for per_class in (False, True):
+        pipe = AugmentPipe(3, "bgc", p=0.5)
+        ctl = AdaController(target=0.6, speed_kimg=1.0, interval=1, batch_size=len(logits), num_classes=3,
+                            per_class=per_class)
+        ctl.accumulate(logits, labels)
+        results[per_class] = (ctl.update(pipe), float(pipe.p), ctl.last_class_stats)
+    (stat_all, p_all, per), (stat_max, p_max, _) = results[False], results[True]
+    assert per == pytest.approx([-1.0, 1.0, 1.0])
+    assert stat_all == pytest.approx(2 / 14) and p_all < 0.5  # all reals together: lower p
+    assert stat_max == pytest.approx(1.0) and p_max > 0.5  # the rare class is overfit: raise p
+    state = AdaController(num_classes=3, per_class=True)
+    state.load_state_dict(ctl.state_dict())
+    assert state.per_class and state.num_classes == 3
+
+
+def test_controller_resumes_a_state_from_before_the_per_class_statistic():
+    ctl = AdaController(num_classes=3)
+    ctl.load_state_dict({"target": 0.6, "speed_kimg": 100.0, "interval": 4, "batch_size": 8, "last_stat": 0.1,
+                         "steps": 1, "acc": [2.0, 8.0]})
+    ctl.accumulate(torch.ones(4), torch.tensor([0, 1, 2, 2]))
+    ctl.interval = 2
+    assert ctl.update(AugmentPipe(3, "bgc")) == pytest.approx(6 / 12)
+    assert ctl.last_class_stats == pytest.approx([1.0, 1.0, 1.0])

@@ -20,7 +20,9 @@ from ganaug.benchmark import (
     allocate_synthetic,
     arm_train_set,
     benchmark,
+    matched_arm,
     mean_ci,
+    paired_bootstrap,
     paired_diff,
     plan_arms,
 )
@@ -33,10 +35,13 @@ KW = {
     "fractions": FRACTIONS,
     "seeds": SEEDS,
     "epochs": 2,
+    "min_steps": 0,
     "progress": False,
     "device": "cpu",
-    "batch_size": 32,
-    "baselines": ("classic", "oversample", "smote", "synthetic_only"),
+    "batch_size": 8,
+    "jobs": 1,
+    "balance": "keep",
+    "baselines": ("classic", "oversample", "weighted", "balanced_sampling", "smote", "synthetic_only"),
 }
 
 
@@ -96,7 +101,12 @@ def run1(splits, tmp_path_factory):
     return SimpleNamespace(res=res, out=out, spy=spy)
 
 
-ARMS = ["real", "synth50", "synth100", "classic", "oversample", "smote", "synthetic_only"]
+BASE_ARMS = ["classic", "oversample", "weighted", "balanced_sampling", "smote", "synthetic_only"]
+
+
+def expected_arms(res) -> list[str]:
+    """real, the fractions, the oversampling control at the val-chosen fraction, the baselines."""
+    return ["real", "synth50", "synth100", f"oversample_at{100 * res.choice['gan_fraction']:g}", *BASE_ARMS]
 
 
 # ----------------------------------------------------------------------------
@@ -172,6 +182,7 @@ def test_plan_arms():
 
 def test_every_arm_and_seed(run1):
     res, out = run1.res, run1.out
+    ARMS = expected_arms(res)
     assert [a.name for a in res.arms] == ARMS
     assert [(r["arm"], r["seed"]) for r in res.runs] == [(a, s) for a in ARMS for s in range(SEEDS)]
     for a in ARMS:
@@ -181,7 +192,7 @@ def test_every_arm_and_seed(run1):
     d = json.loads((out / "benchmark" / "results.json").read_text())
     assert d["summary"].keys() == set(ARMS) and len(d["runs"]) == len(ARMS) * SEEDS
     rows = (out / "benchmark" / "results.csv").read_text().splitlines()
-    assert len(rows) == 1 + len(ARMS) and "balanced_accuracy_diff_ci_low" in rows[0]
+    assert len(rows) == 1 + len(ARMS) and "balanced_accuracy_diff_ci_low" in rows[0] and "vs_real_p_adjusted" in rows[0]
     assert res.leak_check == {"train": 0, "val": 0, "synthetic": 0}
 
 
@@ -200,7 +211,7 @@ def test_ci_and_paired_diff_by_hand(run1):
         r = json.loads(f.read_text())
         stored[(r["arm"], r["seed"])] = r["metrics"]
     t = stats.t.ppf(0.975, SEEDS - 1)
-    for arm in ARMS:
+    for arm in expected_arms(res):
         for metric in ("balanced_accuracy", "accuracy", "macro_f1"):
             v = np.array([stored[(arm, s)][metric] for s in range(SEEDS)])
             ref = np.array([stored[("real", s)][metric] for s in range(SEEDS)])
@@ -248,22 +259,43 @@ def test_new_synthetic_pool_reruns_only_synthetic_arms(run1, splits, tmp_path):
     spy = FitSpy()
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(classify, "fit_classifier", spy)
-        benchmark(splits.train, splits.val, splits.test, other, out=tmp_path, **{**KW, "seeds": 1})
-    # seed 0 of synth50, synth100, synthetic_only retrained; real, oversample, smote reused.
-    assert len(spy.calls) == 3
+        res = benchmark(splits.train, splits.val, splits.test, other, out=tmp_path, **{**KW, "seeds": 1})
+    # seed 0 of synth50, synth100, synthetic_only retrained; real and the baselines reused; the oversampling
+    # control too, unless validation now prefers another fraction.
+    same = res.choice["gan_arm"] == run1.res.choice["gan_arm"]
+    assert len(spy.calls) == (3 if same else 4)
 
 
 def test_result_display_and_reload(run1, tmp_path):
     res = run1.res
     table = res.table()
     assert "real + 50 % synthetic" in table and "(reference)" in table and "SMOTE" in table
+    assert "class-weighted loss" in table and "class-balanced sampling" in table
     v = res.verdict()
-    assert v.startswith("Over 2 seeds, balanced accuracy") and "at 50 % synthetic" in v and "95 % CI" in v
+    assert v.startswith("Balanced accuracy on the real test split (2 seeds × 24 test images")
+    assert "the fraction chosen on validation" in v and "vs random oversampling adding the same" in v
+    assert "Holm-adjusted" in v and "95 % CI" in v
+    # The headline carries the same primary comparisons and cautions as the full verdict.
+    h = res.headline()
+    assert h.split(". ")[0] == v.split(". ")[0] and "Holm" not in h
+    for sentence in ("Caution: 2 seed(s) only",):
+        assert sentence in h and sentence in v
     assert "<table>" in res._repr_html_()
     again = BenchmarkResult.load(run1.out)
     assert again.to_dict() == res.to_dict()
     assert res.plot(tmp_path / "b.png")[:4] == b"\x89PNG" and (tmp_path / "b.png").is_file()
     assert res.plot_per_class(tmp_path / "p.png")[:4] == b"\x89PNG"
+
+
+def _hand_runs(table, val=None):
+    """Runs built by hand (no test predictions: the comparisons fall back to the paired t-test over seeds)."""
+    runs = []
+    for name, values in table.items():
+        for s, v in enumerate(values):
+            m = {"accuracy": v, "balanced_accuracy": v, "macro_f1": v, "auroc": v, "per_class_recall": [v, v]}
+            runs.append({"arm": name, "seed": s, "metrics": m, "n_train": 10, "steps": 50, "best_step": 20,
+                         "val_score": (val or {}).get(name, 0.5)})
+    return runs
 
 
 def test_verdict_wording():
@@ -272,19 +304,30 @@ def test_verdict_wording():
         Arm("synth25", "mix", 0.25, "r+25"),
         Arm("synth100", "mix", 1, "r+100"),
     ]
-    runs = []
-    for s, (r, a, b) in enumerate([(0.70, 0.72, 0.70), (0.72, 0.75, 0.71), (0.71, 0.73, 0.73)]):
-        for name, v in (("real", r), ("synth25", a), ("synth100", b)):
-            m = {"accuracy": v, "balanced_accuracy": v, "macro_f1": v, "auroc": v, "per_class_recall": [v, v]}
-            runs.append({"arm": name, "seed": s, "metrics": m, "n_train": 10})
+    runs = _hand_runs({"real": [0.70, 0.72, 0.71], "synth25": [0.72, 0.75, 0.73], "synth100": [0.70, 0.71, 0.73]},
+                      val={"synth25": 0.8, "synth100": 0.7})
     res = BenchmarkResult.from_runs(arms, runs, ["x", "y"], [0, 1, 2])
-    v = res.verdict()
-    # synth25: diffs .02 .03 .02 -> +2.3 points, CI excludes 0; synth100: 0 -.01 .02 -> not significant.
-    assert "+2.3 points balanced accuracy at 25 % synthetic, 95 % CI [0.9, 3.8]" in v
-    assert "no significant change at 100 % synthetic (+0.3 points" in v
+    # synth25 (chosen on val): diffs .02 .03 .02 -> +2.3 points, t-interval [0.9, 3.8] (3 seeds).
     h = res.headline()
-    assert h == ("balanced accuracy vs real only: +2.3 points at 25 % synthetic (95 % CI [0.9, 3.8]); "
-                 "no significant change at 100 % synthetic.")
+    assert ("GAN images at 25 % synthetic (the fraction chosen on validation) vs real only: +2.3 points "
+            "(95 % CI [0.9, 3.8]): better") in h
+    assert "vs random oversampling adding the same number of images per class: not run" in h
+    c = res.comparison("gan_vs_real")
+    assert c["p"] == pytest.approx(stats.ttest_rel([0.72, 0.75, 0.73], [0.70, 0.72, 0.71]).pvalue)
+    assert "r+100 vs real only +0.3" in res.verdict() and "inconclusive" in res.verdict()
+
+
+def test_fraction_and_best_baseline_are_chosen_on_validation_not_test():
+    arms = [Arm("real", "real", 0, "real only"), Arm("synth50", "mix", 0.5, "r+50"), Arm("synth100", "mix", 1, "r+100"),
+            Arm("oversample", "oversample", 0, "over"), Arm("weighted", "weighted", 0, "w")]
+    # On test synth100 and oversample are best; on validation synth50 and weighted are.
+    runs = _hand_runs({"real": [0.6, 0.61, 0.62], "synth50": [0.6, 0.62, 0.62], "synth100": [0.7, 0.72, 0.71],
+                       "oversample": [0.7, 0.7, 0.72], "weighted": [0.6, 0.6, 0.61]},
+                      val={"real": 0.6, "synth50": 0.9, "synth100": 0.7, "oversample": 0.6, "weighted": 0.8})
+    res = BenchmarkResult.from_runs(arms, runs, ["x", "y"], [0, 1, 2])
+    assert res.choice["gan_arm"] == "synth50" and res.choice["best_baseline"] == "weighted"
+    assert res.comparison("gan_vs_real")["arm"] == "synth50"
+    assert res.comparison("gan_vs_best_baseline")["vs"] == "weighted"
 
 
 def test_smote_skipped_with_single_image_class(splits):
@@ -297,6 +340,8 @@ def test_smote_skipped_with_single_image_class(splits):
         fractions=(0,),
         seeds=1,
         epochs=1,
+        min_steps=0,
+        jobs=1,
         progress=False,
         device="cpu",
         baselines=("smote",),
@@ -310,6 +355,7 @@ def test_parallel_jobs_match_sequential(splits, tmp_path):
         "fractions": (0,),
         "seeds": 2,
         "epochs": 1,
+        "min_steps": 0,
         "progress": False,
         "device": "cpu",
         "baselines": ("oversample",),
@@ -350,6 +396,12 @@ def test_cli_benchmark(splits, tmp_path, monkeypatch):
         "1",
         "--epochs",
         "1",
+        "--min-steps",
+        "0",
+        "--balance",
+        "keep",
+        "--jobs",
+        "1",
         "--baselines",
         "none",
         "--device",
@@ -382,7 +434,7 @@ def test_bad_option_values_are_user_errors(splits):
 def test_result_repr_is_short(run1):
     # Regression: the dataclass repr dumped every run of every arm.
     text = repr(run1.res)
-    assert text.startswith("BenchmarkResult(7 arms x 2 seeds") and "\n" not in text and len(text) < 300
+    assert text.startswith("BenchmarkResult(10 arms x 2 seeds") and "\n" not in text and len(text) < 300
 
 
 def test_cli_default_out_is_outside_a_generate_folder(splits, tmp_path, monkeypatch):
@@ -402,7 +454,8 @@ def test_cli_default_out_is_outside_a_generate_folder(splits, tmp_path, monkeypa
     (syn / "manifest.csv").write_text("file,kind\n")
     splits.synthetic.save_npz(syn / "images.npz")
     r = CliRunner().invoke(cli, ["benchmark", "--data", str(tmp_path / "prep"), "--synthetic", str(syn / "images.npz"),
-                                 "--fractions", "0,50", "--seeds", "1", "--epochs", "1", "--baselines", "none",
+                                 "--fractions", "0,50", "--seeds", "1", "--epochs", "1", "--min-steps", "0",
+                                 "--jobs", "1", "--baselines", "none",
                                  "--device", "cpu", "-q"])
     assert r.exit_code == 0, r.output
     assert (tmp_path / "synth-bench" / "benchmark" / "results.json").is_file()
@@ -410,20 +463,150 @@ def test_cli_default_out_is_outside_a_generate_folder(splits, tmp_path, monkeypa
 
 
 def test_verdict_warns_when_classifiers_were_still_learning():
-    # Regression: with few images an epoch is one or two optimiser steps; when model selection keeps picking the
-    # last epoch the classifiers are undertrained and bigger arms get more steps, yet the verdict read as final.
+    # Regression: when model selection keeps picking the last checkpoint the classifiers are undertrained;
+    # the verdict (and the headline) must say so.
     arms = [Arm("real", "real", 0, "real only"), Arm("synth100", "mix", 1, "r+100")]
 
     def runs(best):
-        out = []
-        for s in range(2):
-            for name, v in (("real", 0.6 + s / 100), ("synth100", 0.62 + s / 50)):
-                m = {"accuracy": v, "balanced_accuracy": v, "macro_f1": v, "auroc": v, "per_class_recall": [v, v]}
-                out.append({"arm": name, "seed": s, "metrics": m, "n_train": 10, "best_epoch": best,
-                            "epochs_run": 20})
+        out = _hand_runs({"real": [0.6, 0.61, 0.6], "synth100": [0.62, 0.64, 0.6]})
+        for r in out:
+            r.update(best_step=best, steps=300)
         return out
 
-    undertrained = BenchmarkResult.from_runs(arms, runs(20), ["x", "y"], [0, 1], config={"epochs": 20})
-    assert "best validation epoch was the last of 20" in undertrained.verdict()
-    settled = BenchmarkResult.from_runs(arms, runs(9), ["x", "y"], [0, 1], config={"epochs": 20})
+    undertrained = BenchmarkResult.from_runs(arms, runs(300), ["x", "y"], [0, 1, 2])
+    for text in (undertrained.verdict(), undertrained.headline()):
+        assert "the best validation checkpoint was the last (300 steps)" in text
+    settled = BenchmarkResult.from_runs(arms, runs(120), ["x", "y"], [0, 1, 2])
     assert "Caution" not in settled.verdict()
+
+
+# ----------------------------------------------------------------------------
+# Equal budgets, no false gain, the comparisons in results.json
+
+
+def test_every_arm_runs_the_same_number_of_optimiser_steps(run1):
+    res = run1.res
+    steps = res.config["steps"]
+    assert steps == 2 * math.ceil(28 / 8)  # epochs x batches of the REAL training set (28 images, batch 8)
+    assert {r["steps"] for r in res.runs} == {steps}
+    assert {c["kw"]["steps"] for c in run1.spy.calls} == {steps}
+    assert {c["kw"]["eval_every"] for c in run1.spy.calls} == {math.ceil(28 / 8)}
+    # ... although the arms' training sets differ in size.
+    assert len({c["n_train"] for c in run1.spy.calls}) >= 4
+
+
+def test_copies_of_the_training_images_are_not_reported_as_a_gain():
+    # Regression: with a fixed number of epochs, a "synthetic" pool of exact copies of the training images
+    # doubled the optimiser steps of the 100 % arm and read as a significant gain.
+    train, val, test = make_set([16, 8, 4], seed=0), make_set([5, 5, 5], seed=1), make_set([30, 30, 30], seed=2)
+    copies = ImageSet(train.images.copy(), train.labels.copy(), train.class_names,
+                      paths=[f"copy#{i}" for i in range(len(train))])
+    res = benchmark(train, val, test, copies, fractions=(0, 1.0), balance="keep", seeds=8, epochs=2,
+                    min_steps=24, batch_size=8, baselines=(), jobs=1, progress=False, device="cpu")
+    assert {r["steps"] for r in res.runs} == {24}
+    c = res.comparison("gan_vs_real")
+    assert c["arm"] == "synth100" and c["n_seeds"] == 8 and c["n_test"] == 90
+    assert c["reading"] != "better" and c["ci_low"] <= 0 <= c["ci_high"]
+    assert "better" not in res.headline()
+
+
+def test_results_json_holds_the_comparisons(run1):
+    from statsmodels.stats.multitest import multipletests
+
+    d = json.loads((run1.out / "benchmark" / "results.json").read_text())
+    # The fraction is the one with the best mean validation score over seeds (from the stored runs).
+    val = {}
+    for f in (run1.out / "benchmark" / "runs").glob("synth[0-9]*-seed*.json"):
+        r = json.loads(f.read_text())
+        val.setdefault(r["arm"], []).append(r["val_score"])
+    best = max(sorted(val, key=lambda a: float(a[5:])), key=lambda a: np.mean(val[a]))
+    assert d["choice"]["gan_arm"] == best and d["choice"]["gan_fraction"] == float(best[5:]) / 100
+    comps = {c["id"]: c for c in d["comparisons"]}
+    assert comps["gan_vs_real"]["arm"] == best and comps["gan_vs_real"]["vs"] == "real"
+    over = comps["gan_vs_oversampling"]
+    assert over["arm"] == best and over["vs"] == f"oversample_at{best[5:]}" and over["role"] == "primary"
+    for c in comps.values():
+        assert c["reading"] in ("better", "worse", "inconclusive", "no result")
+        assert c["ci_low"] <= c["diff"] <= c["ci_high"] and c["n_test"] == 24 and c["n_seeds"] == SEEDS
+        assert "mde" in c and "p_adjusted" in c
+    sec = [c for c in d["comparisons"] if c["role"] == "secondary"]
+    assert len(sec) == len(d["arms"]) - 1  # every arm but real and the GAN arm vs real, + GAN vs best baseline
+    holm = multipletests([c["p"] for c in sec], method="holm")[1]
+    assert [c["p_adjusted"] for c in sec] == pytest.approx(list(holm))
+    # The oversampling control adds the GAN arm's images per class, copied from the real ones.
+    ctrl = [r for r in d["runs"] if r["arm"] == over["vs"]]
+    gan = [r for r in d["runs"] if r["arm"] == best]
+    assert [r["train_counts"] for r in ctrl] == [r["train_counts"] for r in gan]
+
+
+def test_oversampling_control_copies_real_images(splits):
+    data = _Data(splits.train, splits.val, splits.test, splits.synthetic, {"balance": "fix"}, "x", "y")
+    ctrl = arm_train_set(matched_arm(Arm("synth50", "mix", 0.5)), 3, data)
+    assert np.bincount(ctrl.labels).tolist() == [16, 8 + 5, 4 + 9]  # as the 50 % synthetic arm
+    real_h = {pixel_hash(x) for x in splits.train.images}
+    assert {pixel_hash(x) for x in ctrl.images} == real_h
+
+
+def test_paired_bootstrap_matches_resampling_by_index():
+    # The weighted replicates equal an explicit resampling of seeds and (per class) test images.
+    rng = np.random.default_rng(1)
+    y = np.repeat([0, 1], [40, 20])
+    a = rng.random((4, 60)) < 0.75
+    b = rng.random((4, 60)) < 0.65
+    r = paired_bootstrap(a, b, y, n_boot=4000)
+
+    def bacc(c, yy):
+        return np.mean([c[:, yy == k].mean(1) for k in (0, 1)], axis=0)
+
+    reps = []
+    for _ in range(4000):
+        s = rng.integers(0, 4, 4)
+        i = np.concatenate([rng.choice(np.flatnonzero(y == k), (y == k).sum()) for k in (0, 1)])
+        reps.append(np.mean(bacc(a[s][:, i], y[i]) - bacc(b[s][:, i], y[i])))
+    assert r["diff"] == pytest.approx(np.mean(bacc(a, y) - bacc(b, y)))
+    assert r["ci_low"] == pytest.approx(np.quantile(reps, 0.025), abs=0.012)
+    assert r["ci_high"] == pytest.approx(np.quantile(reps, 0.975), abs=0.012)
+    assert r["se"] == pytest.approx(np.std(reps), rel=0.08)
+    assert r["mde"] == pytest.approx((stats.norm.ppf(0.975) + stats.norm.ppf(0.8)) * r["se"])
+    same = paired_bootstrap(a, a, y, n_boot=200)
+    assert same["diff"] == same["ci_low"] == same["ci_high"] == 0 and same["p"] == 1
+
+
+def test_no_real_only_classifier_collapses_on_90_real_images():
+    # Regression: 65 + 25 real training images at batch 64 gave 2 optimiser steps per epoch, and some
+    # real-only classifiers predicted one class for everything. The benchmark's defaults must train them.
+    from ganaug.data.sources import load
+
+    full = load("builtin:fashion-demo").imageset
+    t, s = full.class_names.index("tshirt"), full.class_names.index("shirt")
+
+    def pick(off, n_t, n_s):
+        idx = np.concatenate([np.flatnonzero(full.labels == t)[off:off + n_t],
+                              np.flatnonzero(full.labels == s)[off:off + n_s]])
+        return ImageSet(full.images[idx], (full.labels[idx] == s).astype(np.int64), ["tshirt", "shirt"])
+
+    train, val, test = pick(0, 65, 25), pick(100, 20, 20), pick(200, 100, 100)
+    res = benchmark(train, val, test, None, fractions=(0,), baselines=(), seeds=3, jobs=1, progress=False,
+                    device="cpu")
+    assert res.config["steps"] >= 300 and res.config["batch_size"] <= 16
+    for r in res.runs:
+        assert not r["collapsed"] and r["val_pred_classes"] == 2
+        assert len(set(r["test_pred"])) == 2 and r["metrics"]["balanced_accuracy"] > 0.6
+    assert not any(c["kind"] == "collapsed" for c in res.cautions)
+
+
+def test_one_set_of_defaults_for_api_cli_and_pipeline():
+    from ganaug.benchmark import BenchmarkOptions
+    from ganaug.cli.benchmark import benchmark_cmd
+    from ganaug.pipeline import DEFAULTS
+
+    d = BenchmarkOptions()
+    cli_defaults = {p.name: p.default for p in benchmark_cmd.params}
+    assert cli_defaults["seeds"] == d.seeds and cli_defaults["balance"] == d.balance
+    assert cli_defaults["epochs"] == d.epochs and cli_defaults["min_steps"] == d.min_steps
+    assert cli_defaults["jobs"] == d.jobs and cli_defaults["baselines"] == ",".join(d.baselines)
+    assert [float(x) / 100 for x in cli_defaults["fractions"].split(",")] == list(d.fractions)
+    pipe = DEFAULTS["benchmark"]
+    assert {k: v for k, v in d.to_dict().items() if k != "device"} == pipe
+    with pytest.raises(UserError, match="unknown option"):
+        BenchmarkOptions.from_mapping({"epoch": 3})

@@ -69,3 +69,17 @@ def test_probability_and_color():
     assert torch.allclose(y, (x + 0.5).clamp(-1, 1))
     c = augment_batch(x, contrast=torch.zeros(32))
     assert torch.allclose(c, x.mean(dim=(1, 2, 3), keepdim=True).expand_as(x))
+
+
+def test_mirror_doubles_the_set_with_x_flips_only(make_imageset):
+    from ganaug.augment.classic import mirror
+
+    s = make_imageset(counts=(4, 3), size=12, channels=3)
+    m = mirror(s)
+    assert len(m) == 2 * len(s) == 14
+    np.testing.assert_array_equal(m.images[:7], s.images)  # originals first, untouched
+    np.testing.assert_array_equal(m.images[7:], s.images[..., ::-1])  # then exactly their left-right mirrors
+    assert m.labels.tolist() == s.labels.tolist() * 2
+    assert m.paths[7:] == [f"{p}#xflip" for p in s.paths]
+    assert m.hashes[7] == pixel_hash(m.images[7]) and m.hashes[:7] == s.hashes
+    assert not np.array_equal(m.images[7:], m.images[:7])  # the test images are not symmetric

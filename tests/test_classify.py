@@ -208,3 +208,55 @@ def test_bad_inputs(data):
         fit_classifier(train, val, arch="vgg")
     with pytest.raises(UserError, match="empty"):
         fit_classifier(train, val.subset([]))
+
+
+def test_fixed_step_budget_whatever_the_set_size(data, monkeypatch):
+    # The benchmark gives every arm the same optimiser steps: a set three times larger gets no more.
+    train, val, _ = data
+    big = ImageSet.concat([train, train, train])
+    calls = []
+    real_step = torch.optim.AdamW.step
+
+    def counting_step(self, *a, **kw):
+        calls.append(1)
+        return real_step(self, *a, **kw)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", counting_step)
+    runs = []
+    for s in (train, big):
+        calls.clear()
+        r = fit_classifier(s, val, steps=23, eval_every=5, batch_size=8, device="cpu", patience=None)
+        runs.append(r)
+        assert len(calls) == 23 == r.steps
+    assert [h["step"] for h in runs[0].history] == [h["step"] for h in runs[1].history] == [5, 10, 15, 20, 23]
+    assert runs[0].best_step in (5, 10, 15, 20, 23)
+    # Without `steps`: epochs x batches of the set, with the min_steps floor.
+    assert fit_classifier(train, val, epochs=2, batch_size=8, device="cpu", patience=None).steps == 2 * 5
+    assert fit_classifier(train, val, epochs=2, batch_size=8, min_steps=17, device="cpu", patience=None).steps == 17
+
+
+def test_automatic_batch_and_lr_scale_with_the_set():
+    from ganaug.classify import auto_batch_size, auto_lr
+
+    assert auto_batch_size(90) == 11 and auto_batch_size(40) == 8 and auto_batch_size(5000) == 64
+    assert auto_batch_size(5) == 5  # never more than the set
+    assert auto_lr(64) == pytest.approx(1e-3) and auto_lr(16) == pytest.approx(5e-4)
+
+
+def test_balanced_sampler_draws_classes_equally_and_weighted_loss_differs(data):
+    from ganaug.classify import _BatchStream
+
+    labels = torch.tensor([0] * 90 + [1] * 10)
+    stream = _BatchStream(labels, 50, torch.Generator().manual_seed(0), "balanced")
+    drawn = torch.cat([labels[stream.next()] for _ in range(40)])
+    assert abs(float((drawn == 1).float().mean()) - 0.5) < 0.05
+    plain = _BatchStream(labels, 30, torch.Generator().manual_seed(0))
+    seen = torch.cat([plain.next() for _ in range(10)])  # 300 draws = 3 passes: each image 3 times
+    assert torch.bincount(seen, minlength=100).tolist() == [3] * 100
+    train, val, _ = data
+    kw = {"steps": 6, "batch_size": 8, "device": "cpu", "patience": None, "seed": 0}
+    a = fit_classifier(train, val, **kw)
+    b = fit_classifier(train, val, class_weight="balanced", **kw)
+    assert a.history[0]["train_loss"] != b.history[0]["train_loss"]
+    with pytest.raises(UserError, match="class_weight"):
+        fit_classifier(train, val, class_weight="inverse", **kw)

@@ -51,7 +51,7 @@ def test_kid_same_vs_shifted():
     shifted, _ = kid(a, gauss(200, 16, 9, 1.0), subsets=20)
     assert abs(mean) < 0.02
     assert shifted > 0.2 and shifted > 10 * abs(mean)
-    assert kid(a, b, subsets=20) == (mean, std)  # deterministic
+    np.testing.assert_equal(kid(a, b, subsets=20), (mean, std))  # deterministic (std: NaN, subsets are whole sets)
     # Default subset size works below the libraries' 1000; tiny sets give NaN, not an error.
     assert np.isnan(kid(a[:1], b)[0])
 
@@ -60,10 +60,46 @@ def test_kid_matches_torchmetrics():
     from torchmetrics.image.kid import poly_mmd
 
     a, b = gauss(120, 16, 10), gauss(120, 16, 11, 0.3)
-    mean, std = kid(a, b, subset_size=120, subsets=3)  # subsets of the full sets: one exact value
+    mean, se = kid(a, b, subset_size=120, subsets=3)  # subsets of the full sets: one exact value
     theirs = float(poly_mmd(torch.from_numpy(a), torch.from_numpy(b)))
-    assert std == pytest.approx(0.0, abs=1e-12)
+    assert np.isnan(se)  # no spread where every subset is the whole set (it used to say 1e-16)
     assert mean == pytest.approx(theirs, rel=1e-4)
+
+
+def test_kid_standard_error_matches_torch_fidelity_subsets():
+    from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, kid_features_to_metric
+
+    a, b = gauss(150, 16, 12), gauss(130, 16, 13, 0.3)
+    mean, se = kid(a, b, subset_size=60, subsets=25, seed=3)
+    theirs = kid_features_to_metric(torch.from_numpy(a), torch.from_numpy(b), kid_subsets=25, kid_subset_size=60,
+                                    rng_seed=3, verbose=False)
+    assert mean == pytest.approx(theirs[KEY_METRIC_KID_MEAN], rel=1e-9)
+    # Their population std over the 25 subsets -> the standard error of the mean of 25 values.
+    assert se == pytest.approx(theirs[KEY_METRIC_KID_STD] / np.sqrt(25 - 1), rel=1e-9)
+
+
+def test_matched_sizes_keep_a_big_sample_from_beating_the_floor():
+    """Same distribution everywhere: 50 real test, 300 real train and 3000 "synthetic" rows.
+
+    Unmatched, the 3000 rows look closer to the test set than the real training split does (FID falls
+    with sample size), i.e. they "beat the floor" on size alone; at matched sizes they sit inside the
+    floor's spread.
+    """
+    from ganaug.metrics.distribution import matched
+
+    test, train, synth = gauss(50, 16, 70), gauss(300, 16, 71), gauss(3000, 16, 72)
+
+    def fid_only(r, f):
+        return {"fid": fid(r, f)}
+
+    floor = np.array([v["fid"] for v in matched(fid_only, train, test, 50, repeats=20, seed=1)])
+    vs_test = np.mean([v["fid"] for v in matched(fid_only, test, synth, 50, repeats=20, seed=2)])
+    vs_train = np.mean([v["fid"] for v in matched(fid_only, train, synth, 50, repeats=20, seed=3)])
+    lo, hi = floor.mean() - 2 * floor.std(ddof=1), floor.mean() + 2 * floor.std(ddof=1)
+    assert lo < vs_test < hi and lo < vs_train < hi, (floor.mean(), floor.std(ddof=1), vs_test, vs_train)
+    assert fid(test, synth) < lo and fid(train, synth) < lo  # the unmatched computation
+    # Equal sizes: nothing to subsample, one value.
+    assert len(matched(fid_only, test, synth[:50], 50, repeats=20)) == 1
 
 
 def test_prdc_identical_sets():
@@ -123,3 +159,36 @@ def test_inputs_are_not_modified():
         fid(a, b), kid(a, b, subsets=2)
         np.testing.assert_array_equal(a, a0)
         np.testing.assert_array_equal(b, b0)
+
+
+def _reference_prdc(real, fake, k):
+    """prdc.compute_prdc (Naeem et al.'s package, a test dependency), without its print."""
+    import contextlib
+    import io
+
+    from prdc import compute_prdc
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        return {key: float(v) for key, v in compute_prdc(real, fake, k).items()}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_prdc_equals_the_prdc_package_on_integer_features_with_ties(seed):
+    # Integer-valued features: many distances tie exactly with a k-NN radius. Radii in float64 and
+    # distances in float32 used to flip those ties (precision 0.87 vs the package's 0.81 here).
+    rng = np.random.default_rng(seed)
+    real = rng.integers(0, 3, (200, 6)).astype(np.float64)
+    fake = rng.integers(0, 3, (150, 6)).astype(np.float64) + (rng.random((150, 6)) < 0.1)
+    want = _reference_prdc(real, fake, 5)
+    for dtype in (np.float64, np.float32, np.uint8):
+        got = prdc(real.astype(dtype), fake.astype(dtype), k=5)
+        for key, value in want.items():
+            assert got[key] == pytest.approx(value, abs=1e-12), (dtype, key)
+
+
+def test_prdc_equals_the_prdc_package_on_random_floats():
+    real, fake = gauss(300, 16, 60), gauss(250, 16, 61, 0.3)
+    want = _reference_prdc(real, fake, 5)
+    got = prdc(real, fake, k=5)
+    for key, value in want.items():
+        assert got[key] == pytest.approx(value, abs=1e-12), key

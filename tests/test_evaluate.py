@@ -44,35 +44,49 @@ def test_evaluate_pixels_writes_everything(data, tmp_path):
     train, _, test, synth = data
     res = evaluate(synth, train, test, features="pixels", out=tmp_path, device="cpu", k=3)
     assert list(res.metrics) == ["overall", "disc", "bar"]
-    assert res.counts["disc"] == {"n_synthetic": 20, "n_train": 30, "n_test": 15}
+    assert res.counts["disc"] == {"n_synthetic": 20, "n_train": 30, "n_test": 15, "n_matched": 15}
+    assert res.counts["overall"]["n_matched"] == 30  # 40 synthetic, 60 train, 30 test: every column at 30
+    # Spreads only where a side was subsampled: train (60 -> 30) in the floor; KID's standard error likewise.
+    assert res.spread["overall"]["fid"]["floor"] > 0 and res.metrics["overall"]["kid_se"]["vs_train"] > 0
     for scope in res.metrics.values():
         for col in ("vs_train", "vs_test", "floor"):
             assert math.isfinite(scope["fid"][col]) and 0 <= scope["precision"][col] <= 1
-    # The planted copies are flagged; real test images are not.
-    assert res.memorization.near_copy[-2:].all() and res.memorization.summary()["near_copy_count"] == 2
+    # The planted copies are flagged; real test images are not. The threshold is calibrated on the 30 test
+    # images (their smallest ratio), so about 1 in 31 fresh samples falls below it too (it was a fixed 1/3).
+    mem = res.memorization
+    assert mem.near_copy[-2:].all() and mem.near_copy[:-2].sum() <= 3
+    assert mem.threshold == pytest.approx(min(mem.holdout.pixel.ratio[:, 0]))
     assert res.memorization_floor["near_copy_count"] == 0
+    # The data-copying test sees the 2 copies among 38 fresh images: no significant copying.
+    assert res.data_copying["cells_used"] >= 1 and res.data_copying["p_value"] > 0.01
 
     for name in ("metrics.json", "metrics.csv", "memorization.csv", "memorization.png"):
         assert (tmp_path / name).is_file()
     j = json.loads((tmp_path / "metrics.json").read_text())  # strict JSON: no NaN
     assert j["metrics"]["overall"]["fid"]["floor"] == pytest.approx(res.metrics["overall"]["fid"]["floor"])
-    assert j["memorization"]["near_copy_count"] == 2 and j["features"]["kind"] == "pixels"
+    assert j["memorization"]["near_copy_count"] == mem.summary()["near_copy_count"] and j["features"]["kind"] == "pixels"
+    assert j["data_copying"]["z_u"] == pytest.approx(res.data_copying["z_u"]) and "p_value" in j["data_copying"]
+    assert j["spread"]["overall"]["fid"]["floor"] == pytest.approx(res.spread["overall"]["fid"]["floor"])
     with open(tmp_path / "metrics.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 3 * 7 and {"scope", "metric", "vs_train", "vs_test", "floor"} <= set(rows[0])
     table = res.table()
     assert "floor" in table and "disc" in table and "FID" in table and "near copies" in table
+    assert "matched 30" in table and "Z_U = " in table and "KID s.e." in table
     assert "<table>" in res._repr_html_()
 
-    # Cross-check on the same pixel features: the classic pytorch-fid formula (scipy sqrtm).
+    # Cross-check on the same pixel features: the classic pytorch-fid formula (scipy sqrtm). Every
+    # column is at matched sizes; with 30 synthetic images there is one draw of 30 of them vs all 30 test.
     # (tests/test_distribution.py cross-checks against torchmetrics too.)
     from scipy import linalg
 
-    a, b = pixel_features(train, 16).astype(np.float64), pixel_features(synth, 16).astype(np.float64)
+    res30 = evaluate(synth.subset(range(30)), train, test, features="pixels", device="cpu", k=3)
+    a, b = pixel_features(test, 16).astype(np.float64), pixel_features(synth.subset(range(30)), 16).astype(np.float64)
     s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
     covmean = linalg.sqrtm(s1 @ s2).real
     theirs = ((a.mean(0) - b.mean(0)) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean)
-    assert res.metrics["overall"]["fid"]["vs_train"] == pytest.approx(theirs, rel=1e-4)
+    assert res30.metrics["overall"]["fid"]["vs_test"] == pytest.approx(theirs, rel=1e-4)
+    assert math.isnan(res30.spread["overall"]["fid"]["vs_test"]) and math.isnan(res30.metrics["overall"]["kid_se"]["vs_test"])
 
 
 def test_evaluate_resizes_and_handles_unconditional(data):
@@ -125,10 +139,12 @@ def test_cli_evaluate(data, tmp_path, monkeypatch):
     (tmp_path / "prepared").mkdir()
     monkeypatch.setattr(cli_evaluate, "_load_prepared", lambda d: SimpleNamespace(train=train, val=val, test=test))
     r = CliRunner().invoke(cli, ["evaluate", "--synthetic", str(tmp_path / "synth.npz"), "--data",
-                                 str(tmp_path / "prepared"), "--features", "pixels", "--k", "3", "-q"])
+                                 str(tmp_path / "prepared"), "--features", "pixels", "--k", "3", "--repeats", "3",
+                                 "-q"])
     assert r.exit_code == 0, r.output
-    assert "FID" in r.output and "floor" in r.output
-    assert (tmp_path / "synth-eval" / "metrics.json").is_file()
+    assert "FID" in r.output and "floor" in r.output and "mean of 3 draws" in r.output and "Z_U" in r.output
+    j = json.loads((tmp_path / "synth-eval" / "metrics.json").read_text())
+    assert j["options"]["repeats"] == 3 and j["counts"]["overall"]["n_matched"] == 30
 
 
 def test_cli_evaluate_end_to_end_with_prepared_folder(tmp_path):
@@ -175,7 +191,7 @@ def test_eval_result_repr_is_short(data):
     for obj, head in ((res, "EvalResult("), (res.memorization, "MemorizationResult(")):
         text = repr(obj)
         assert text.startswith(head) and "\n" not in text and len(text) < 300, text
-    assert "near copies 2/40" in repr(res)  # the two planted copies
+    assert f"near copies {res.memorization.summary()['near_copy_count']}/40" in repr(res)
 
 
 def test_cli_evaluate_default_out_is_outside_a_generate_folder(data, tmp_path, monkeypatch):

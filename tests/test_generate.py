@@ -37,8 +37,9 @@ def test_same_seed_same_image_whatever_the_batch(runs, arch):
     np.testing.assert_array_equal(b.images.images[1], imgs_b_class[3])
     assert not np.array_equal(imgs_b_class[0], imgs_b_class[1])  # different seeds differ
     c = generate(runs[arch], seeds="0-3", classes="a", truncation=0.0, progress=False, device="cpu")
-    if arch == "stylegan2":  # psi = 0: every seed maps to the class's average w
-        assert np.abs(c.images.images.astype(int) - c.images.images[0].astype(int)).max() <= 1
+    if arch == "stylegan2":  # psi = 0: every seed maps to the class's average w; only its own noise differs
+        diff = np.abs(c.images.images.astype(int) - c.images.images[0].astype(int))
+        assert diff.max() <= 8 and diff.mean() < 2
 
 
 def test_export_folder_zip_npz_with_provenance(runs, tmp_path):

@@ -141,3 +141,64 @@ def test_real_handwritten_digits():
     assert res.pixel.ratio[:200, 0].min() > 0.4 and res.pixel.ratio[200:, 0].max() < 0.15
     # Held-out real digits are far from 100% "authentic": the reason evaluate reports a real floor.
     assert 0.3 < res.pixel.authentic[:200].mean() < 0.8
+
+
+def _digits32():
+    from sklearn.datasets import load_digits
+
+    from ganaug.metrics.features import resize_images
+
+    x, y = load_digits(return_X_y=True)
+    return resize_images((x.reshape(-1, 1, 8, 8) * 255 / 16).round().astype(np.uint8), (32, 32)), y
+
+
+def test_shifted_and_mirrored_training_copies_are_flagged_with_a_calibrated_threshold():
+    """Real digits: copies moved by one pixel or mirrored are copies; held-out digits are not."""
+    imgs, y = _digits32()
+    p = np.random.default_rng(1).permutation(len(imgs))
+    tr, held, fresh = p[:700], p[700:1300], p[1300:1500]
+    names = [str(i) for i in range(10)]
+    src = tr[:100]
+    shifted = np.zeros_like(imgs[src[:50]])  # one pixel down or left, the background (0) comes in
+    shifted[0::2, :, 1:, :] = imgs[src[0:50:2]][:, :, :-1, :]
+    shifted[1::2, :, :, :-1] = imgs[src[1:50:2]][:, :, :, 1:]
+    mirrored = imgs[src[50:]][..., ::-1]
+    synth = ImageSet(np.concatenate([shifted, mirrored, imgs[fresh]]), np.concatenate([y[src], y[fresh]]), names)
+    train, holdout = ImageSet(imgs[tr], y[tr], names), ImageSet(imgs[held], y[held], names)
+
+    res = memorization_check(synth, train, k=1, holdout=holdout)
+    # The threshold is the 0.1 % quantile of the held-out images' ratios, so they are (almost) never flagged.
+    ref = res.holdout.pixel.ratio[:, 0]
+    assert res.threshold == np.quantile(ref, 0.001, method="lower")
+    assert res.holdout.near_copy.mean() <= 0.002
+    assert res.near_copy[:50].mean() == 1.0 and res.near_copy[50:100].mean() == 1.0  # shifted, mirrored
+    assert res.near_copy[100:].mean() < 0.05  # fresh digits
+    assert list(res.pixel.index[:100, 0]) == list(range(100))  # each copy points at its source
+    # The fixed 1/3 of the typical distance without flips and shifts misses them (the old behaviour).
+    old = memorization_check(synth, train, k=1, threshold=1 / 3, transforms=())
+    assert old.near_copy[:50].mean() < 0.2 and old.near_copy[50:100].mean() < 0.5
+
+
+def test_data_copying_test_meehan():
+    """Copies of the training data give a strongly negative Z_U; a fresh sample gives Z_U near 0."""
+    from ganaug.metrics.memorization import data_copying_test
+
+    def sample(n, seed):  # a mixture of 4 Gaussians in 8-d, like class clusters in feature space
+        rng = np.random.default_rng(seed)
+        centres = np.eye(4, 8) * 6
+        return centres[rng.integers(0, 4, n)] + rng.normal(size=(n, 8))
+
+    train, test = sample(600, 1), sample(500, 2)
+    copies = train[np.random.default_rng(3).choice(600, 400)]
+    copied = data_copying_test(train, test, copies, cells=5)
+    assert copied["z_u"] < -10 and copied["p_value"] < 1e-6 and copied["cells_used"] == 5
+    assert sum(c["n_test"] for c in copied["per_cell"]) == 500
+    zs = [data_copying_test(train, test, sample(400, seed), cells=5)["z_u"] for seed in (4, 5, 6)]
+    assert all(abs(z) < 3 for z in zs), zs
+    fresh = data_copying_test(train, test, sample(400, 4), cells=5)
+    assert fresh["p_value"] > 0.01
+    # Half copies, half fresh: still copying, less strongly.
+    half = data_copying_test(train, test, np.concatenate([copies[:200], sample(200, 7)]), cells=5)
+    assert copied["z_u"] < half["z_u"] < -3
+    # Generated samples far from everything: positive (not copying).
+    assert data_copying_test(train, test, sample(400, 8) * 1.5, cells=5)["z_u"] > 3

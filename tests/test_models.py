@@ -258,3 +258,87 @@ def test_discriminator_rejects_wrong_size():
     D = build_discriminator(tiny("stylegan2", 32, 3))
     with pytest.raises(ValueError, match="expects"):
         D(torch.randn(2, 3, 16, 16))
+
+
+def test_freeze_layers_counts_like_the_official_option_and_survives_requires_grad():
+    D = build_discriminator(tiny("stylegan2", 32, 3, 2))
+    first, second = D.blocks[0], D.blocks[1]
+    assert first.layers() == [first.fromrgb, first.conv0, first.conv1, first.skip]
+    D.freeze_layers(5)  # fromRGB, conv0, conv1, skip of the first block + conv0 of the second
+    D.requires_grad_(True)  # what the training loop calls before every D step
+    assert not any(p.requires_grad for p in first.parameters())
+    assert not any(p.requires_grad for p in second.conv0.parameters())
+    assert all(p.requires_grad for m in (second.conv1, second.skip, D.epilogue, D.mapping) for p in m.parameters())
+    D.freeze_layers(0)
+    assert all(p.requires_grad for p in D.parameters())
+
+
+@pytest.mark.parametrize("num_fp16_res", [0, 2])
+def test_stylegan2_precision_per_block_under_autocast(num_fp16_res):
+    cfg = tiny("stylegan2", 32, 3, 2, num_fp16_res=num_fp16_res)
+    G, D = build_generator(cfg), build_discriminator(cfg)
+    seen = {}
+
+    def record(name):
+        return lambda module, inputs, output: seen.__setitem__(name, output)
+
+    for i, block in enumerate(G.synthesis.blocks):
+        block.register_forward_hook(record(f"G{G.synthesis.block_resolutions[i]}"))
+    for i, block in enumerate(D.blocks):
+        block.register_forward_hook(record(f"D{32 >> i}"))  # D's blocks take 32, 16, 8 px
+    G.mapping.register_forward_hook(record("mapping"))
+    c = torch.tensor([0, 1, 1, 0])
+    z = torch.randn(4, G.z_dim)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        img = G(z, c)
+        logits = D(img, c)
+    assert img.dtype == logits.dtype == seen["mapping"].dtype == torch.float32
+    # Blocks >= fp16 resolution (num_fp16_res=2 at 32 px: 16 and 32) run in bf16; the others in float32;
+    # the image each block adds to is float32 everywhere.
+    for res in (4, 8, 16, 32):
+        x, block_img = seen[f"G{res}"]
+        assert x.dtype == (torch.bfloat16 if num_fp16_res and res >= 16 else torch.float32), res
+        assert block_img.dtype == torch.float32
+    for res in (32, 16, 8):
+        assert seen[f"D{res}"].dtype == (torch.bfloat16 if num_fp16_res and res >= 16 else torch.float32), res
+    # The reduced-precision result stays close to the float32 one.
+    ref = G(z, c, noise_mode="const")
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low = G(z, c, noise_mode="const")
+    assert (low - ref).abs().max() < (0.1 if num_fp16_res else 1e-5)
+
+
+def test_path_lengths_is_the_norm_of_the_jacobian_vector_product():
+    from ganaug.losses import path_lengths
+
+    G = build_generator(tiny("stylegan2", 16, 3))
+    ws = G.mapping(torch.randn(3, G.z_dim)).detach().requires_grad_(True)
+    img = G.synthesis(ws, noise_mode="const")
+    torch.manual_seed(7)
+    lengths = path_lengths(img, ws)
+    torch.manual_seed(7)
+    y = torch.randn_like(img) / 16  # 1 / sqrt(H W)
+    _, jt_y = torch.autograd.functional.vjp(lambda w: G.synthesis(w, noise_mode="const"), ws.detach(), y)
+    torch.testing.assert_close(lengths, jt_y.square().sum(2).mean(1).sqrt(), rtol=1e-4, atol=1e-6)
+    # It is differentiable w.r.t. G's weights (the regulariser trains G).
+    (lengths - lengths.detach().mean()).square().mean().backward()
+    conv = G.synthesis.blocks[-1].conv1.weight
+    assert conv.grad is not None and conv.grad.abs().sum() > 0
+
+
+def test_stylegan2_random_noise_per_sample_generators_is_reproducible_per_image():
+    G = build_generator(tiny("stylegan2", 16, 1)).eval()
+    with torch.no_grad():
+        G.synthesis.blocks[-1].conv1.noise_strength.fill_(1.0)  # make the noise visible
+        z = torch.randn(3, G.z_dim)
+
+        def gens(*seeds):
+            return [torch.Generator().manual_seed(s) for s in seeds]
+
+        batch = G(z, noise_mode="random", noise_generators=gens(3, 5, 7))
+        alone = G(z[1:2], noise_mode="random", noise_generators=gens(5))
+        torch.testing.assert_close(alone[0], batch[1], rtol=0, atol=1e-6)  # independent of the batch
+        other = G(z[1:2], noise_mode="random", noise_generators=gens(6))
+        assert (other - alone).abs().max() > 1e-3  # the seed decides the noise
+        with pytest.raises(ValueError, match="noise generators"):
+            G(z, noise_mode="random", noise_generators=gens(1))

@@ -19,6 +19,7 @@ TINY = {
     "benchmark.fractions": [0, 0.5],
     "benchmark.baselines": ["oversample"],
     "benchmark.epochs": 2,
+    "benchmark.min_steps": 0,
     "benchmark.jobs": 1,
     "evaluate.features": "pixels",
     "device": "cpu",
@@ -48,10 +49,13 @@ def test_pipeline_end_to_end_then_nothing_recomputed(data, tmp_path):
                 "evaluate/metrics.json", "benchmark/results.json", "report.html"):
         assert (out / rel).exists(), rel
     assert res.report == out / "report.html"
-    assert res.verdict
+    # One verdict: the line `ganaug run` prints is the benchmark's headline, with the primary comparisons.
+    results = json.loads((out / "benchmark" / "results.json").read_text())
+    assert res.verdict == results["headline"] == state["stages"]["benchmark"]["verdict"]
+    assert "vs random oversampling adding the same number of images per class" in res.verdict
     assert state["config"]["gan"]["kimg"] == 0.064  # the resolved config is saved
     mtimes = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file() and p.name != "pipeline.json"
-              and p.name != "report.html"}
+              and p.name != "report.html" and p.name != ".ganaug.lock"}  # the lock names its holder's PID
     res2, log2 = _run(data, out)
     for stage in STAGES[:-1]:
         assert f"[{stage}] up to date, skipped" in log2

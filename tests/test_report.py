@@ -326,12 +326,14 @@ def test_full_report_is_self_contained_and_complete(full_run):
     # Verdict at the top, from the benchmark's own verdict function.
     results = json.loads((full_run / "benchmark" / "results.json").read_text())
     verdict = results["verdict"]
-    assert "at 25 % synthetic" in verdict and "no significant change at 100 % synthetic" in verdict
+    assert "GAN images at 25 % synthetic (the fraction chosen on validation) vs real only" in verdict
+    assert "r+100" not in verdict and "real + 100 % synthetic vs real only" in verdict and "inconclusive" in verdict
     assert " ".join(verdict.split()) in text
     assert text.index("Verdict") < text.index("1. Data")
-    s25 = results["summary"]["synth25"]["balanced_accuracy"]
+    s25 = next(c for c in results["comparisons"] if c["id"] == "gan_vs_real")
+    assert s25["arm"] == "synth25"
     assert f"+{100 * s25['diff']:.1f}" in text
-    assert f"[{100 * s25['diff_ci_low']:.1f}, {100 * s25['diff_ci_high']:.1f}]" in text
+    assert f"[{100 * s25['ci_low']:.1f}, {100 * s25['ci_high']:.1f}]" in text
 
     # Data: classes, per-split counts, imbalance, problems, split facts.
     split = json.loads((full_run / "prepared" / "split.json").read_text())
@@ -364,6 +366,11 @@ def test_full_report_is_self_contained_and_complete(full_run):
     assert fmt(overall["kid"]["vs_test"] * 1e3) in text
     assert "raw pixels" in text
     assert f"{m['memorization']['near_copy_count']} of {m['memorization']['n_synthetic']} synthetic" in text
+    # Matched sizes, the calibrated threshold and the data-copying test, from metrics.json.
+    assert f"\u2192 {fmt(m['counts']['overall']['n_matched'])} each" in text
+    assert m["memorization"]["threshold_source"] in text
+    if m["data_copying"]["z_u"] is not None:
+        assert f"Z_U = {fixed(m['data_copying']['z_u'], 2)}" in text
 
     # Benchmark table and run info.
     assert "random oversampling" in text and "Leak check" in text

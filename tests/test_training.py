@@ -264,3 +264,113 @@ def test_public_functions_survive_submodule_imports():
 
     assert callable(ganaug.benchmark) and callable(ganaug.generate) and callable(ganaug.report)
     assert ganaug.benchmark.__name__ == "benchmark" and ganaug.report.__name__ == "build_report"
+
+
+def _acc(t: Trainer) -> dict:
+    keys = ("loss_D", "loss_G", "loss_r1", "loss_pl", "d_real_acc", "d_fake_acc", "logit_real", "logit_fake",
+            "nonfinite_grads", "n_d", "n_g", "n_r1", "n_pl")
+    return {k: torch.zeros(()) for k in keys}
+
+
+@pytest.mark.parametrize("arch,frozen", [("stylegan2", 5), ("dcgan", 1)])
+def test_frozen_d_layers_stay_fixed_through_training_steps_including_r1(tmp_path, arch, frozen):
+    t = Trainer(blobs(), tiny(arch, freeze_d=frozen, r1_interval=2, r1_gamma=1.0), tmp_path, progress=False,
+                log=lambda s: None)
+    layers = t.D.freezable_layers()
+    before = [[p.detach().clone() for p in layer.parameters()] for layer in layers]
+    acc = _acc(t)
+    for _ in range(4):  # D steps 0 and 2 carry R1
+        t._d_step(acc)
+        t._g_step(acc)
+    assert int(acc["n_r1"]) == 2
+    for i, (layer, old) in enumerate(zip(layers, before)):
+        same = all(torch.equal(p, q) for p, q in zip(layer.parameters(), old))
+        assert same == (i < frozen), f"layer {i} ({'frozen' if i < frozen else 'trainable'}) changed={not same}"
+
+
+@pytest.mark.parametrize("arch", ["dcgan", "stylegan2"])
+def test_g_step_and_d_step_augment_a_batch_alike_under_amp(tmp_path, arch):
+    cfg = tiny(arch, resolution=64, channels=3, aug="fixed", aug_p=1.0)
+    data = blobs(n_per_class=4, res=64, channels=3)
+    t = Trainer(data, cfg, tmp_path, progress=False, log=lambda s: None)
+    t.amp = True  # bf16 autocast on CPU, whether or not this CPU has native bf16
+    z, c = t._latents()
+    with torch.no_grad(), t._autocast():
+        fake = t._run_G(z, c)  # what the G step augments (bf16 for DCGAN under autocast)
+    with torch.no_grad():
+        torch.manual_seed(3)
+        with t._autocast():
+            g_view = t._augment(fake)  # the G step's call
+        torch.manual_seed(3)
+        with t._autocast():
+            d_view = t._augment(fake.detach().float())  # the D step's call
+        torch.manual_seed(3)
+        reference = t.augment_pipe(fake.float())  # float32, no autocast at all
+    assert g_view.dtype == d_view.dtype == torch.float32
+    assert (g_view - d_view).abs().max() < 1e-3
+    assert (g_view - reference).abs().max() < 1e-3
+
+
+def test_path_length_regularisation_steps_g_at_its_interval(tmp_path):
+    cfg = tiny("stylegan2", pl_interval=3, style_mixing=0.9)
+    t = Trainer(blobs(), cfg, tmp_path, progress=False, log=lambda s: None)
+    assert t.pl_weight == 2.0  # the stylegan2 default
+    group = t.opt_G.param_groups[0]  # lazy regularisation: lr and betas scaled by 3/4
+    assert group["lr"] == pytest.approx(cfg.g_lr * 0.75) and group["betas"][1] == pytest.approx(cfg.betas[1] ** 0.75)
+    acc, ran = _acc(t), []
+    for step in range(7):
+        n = int(acc["n_pl"])
+        t._d_step(acc)
+        t._g_step(acc)
+        if int(acc["n_pl"]) > n:
+            ran.append(step)
+    assert ran == [0, 3, 6]
+    assert float(t.pl_mean) > 0 and float(acc["loss_pl"]) > 0
+    # The PL step alone moves G's synthesis weights (the penalty has a gradient there).
+    before = [p.detach().clone() for p in t.G.synthesis.parameters()]
+    t._g_pl_step(acc)
+    assert any(not torch.equal(p, q) for p, q in zip(t.G.synthesis.parameters(), before))
+    off = Trainer(blobs(), tiny("stylegan2", pl_weight=0.0), tmp_path / "off", progress=False, log=lambda s: None)
+    acc = _acc(off)
+    for _ in range(4):
+        off._d_step(acc)
+        off._g_step(acc)
+    assert int(acc["n_pl"]) == 0 and off.opt_G.param_groups[0]["lr"] == pytest.approx(off.cfg.g_lr)
+
+
+def test_g_step_draws_fresh_latents(tmp_path):
+    t = Trainer(blobs(), tiny("dcgan"), tmp_path, progress=False, log=lambda s: None)
+    seen = []
+    original = t._run_G
+
+    def spy(z, c, **kw):
+        seen.append(z.clone())
+        return original(z, c, **kw)
+
+    t._run_G = spy
+    acc = _acc(t)
+    t._d_step(acc)
+    t._g_step(acc)
+    assert len(seen) == 2 and not torch.allclose(seen[0], seen[1])
+
+
+def test_non_finite_gradients_are_zeroed_and_counted(tmp_path):
+    t = Trainer(blobs(), tiny("stylegan2", r1_gamma=0.0), tmp_path, progress=False, log=lambda s: None)
+    poisoned = t.D.epilogue.out.weight
+    poisoned.register_hook(lambda g: torch.full_like(g, float("nan")))
+    acc = _acc(t)
+    t._d_step(acc)
+    assert int(acc["nonfinite_grads"]) == 1  # one parameter tensor had a NaN gradient at the step
+    assert all(torch.isfinite(p).all() for p in t.D.parameters())  # zeroed, not applied
+    res = train(blobs(), tiny("stylegan2", kimg=0.032, tick_kimg=0.032), run_dir=tmp_path / "run", progress=False,
+                log=lambda s: None)
+    assert read_jsonl(res.run_dir / "stats.jsonl")[-1]["nonfinite_grads"] == 0
+
+
+def test_mirror_doubles_the_training_set_with_flips(tmp_path):
+    data = blobs(n_per_class=6)
+    t = Trainer(data, tiny(mirror=True), tmp_path, progress=False, log=lambda s: None)
+    assert t.num_images == 2 * len(data)
+    x = t.x_u8.numpy()
+    np.testing.assert_array_equal(x[len(data):], x[:len(data)][..., ::-1])
+    assert t.labels.tolist() == data.labels.tolist() * 2

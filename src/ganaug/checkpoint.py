@@ -76,11 +76,33 @@ def find_latest_run(root: str | Path) -> Path:
     return runs[-1]
 
 
-def load_snapshot(target: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    path = find_snapshot(target)
+def load_tensors(path: str | Path, map_location: str | torch.device = "cpu") -> Any:
+    """``torch.load(weights_only=True)``; a file holding other pickled objects is refused with our own
+    message (PyTorch's suggests retrying with weights_only=False, which would run the file's code)."""
+    import pickle
+
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # truncated file, not a torch file, pickled code...
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        what = str(e).split("WeightsUnpickler error:", 1)[-1].strip().splitlines()[0] if str(e) else ""
+        raise CheckpointError(
+            f"refused {path}: it holds pickled Python objects besides tensors ({what[:200]}), and loading such a "
+            "file may run code. ganaug loads only plain tensors and config values; use a file ganaug (or "
+            "torch.save of a state dict) wrote") from None
+
+
+def load_snapshot(target: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """A ganaug snapshot (run folder or file), or an official StyleGAN2-ADA .pkl read safely (ganaug.nvlabs)."""
+    path = find_snapshot(target)
+    from ganaug import nvlabs
+
+    if nvlabs.is_pickle(path):
+        return dict(nvlabs.snapshot_state(path), path=str(path))
+    try:
+        state = load_tensors(path, map_location=map_location)
+    except CheckpointError:
+        raise
+    except Exception as e:  # truncated file, not a torch file...
         raise CheckpointError(f"cannot load snapshot {path}: {e}") from None
     if not isinstance(state, dict) or "G_ema" not in state or "config" not in state:
         raise CheckpointError(f"{path} is not a ganaug snapshot")

@@ -1,8 +1,12 @@
 """Classifier training, prediction, embedding and metrics (the "Classifier contract").
 
-``fit_classifier(train, val)`` trains one of :mod:`ganaug.models.classifier`'s networks and keeps
-the weights of the epoch with the best balanced accuracy on ``val`` (ties: lower val loss).
-Nothing else ever selects anything: a test split must never be passed here.
+``fit_classifier(train, val)`` trains one of :mod:`ganaug.models.classifier`'s networks for a
+number of optimiser steps and keeps the weights of the val checkpoint with the best balanced
+accuracy on ``val`` (ties: lower val loss). Nothing else ever selects anything: a test split must
+never be passed here. Batches always hold the same number of images (``_BatchStream``), the
+learning rate is cosine-annealed per step, and batch size and learning rate default to values
+scaled to the training set (:func:`auto_batch_size`, :func:`auto_lr`), so 50-100 images train
+as reliably as 1,000.
 
 Inputs are uint8 N x C x H x W images; the model maps them from [-1, 1] to whatever its backbone
 wants (ImageNet normalisation, 3 channels and ``image_size`` for ResNets), so every function here
@@ -31,11 +35,18 @@ from ganaug.utils import resolve_device, seed_everything
 
 @dataclass
 class FitResult:
-    model: Classifier  # weights of the best epoch, eval mode, on the training device
-    history: list[dict[str, Any]] = field(default_factory=list)  # one dict per epoch run
-    best_epoch: int = 0  # 1-based epoch whose weights were kept
+    model: Classifier  # weights of the best checkpoint, eval mode, on the training device
+    history: list[dict[str, Any]] = field(default_factory=list)  # one dict per val checkpoint
+    best_epoch: int = 0  # 1-based index of the checkpoint whose weights were kept (an epoch by default)
     val_score: float = float("nan")  # balanced accuracy on val at best_epoch
     time_s: float = 0.0
+    steps: int = 0  # optimiser steps run
+    best_step: int = 0  # optimiser steps behind the kept weights
+    eval_every: int = 0  # steps between val checkpoints
+    batch_size: int = 0  # as used (after the automatic choice)
+    lr: float = float("nan")  # as used (after the automatic choice)
+    val_pred_classes: int = 0  # distinct classes the kept weights predict on val
+    collapsed: bool = False  # the kept weights predict one class for every val image
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -43,6 +54,13 @@ class FitResult:
             "best_epoch": self.best_epoch,
             "val_score": self.val_score,
             "time_s": self.time_s,
+            "steps": self.steps,
+            "best_step": self.best_step,
+            "eval_every": self.eval_every,
+            "batch_size": self.batch_size,
+            "lr": self.lr,
+            "val_pred_classes": self.val_pred_classes,
+            "collapsed": self.collapsed,
             "config": self.model.config,
         }
 
@@ -77,6 +95,56 @@ def _batched(fn, x_uint8: np.ndarray, batch_size: int, device: torch.device) -> 
 
 
 # ----------------------------------------------------------------------------
+# Training budget and batches
+
+def auto_batch_size(n_train: int) -> int:
+    """Batch size for a training set of ``n_train`` images: n / 8, within [8, 64] (never above n).
+
+    About eight batches per pass keeps the optimiser moving on 50-100 images while batch norm
+    still sees at least 8 images per batch (64 above 512 images, the usual CNN default)."""
+    return int(max(2, min(n_train, max(8, min(64, n_train // 8)))))
+
+
+def auto_lr(batch_size: int, base: float = 1e-3) -> float:
+    """AdamW learning rate for ``batch_size``: ``base`` at 64, square-root scaled below."""
+    return float(base * math.sqrt(min(batch_size, 64) / 64))
+
+
+def budget_steps(n_train: int, batch_size: int, epochs: int, min_steps: int = 0) -> int:
+    """Optimiser steps of ``epochs`` passes over ``n_train`` images, at least ``min_steps``."""
+    return int(max(min_steps, epochs * math.ceil(n_train / batch_size)))
+
+
+class _BatchStream:
+    """Index batches of exactly ``batch_size`` images (``n`` when n is smaller) from a seeded generator.
+
+    ``sampler="shuffle"``: consecutive permutations of the set, cut into batches regardless of where
+    one permutation ends (every image is seen equally often, whatever the set size);
+    ``"balanced"``: each image drawn with probability proportional to 1 / (its class's size), with
+    replacement, so every class is equally likely in a batch."""
+
+    def __init__(self, labels: torch.Tensor, batch_size: int, gen: torch.Generator, sampler: str = "shuffle"):
+        self.n = len(labels)
+        self.b = min(batch_size, self.n)
+        self.gen = gen
+        self.sampler = sampler
+        self.buf = torch.zeros(0, dtype=torch.long)
+        if sampler == "balanced":
+            counts = torch.bincount(labels).double()
+            self.p = (1.0 / counts)[labels]
+        elif sampler != "shuffle":
+            raise UserError(f"sampler must be 'shuffle' or 'balanced', got {sampler!r}")
+
+    def next(self) -> torch.Tensor:
+        if self.sampler == "balanced":
+            return torch.multinomial(self.p, self.b, replacement=True, generator=self.gen)
+        while len(self.buf) < self.b:
+            self.buf = torch.cat([self.buf, torch.randperm(self.n, generator=self.gen)])
+        idx, self.buf = self.buf[: self.b], self.buf[self.b :]
+        return idx
+
+
+# ----------------------------------------------------------------------------
 # Training
 
 
@@ -85,9 +153,9 @@ def fit_classifier(
     val: ImageSet,
     *,
     arch: str = "smallcnn",  # smallcnn | resnet18 | resnet50
-    epochs: int = 20,  # at most this many passes over train (early stopping may end sooner)
-    batch_size: int = 64,
-    lr: float = 1e-3,  # AdamW, cosine-annealed to 0 over `epochs`
+    epochs: int = 20,  # passes over train (sets the step budget when `steps` is None)
+    batch_size: int | None = None,  # None: auto_batch_size(len(train))
+    lr: float | None = None,  # AdamW, cosine-annealed to 0 over the steps; None: auto_lr(batch_size)
     seed: int = 0,  # initialisation, shuffling and augmentation; same seed, same result on CPU
     augment: bool = False,  # classic augmentation (flips, rotations, crops, colour) on the fly
     device: str = "auto",
@@ -95,10 +163,20 @@ def fit_classifier(
     pretrained_weights: str | os.PathLike | None = None,  # ResNets: path | None (hub cache) | "none"
     finetune: bool = False,  # ResNets: train everything (ImageNet backbone at lr / 10), not just the head
     weight_decay: float = 1e-4,
-    patience: int | None = 8,  # stop after this many epochs without a better val score; None: never
+    patience: int | None = 8,  # stop after this many checkpoints without a better val score; None: never
     progress: bool = False,
+    steps: int | None = None,  # optimiser steps; None: budget_steps(len(train), batch, epochs, min_steps)
+    min_steps: int = 0,  # floor on the step budget when `steps` is None
+    eval_every: int | None = None,  # steps between val checkpoints; None: one pass over train
+    class_weight: str | None = None,  # None | "balanced": cross-entropy weighted by n / (K x class count)
+    sampler: str = "shuffle",  # "shuffle" (every image once per pass) | "balanced" (classes equally likely)
 ) -> FitResult:
-    """Train a classifier on ``train``; select the epoch on ``val`` only; return the best weights."""
+    """Train a classifier on ``train`` for a fixed number of optimiser steps; select the checkpoint on
+    ``val`` only (highest balanced accuracy, ties: lower val loss); return its weights.
+
+    The step budget and the checkpoint schedule depend only on ``steps``/``eval_every`` when given,
+    not on the size of ``train``: the benchmark passes the same values to every arm, so an arm with
+    more images does not get more optimiser steps."""
     t0 = time.time()
     if len(train) < 2:
         raise UserError(f"need at least 2 training images, got {len(train)}")
@@ -108,9 +186,19 @@ def fit_classifier(
         raise UserError("train and val have different class names")
     if train.images.shape[1:] != val.images.shape[1:]:
         raise UserError(f"train images are {train.images.shape[1:]} but val images {val.images.shape[1:]}")
-    if epochs < 1 or batch_size < 1:
+    if epochs < 1 or (batch_size is not None and batch_size < 1):
         raise UserError("epochs and batch_size must be >= 1")
+    if class_weight not in (None, "balanced"):
+        raise UserError(f"class_weight must be None or 'balanced', got {class_weight!r}")
     dev = resolve_device(device)
+    n = len(train)
+    batch = max(2, min(n, batch_size if batch_size is not None else auto_batch_size(n)))
+    lr = auto_lr(batch) if lr is None else float(lr)
+    total = int(steps) if steps is not None else budget_steps(n, batch, epochs, min_steps)
+    every = int(eval_every) if eval_every is not None else math.ceil(n / batch)
+    if total < 1 or every < 1:
+        raise UserError("steps and eval_every must be >= 1")
+    checkpoints = sorted({*range(every, total + 1, every), total})
 
     # Build the model under the seed (initialisation is part of what the seed fixes).
     seed_everything(seed)
@@ -125,7 +213,7 @@ def fit_classifier(
     ).to(dev)
     aug = _classic_augment(train.channels) if augment else None
 
-    # A frozen backbone without augmentation sees the same inputs every epoch: embed once.
+    # A frozen backbone without augmentation sees the same inputs every step: embed once.
     cache = model.frozen and aug is None
     x_tr = torch.from_numpy(train.images)
     y_tr = torch.from_numpy(train.labels)
@@ -134,37 +222,38 @@ def fit_classifier(
         model.eval()
         f_tr = _batched(model.backbone_features, train.images, 256, dev)
         f_va = _batched(model.backbone_features, val.images, 256, dev)
+    weight = None
+    if class_weight == "balanced":
+        counts = torch.bincount(y_tr, minlength=train.num_classes).double()
+        weight = torch.where(counts > 0, n / (train.num_classes * counts.clamp(min=1)), 0.0).float().to(dev)
 
     # Fine-tuning ImageNet weights: the backbone learns 10x slower than the new head.
     backbone_lr = lr * 0.1 if model.config.get("pretrained") not in (None, "none") else lr
-    head = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("backbone.")]
-    body = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith("backbone.")]
+    head = [p for n_, p in model.named_parameters() if p.requires_grad and not n_.startswith("backbone.")]
+    body = [p for n_, p in model.named_parameters() if p.requires_grad and n_.startswith("backbone.")]
     groups = [{"params": head, "lr": lr}] + ([{"params": body, "lr": backbone_lr}] if body else [])
     opt = torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
-    gen = torch.Generator().manual_seed(seed)  # shuffling order
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total)
+    gen = torch.Generator().manual_seed(seed)  # batch order
     aug_gen = torch.Generator().manual_seed(seed + 1_000_003)  # augmentation parameters, independent stream
+    stream = _BatchStream(y_tr, batch, gen, sampler)
 
     history: list[dict[str, Any]] = []
     best_key: tuple[float, float] | None = None
     best_state: dict[str, torch.Tensor] | None = None
-    best_epoch, best_score, since_best = 0, float("nan"), 0
+    best_epoch, best_step, best_score, best_classes, since_best = 0, 0, float("nan"), 0, 0
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=epochs, desc=f"fit {arch}", leave=False)
-    n = len(train)
-    for epoch in range(1, epochs + 1):
+        bar = tqdm(total=total, desc=f"fit {arch}", leave=False)
+    step = 0
+    for k, stop in enumerate(checkpoints, start=1):
         te = time.time()
-        # Train one epoch.
         model.train()
-        perm = torch.randperm(n, generator=gen)
-        if n % batch_size == 1:  # batch norm cannot train on a batch of one; that image comes back next epoch
-            perm = perm[:-1]
         tot_loss, tot_correct, tot_n = 0.0, 0, 0
-        for i in range(0, len(perm), batch_size):
-            idx = perm[i : i + batch_size]
+        while step < stop:
+            idx = stream.next()
             yb = y_tr[idx].to(dev)
             if cache:
                 logits = model.head_from_backbone(f_tr[idx].to(dev))
@@ -173,14 +262,21 @@ def fit_classifier(
                 if aug is not None:  # on the CPU: its random parameters come from a CPU generator
                     xb = aug(xb, generator=aug_gen)
                 logits = model(xb.to(dev))
-            loss = F.cross_entropy(logits, yb)
+            loss = F.cross_entropy(logits, yb, weight=weight)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            sched.step()
+            step += 1
             tot_loss += float(loss.detach()) * len(idx)
             tot_correct += int((logits.argmax(1) == yb).sum())
             tot_n += len(idx)
-        sched.step()
+            if bar is not None:
+                bar.update(1)
+        if not math.isfinite(tot_loss):
+            from ganaug.errors import TrainingDivergedError
+
+            raise TrainingDivergedError(f"classifier training diverged by step {step} (loss {tot_loss}); lower lr")
 
         # Score on val.
         model.eval()
@@ -197,7 +293,8 @@ def fit_classifier(
         val_loss = float(F.cross_entropy(logits_va, y_va))
         m = classification_metrics(val.labels, torch.softmax(logits_va, 1).numpy(), train.num_classes)
         rec = {
-            "epoch": epoch,
+            "epoch": k,
+            "step": step,
             "train_loss": tot_loss / max(tot_n, 1),
             "train_accuracy": tot_correct / max(tot_n, 1),
             "val_loss": val_loss,
@@ -208,23 +305,17 @@ def fit_classifier(
             "time_s": time.time() - te,
         }
         history.append(rec)
-        if not math.isfinite(rec["train_loss"]):
-            from ganaug.errors import TrainingDivergedError
 
-            raise TrainingDivergedError(
-                f"classifier training diverged at epoch {epoch} (loss {rec['train_loss']}); lower lr"
-            )
-
-        # Keep the best epoch: highest val balanced accuracy, then lowest val loss.
+        # Keep the best checkpoint: highest val balanced accuracy, then lowest val loss.
         key = (m["balanced_accuracy"], -val_loss)
         if best_key is None or key > best_key:
-            best_key, best_epoch, best_score, since_best = key, epoch, m["balanced_accuracy"], 0
+            best_key, best_epoch, best_step, best_score, since_best = key, k, step, m["balanced_accuracy"], 0
+            best_classes = int(len(torch.unique(logits_va.argmax(1))))
             best_state = copy.deepcopy(model.state_dict())
         else:
             since_best += 1
         if bar is not None:
-            bar.update(1)
-            bar.set_postfix(val_bacc=f"{m['balanced_accuracy']:.3f}", best=best_epoch)
+            bar.set_postfix(val_bacc=f"{m['balanced_accuracy']:.3f}", best=best_step)
         if patience is not None and since_best >= patience:
             break
     if bar is not None:
@@ -239,6 +330,13 @@ def fit_classifier(
         best_epoch=best_epoch,
         val_score=float(best_score),
         time_s=time.time() - t0,
+        steps=step,
+        best_step=best_step,
+        eval_every=every,
+        batch_size=batch,
+        lr=lr,
+        val_pred_classes=best_classes,
+        collapsed=best_classes == 1 and len(np.unique(val.labels)) > 1,
     )
 
 

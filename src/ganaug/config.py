@@ -7,12 +7,13 @@ Everything a run needs is in :class:`TrainConfig`; it is saved resolved as
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
 from ganaug.errors import UserError
 
-ARCHS = ("dcgan", "stylegan2")
+ARCHS = ("dcgan", "stylegan2", "fastgan")
 PRESETS = ("tiny", "cpu", "gpu")
 AUGS = ("ada", "fixed", "diffaug", "none")
 LOSSES = ("nonsaturating", "hinge")
@@ -22,12 +23,12 @@ LOSSES = ("nonsaturating", "hinge")
 class NetworkConfig:
     """Architecture of G and D. Rebuilding a model needs only this."""
 
-    arch: Literal["dcgan", "stylegan2"] = "dcgan"
+    arch: Literal["dcgan", "stylegan2", "fastgan"] = "dcgan"
     resolution: int = 64  # square, power of two: 32..256 (512 for stylegan2 on GPU)
     channels: int = 3  # 1 (grayscale) or 3 (RGB)
     num_classes: int = 0  # 0: unconditional; K > 0: one class-conditional model for K classes
     z_dim: int = 100  # latent size
-    # DCGAN family
+    # DCGAN family (and FastGAN's width: its "ngf"/"ndf", see models/fastgan.py)
     g_channels: int = 64  # "ngf": channels of G's last hidden layer; doubled per lower resolution
     d_channels: int = 64  # "ndf": channels of D's first layer; doubled per lower resolution
     g_batch_norm: bool = True  # batch norm in G
@@ -41,6 +42,10 @@ class NetworkConfig:
     channel_base: int = 16384  # feature maps at resolution r: min(channel_base // r, channel_max)
     channel_max: int = 512
     mbstd_group: int = 4  # minibatch-stddev group size in D (0 disables)
+    d_mapping_layers: int | None = None  # depth of D's class-embedding network (stylegan2 presets: 8, the
+    # official cmap); None: mapping_layers
+    num_fp16_res: int = 4  # with --amp: blocks of the N highest resolutions in bf16, the rest float32 (official: 4)
+    conv_clamp: float | None = 256.0  # clamp of reduced-precision conv outputs (official: 256)
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
@@ -49,9 +54,12 @@ class NetworkConfig:
         if r < 16 or r & (r - 1):
             raise UserError(f"GAN resolution must be a power of two >= 16, got {r}")
         if self.arch == "dcgan" and r > 256:
-            raise UserError("DCGAN supports resolutions up to 256; use stylegan2 for 512")
+            raise UserError("DCGAN supports resolutions up to 256; use stylegan2 or fastgan for 512")
+        if self.arch == "fastgan" and r > 1024:
+            raise UserError("FastGAN supports resolutions up to 1024")
         if self.channels not in (1, 3):
             raise UserError(f"channels must be 1 or 3, got {self.channels}")
+        check_field_values(self)
         if self.num_classes < 0:
             raise UserError("num_classes must be >= 0")
 
@@ -65,7 +73,8 @@ class NetworkConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> NetworkConfig:
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
+        d = {k: v for k, v in d.items() if k in known}
+        return cls(**d)
 
 
 @dataclass
@@ -86,12 +95,17 @@ class TrainConfig:
     r1_interval: int = 16  # lazy regularisation: R1 every N D steps
     ema_kimg: float | None = None  # G_ema half-life in kimg; None: batch * 10 / 32
     ema_rampup: float | None = 0.05  # half-life ramps up with cur_nimg * rampup
-    style_mixing: float = 0.0  # probability of style mixing (stylegan2)
+    style_mixing: float = 0.0  # probability of style mixing (stylegan2; its presets: 0.9 like official)
+    pl_weight: float | None = None  # path-length regularisation weight; None: 2 for stylegan2, 0 for dcgan
+    pl_interval: int = 4  # lazy regularisation: PL every N G steps (G's lr and betas adjusted)
+    pl_decay: float = 0.01  # decay of the running mean path length
+    pl_batch_shrink: int = 2  # PL runs on batch // this
     aug: Literal["ada", "fixed", "diffaug", "none"] = "ada"
     aug_p: float = 0.0  # initial (ada) or constant (fixed) augmentation probability
     ada_target: float = 0.6  # target for sign(D(real)) mean
     ada_kimg: float = 100.0  # ADA speed: p can go 0 -> 1 in this many kimg
     ada_interval: int = 4  # adjust p every N D steps
+    ada_per_class: bool = False  # conditional: drive p by the most overfit class (guards a repeated rare class)
     diffaug_policy: str = "color,translation,cutout"
     tick_kimg: float = 2.0  # upkeep (stats line, grids) every this many kimg
     snap: int = 5  # snapshot every N ticks (always one at the end)
@@ -101,16 +115,24 @@ class TrainConfig:
     amp: bool = True  # bf16 mixed precision on CUDA and on CPUs with native bf16 (losses, R1 in fp32)
     channels_last: bool = True  # on CUDA
     compile: bool = False  # torch.compile G and D
-    multiply: int = 1  # classic-augment the training images x N before training (tiny sets)
+    mirror: bool = False  # add x-flipped copies of the training images (doubles a tiny set; flips only)
+    multiply: int = 1  # classic-augment x N before training; leaks rotations/crops into G (prefer mirror)
     balanced_sampling: bool = True  # conditional models: every class equally often (rare classes too)
-    freeze_d: int = 0  # transfer learning: freeze D's first N blocks
+    freeze_d: int = 0  # Freeze-D: D's first N layers (from the image side) stay fixed, like official --freezed
+    export_channels: int | None = None  # generated images are converted to this many channels (1-channel
+    # data trained as RGB from an RGB transfer source); None: the network's
     collapse_window: int = 3  # ticks of D loss ~ 0 with G loss rising before warning
     nan_check: bool = True
 
     def __post_init__(self) -> None:
         if isinstance(self.network, dict):
             self.network = NetworkConfig.from_dict(self.network)
+        if not isinstance(self.betas, (list, tuple)) or len(self.betas) != 2:
+            raise UserError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
         self.betas = tuple(self.betas)
+        check_field_values(self)
+        if not all(_is_number(b) and 0 <= b < 1 for b in self.betas):
+            raise UserError(f"betas must be two numbers in [0, 1), got {list(self.betas)}")
         if self.aug not in AUGS:
             raise UserError(f"unknown augmentation {self.aug!r}; choose from {', '.join(AUGS)}")
         if self.loss not in LOSSES:
@@ -119,6 +141,12 @@ class TrainConfig:
             raise UserError("batch_size must be >= 1 and kimg > 0")
         if not 0 <= self.aug_p <= 1:
             raise UserError("aug_p must be within [0, 1]")
+        if self.pl_interval < 1 or self.pl_batch_shrink < 1 or self.r1_interval < 1:
+            raise UserError("pl_interval, pl_batch_shrink and r1_interval must be >= 1")
+        if self.freeze_d < 0:
+            raise UserError("freeze_d must be >= 0")
+        if (self.pl_weight or 0) > 0 and self.network.arch != "stylegan2":
+            raise UserError("path-length regularisation (pl_weight) needs the stylegan2 architecture")
 
     @property
     def resolved_r1_gamma(self) -> float:
@@ -127,6 +155,12 @@ class TrainConfig:
         if self.network.arch == "stylegan2":
             return 0.0002 * self.network.resolution**2 / self.batch_size
         return 0.0
+
+    @property
+    def resolved_pl_weight(self) -> float:
+        if self.pl_weight is not None:
+            return float(self.pl_weight)
+        return 2.0 if self.network.arch == "stylegan2" else 0.0
 
     @property
     def resolved_ema_kimg(self) -> float:
@@ -151,6 +185,46 @@ class TrainConfig:
         return dataclasses.replace(self, network=net, **rest)
 
 
+# Checked for every field: its type (from the annotation), a finite value, and the range below.
+_POSITIVE = {"kimg", "batch_size", "g_lr", "d_lr", "tick_kimg", "snap", "d_steps", "r1_interval", "ada_kimg",
+             "ada_interval", "multiply", "collapse_window", "resolution", "z_dim", "g_channels", "d_channels",
+             "w_dim", "mapping_layers", "channel_base", "channel_max", "grid_seeds", "d_mapping_layers",
+             "export_channels", "pl_interval", "pl_batch_shrink"}
+_UNIT = {"aug_p", "ada_target", "style_mixing", "label_smoothing", "d_dropout", "pl_decay"}  # within [0, 1]
+_SIGNED = {"seed"}  # any integer
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def check_field_values(obj: Any) -> None:
+    """Refuse a wrong type, NaN/Inf, or an out-of-range number in a config dataclass, naming the field."""
+    for f in fields(obj):
+        v = getattr(obj, f.name)
+        kind = str(f.type).replace(" ", "")
+        optional = kind.endswith("|None")
+        kind = kind.removesuffix("|None")
+        if v is None and optional:
+            continue
+        if kind == "bool":
+            if not isinstance(v, bool):
+                raise UserError(f"{f.name} must be true or false, got {v!r}")
+        elif kind in ("int", "float"):
+            if kind == "int" and not (isinstance(v, int) and not isinstance(v, bool)):
+                raise UserError(f"{f.name} must be an integer, got {v!r}")
+            if not _is_number(v):
+                raise UserError(f"{f.name} must be a finite number, got {v!r}")
+            if f.name in _POSITIVE and v <= 0:
+                raise UserError(f"{f.name} must be > 0, got {v!r}")
+            if f.name in _UNIT and not 0 <= v <= 1:
+                raise UserError(f"{f.name} must be within [0, 1], got {v!r}")
+            if f.name not in _SIGNED and v < 0:
+                raise UserError(f"{f.name} must be >= 0, got {v!r}")
+        elif kind == "str" and not isinstance(v, str):
+            raise UserError(f"{f.name} must be a string, got {v!r}")
+
+
 # Preset values per (arch, preset). Resolution, channels and classes come from the data.
 _PRESETS: dict[tuple[str, str], dict[str, Any]] = {
     ("dcgan", "tiny"): dict(z_dim=16, g_channels=8, d_channels=8, batch_size=8, kimg=0.064, tick_kimg=0.032,
@@ -163,12 +237,24 @@ _PRESETS: dict[tuple[str, str], dict[str, Any]] = {
                                 batch_size=8, kimg=0.064, tick_kimg=0.032, snap=1, grid_seeds=2,
                                 g_lr=0.0025, d_lr=0.0025, betas=(0.0, 0.99), r1_interval=4, mbstd_group=4,
                                 amp=False),
-    ("stylegan2", "cpu"): dict(z_dim=128, w_dim=128, mapping_layers=2, channel_base=1024, channel_max=64,
+    # cpu: 128 feature maps up to 32 px (64 at 64 px, 32 at 128 px; the old 1024/64 gave 16 at 64 px);
+    # the i10b quality benchmark picks the final widths. Style mixing 0.9 and PL 2 as officially.
+    ("stylegan2", "cpu"): dict(z_dim=128, w_dim=128, mapping_layers=2, channel_base=4096, channel_max=128,
                                batch_size=32, kimg=60, tick_kimg=2.5, snap=4, g_lr=0.0025, d_lr=0.0025,
-                               betas=(0.0, 0.99), ema_kimg=2.0, ada_kimg=20, style_mixing=0.0),
+                               betas=(0.0, 0.99), ema_kimg=2.0, ada_kimg=20, style_mixing=0.9, d_mapping_layers=8),
     ("stylegan2", "gpu"): dict(z_dim=512, w_dim=512, mapping_layers=8, channel_base=16384, channel_max=512,
                                batch_size=32, kimg=5000, tick_kimg=4, snap=50, g_lr=0.0025, d_lr=0.0025,
-                               betas=(0.0, 0.99), style_mixing=0.9, ada_kimg=500),
+                               betas=(0.0, 0.99), style_mixing=0.9, ada_kimg=500, d_mapping_layers=8),
+    # FastGAN (Liu et al. 2021): hinge loss, DiffAugment color+translation, Adam(2e-4, 0.5, 0.999).
+    ("fastgan", "tiny"): dict(z_dim=16, g_channels=2, d_channels=4, batch_size=8, kimg=0.064, tick_kimg=0.032,
+                              snap=1, grid_seeds=2, amp=False, loss="hinge", aug="diffaug",
+                              diffaug_policy="color,translation", betas=(0.5, 0.999)),
+    ("fastgan", "cpu"): dict(z_dim=128, g_channels=8, d_channels=12, batch_size=16, kimg=60, tick_kimg=2,
+                             snap=5, loss="hinge", aug="diffaug", diffaug_policy="color,translation",
+                             betas=(0.5, 0.999), ema_kimg=2.0),
+    ("fastgan", "gpu"): dict(z_dim=256, g_channels=64, d_channels=64, batch_size=8, kimg=400, tick_kimg=4,
+                             snap=25, loss="hinge", aug="diffaug", diffaug_policy="color,translation",
+                             betas=(0.5, 0.999), ema_kimg=5.0),
 }
 
 

@@ -151,12 +151,14 @@ def read_class_stats(run_dir: str | Path) -> list[dict[str, Any]]:
 
 
 def rare_class_memorization(synthetic: ImageSet, train: ImageSet, test: ImageSet, f_syn: np.ndarray,
-                            f_train: np.ndarray, f_test: np.ndarray, *, k: int = 3,
+                            f_train: np.ndarray, f_test: np.ndarray, *, k: int = 3, threshold: float | None = None,
                             device: str = "cpu") -> dict[str, Any]:
     """Memorisation check of the rarest training class against that class's training images, and
     the same check on its real test images (the reference). All sets share class indices (train's);
-    features are rows aligned with the images. Empty when there is no rare class to check (one
-    class, fewer than 2 training images of it, or no synthetic image of it)."""
+    features are rows aligned with the images. ``threshold``: the pixel near-copy threshold (pass
+    the overall check's, so that both agree; None: calibrated on the class's test images). Empty
+    when there is no rare class to check (one class, fewer than 2 training images of it, or no
+    synthetic image of it)."""
     from ganaug.metrics.memorization import memorization_check
 
     counts = np.bincount(train.labels, minlength=train.num_classes)
@@ -165,9 +167,11 @@ def rare_class_memorization(synthetic: ImageSet, train: ImageSet, test: ImageSet
         return {}
     c = min(eligible, key=lambda i: (counts[i], i))
     ms, mt, me = synthetic.labels == c, train.labels == c, test.labels == c
-    tr = train.subset(np.flatnonzero(mt))
-    res = memorization_check(synthetic.subset(np.flatnonzero(ms)), tr, f_syn[ms], f_train[mt],
-                             k=min(k, int(mt.sum())), device=device)
+    held = me.any()
+    res = memorization_check(synthetic.subset(np.flatnonzero(ms)), train.subset(np.flatnonzero(mt)), f_syn[ms],
+                             f_train[mt], k=min(k, int(mt.sum())), threshold=threshold,
+                             holdout=test.subset(np.flatnonzero(me)) if held else None,
+                             holdout_feats=f_test[me] if held else None, device=device)
 
     def summary(r) -> dict[str, Any]:
         s = r.summary()
@@ -178,9 +182,8 @@ def rare_class_memorization(synthetic: ImageSet, train: ImageSet, test: ImageSet
 
     out = {"class": train.class_names[c], "n_train": int(mt.sum()), "synthetic": summary(res),
            "threshold": res.threshold}
-    if me.sum() >= 1:
-        floor = memorization_check(test.subset(np.flatnonzero(me)), tr, f_test[me], f_train[mt], k=1, device=device)
-        out["test_floor"] = summary(floor)
+    if getattr(res, "holdout", None) is not None:
+        out["test_floor"] = summary(res.holdout)
     return out
 
 

@@ -1,10 +1,13 @@
-"""GAN losses on D's raw logits: non-saturating (logistic) and hinge, the R1 penalty, D accuracy.
+"""GAN losses on D's raw logits: non-saturating (logistic) and hinge, the R1 penalty, D accuracy;
+StyleGAN2's path lengths (for path-length regularisation).
 
 All losses are means over the batch. Logits may come out of autocast in half precision; the
 losses are computed in float32.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -74,3 +77,15 @@ def d_loss_fake(fake_logits: torch.Tensor, kind: str = "nonsaturating") -> torch
     _check(kind)
     fake = fake_logits.float()
     return F.relu(1 + fake).mean() if kind == "hinge" else F.softplus(fake).mean()  # -log(1 - sigmoid(fake))
+
+
+def path_lengths(img: torch.Tensor, ws: torch.Tensor) -> torch.Tensor:
+    """Per-sample path length ||J_w^T y|| of StyleGAN2's path-length regulariser, [B].
+
+    `img` [B, C, H, W] is the synthesis of `ws` [B, num_ws, w_dim] (which must be part of the graph);
+    y is Gaussian noise scaled by 1/sqrt(H W), so the length does not depend on the resolution.
+    The graph is kept (create_graph=True): the penalty (lengths - running mean)^2 trains G.
+    """
+    noise = torch.randn_like(img, dtype=torch.float32) / math.sqrt(img.shape[2] * img.shape[3])
+    (grad,) = torch.autograd.grad(outputs=(img.float() * noise).sum(), inputs=ws, create_graph=True)
+    return grad.float().square().sum(dim=2).mean(dim=1).sqrt()

@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from ganaug import __version__
+from ganaug.benchmark.options import pipeline_defaults
 from ganaug.errors import UserError
+from ganaug.locking import run_lock
 from ganaug.utils import atomic_write_json, read_json
 
 STAGES = ("inspect", "split", "train", "generate", "evaluate", "benchmark", "report")
@@ -43,15 +45,7 @@ DEFAULTS: dict[str, Any] = {
     "gan": {"arch": "dcgan", "preset": "cpu", "seed": 0},
     "generate": {"truncation": 1.0, "per_class": None},  # None: enough for the largest benchmark fraction
     "evaluate": {"features": "trained", "inception": None},
-    "benchmark": {
-        "fractions": [0, 0.25, 0.5, 0.75, 1.0],
-        "balance": "fix",
-        "seeds": 5,
-        "arch": "smallcnn",
-        "epochs": 15,
-        "jobs": 2,
-        "baselines": ["classic", "oversample", "smote", "synthetic_only"],
-    },
+    "benchmark": pipeline_defaults(),  # every BenchmarkOptions field but device (the top-level one)
     "device": "auto",
 }
 
@@ -91,18 +85,136 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
         for part in reversed(key.split(".")):
             nested = {part: nested}
         _merge(cfg, nested, f"setting {key}")  # same key checks as a config file
+    validate_config(cfg)
     return cfg
 
 
 def _merge(dst: dict, src: dict, where: str, open_keys: bool = False) -> None:
     """Merge ``src`` into ``dst``; unknown keys are errors except in open sections ([gan])."""
+    if not isinstance(src, dict):
+        raise UserError(f"{where}: expected a table of settings, got {type(src).__name__} {src!r}")
     for k, v in src.items():
         if k not in dst and not open_keys:
             raise UserError(f"{where}: unknown key {k!r} (known: {', '.join(dst)})")
+        if isinstance(dst.get(k), dict) and not isinstance(v, dict):
+            raise UserError(f"{where}: [{k}] must be one table of settings ({k}.KEY = VALUE), got "
+                            f"{type(v).__name__} {v!r}")
         if isinstance(v, dict) and isinstance(dst.get(k), dict):
             _merge(dst[k], v, f"{where} [{k}]", open_keys=(k == "gan"))
         else:
             dst[k] = v
+
+
+# ----------------------------------------------------------------------------
+# Validation of the whole config, before any stage runs (a bad benchmark value must not surface
+# after hours of training). One validator per section; each raises UserError naming the key.
+
+
+def _number(section: str, key: str, value: Any, *, integer: bool = False, minimum: float | None = None,
+            above: float | None = None, maximum: float | None = None, optional: bool = False) -> None:
+    where = f"{section}.{key}"
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
+        raise UserError(f"{where} must be {'an integer' if integer else 'a number'}, got {value!r}")
+    if not math.isfinite(value):
+        raise UserError(f"{where} must be a finite number, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise UserError(f"{where} must be >= {minimum:g}, got {value!r}")
+    if above is not None and value <= above:
+        raise UserError(f"{where} must be > {above:g}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise UserError(f"{where} must be <= {maximum:g}, got {value!r}")
+
+
+def _string(section: str, key: str, value: Any, *, choices: Sequence[str] | None = None,
+            optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if not isinstance(value, str):
+        raise UserError(f"{section}.{key} must be a string, got {value!r}")
+    if choices is not None and value not in choices:
+        raise UserError(f"{section}.{key}: unknown value {value!r}; choose from {', '.join(choices)}")
+
+
+def validate_data(d: dict[str, Any]) -> None:
+    _string("data", "source", d["source"], optional=True)
+    _string("data", "csv", d["csv"], optional=True)
+    _number("data", "seed", d["seed"], integer=True, minimum=0)
+    _number("data", "val", d["val"], minimum=0, maximum=0.9)
+    _number("data", "test", d["test"], minimum=0, maximum=0.9)
+    _number("data", "per_class_limit", d["per_class_limit"], integer=True, minimum=1, optional=True)
+    if d["imbalance"] is not None and not isinstance(d["imbalance"], (str, dict)):
+        raise UserError(f"data.imbalance must be like \"shirt=20,coat=50\", got {d['imbalance']!r}")
+    _number("data", "resolution", d["resolution"], integer=True, minimum=1, optional=True)
+    if d["channels"] not in (None, 1, 3):
+        raise UserError(f"data.channels must be 1 or 3, got {d['channels']!r}")
+
+
+# [gan] keys that are train() arguments, not config fields
+_TRAIN_ARGS = ("transfer", "classes", "conditional", "budget", "diagnostics")
+
+
+def validate_gan(g: dict[str, Any]) -> None:
+    """Builds the TrainConfig the train stage would (with a stand-in data shape), so unknown keys,
+    wrong types, NaN/Inf and out-of-range values fail now, naming the key."""
+    from ganaug.config import make_config
+
+    if g.get("budget") is not None:
+        from ganaug.budget import parse_budget
+
+        try:
+            parse_budget(g["budget"])
+        except UserError as e:
+            raise UserError(f"[gan] budget: {e}") from None
+    g = {k: v for k, v in g.items() if k not in _TRAIN_ARGS}
+    arch, preset = g.pop("arch", "dcgan"), g.pop("preset", "cpu")
+    _string("gan", "arch", arch)
+    _string("gan", "preset", preset)
+    res, ch = g.pop("resolution", None), g.pop("channels", None)
+    _number("gan", "resolution", res, integer=True, minimum=16, optional=True)
+    if ch not in (None, 1, 3):
+        raise UserError(f"gan.channels must be 1 or 3, got {ch!r}")
+    try:
+        make_config(arch, preset, resolution=res or 32, channels=ch or 3, num_classes=2, **g)
+    except TypeError as e:  # a value of the wrong kind reaching a dataclass
+        raise UserError(f"[gan]: {e}") from None
+    except UserError as e:
+        raise UserError(f"[gan] {e}") from None
+
+
+def validate_generate(g: dict[str, Any]) -> None:
+    _number("generate", "truncation", g["truncation"], minimum=0, maximum=2)
+    _number("generate", "per_class", g["per_class"], integer=True, minimum=1, optional=True)
+
+
+def validate_evaluate(e: dict[str, Any]) -> None:
+    _string("evaluate", "features", e["features"], choices=("trained", "inception", "pixels"))
+    _string("evaluate", "inception", e["inception"], optional=True)
+
+
+def validate_benchmark(b: dict[str, Any]) -> None:
+    """The [benchmark] section (fractions of the real training set, not percent): the checks of
+    BenchmarkOptions, the options the benchmark stage is run with."""
+    from ganaug.benchmark.options import BenchmarkOptions
+
+    try:
+        BenchmarkOptions.from_mapping(b)
+    except UserError as e:
+        raise UserError(f"[benchmark] {e}") from None
+
+
+SECTION_VALIDATORS: dict[str, Callable[[dict[str, Any]], None]] = {
+    "data": validate_data, "gan": validate_gan, "generate": validate_generate, "evaluate": validate_evaluate,
+    "benchmark": validate_benchmark,
+}
+
+
+def validate_config(cfg: dict[str, Any]) -> None:
+    """Every section of a merged config (defaults + file + overrides); raises UserError on the first problem."""
+    for section, check in SECTION_VALIDATORS.items():
+        check(cfg[section])
+    _string("", "device", cfg["device"])
 
 
 def _fingerprint(*parts: Any) -> str:
@@ -264,11 +376,12 @@ class Pipeline:
 
     def stage_benchmark(self) -> dict[str, Any]:
         from ganaug.benchmark import benchmark
+        from ganaug.benchmark.options import options_from
 
         p = self.prepared()
-        b = dict(self.cfg["benchmark"])
-        res = benchmark(p.train, p.val, p.test, self._synthetic(), out=self.run_dir, device=self.cfg["device"],
-                        progress=self.progress, **b)
+        opts = options_from(self.cfg["benchmark"], device=self.cfg["device"])
+        res = benchmark(p.train, p.val, p.test, self._synthetic(), opts, out=self.run_dir, progress=self.progress,
+                        log=self.log)
         res.plot(self.run_dir / "benchmark" / "benchmark.png")
         res.plot_per_class(self.run_dir / "benchmark" / "per_class_recall.png")
         self.log(res.table())
@@ -339,6 +452,18 @@ def run(
     if bad:
         raise UserError(f"unknown stage(s) {', '.join(bad)}; stages are: {', '.join(STAGES)}")
     run_dir = Path(out)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    pipe = Pipeline(cfg, run_dir, log=log, progress=progress)
-    return pipe.run(stages, force=force)
+    check_out_outside_data(cfg["data"]["source"], run_dir)
+    with run_lock(run_dir):  # creates run_dir; "in use by PID ..." when another process holds it
+        pipe = Pipeline(cfg, run_dir, log=log, progress=progress)
+        return pipe.run(stages, force=force)
+
+
+def check_out_outside_data(source: Any, out: Path) -> None:
+    """Refuse an output folder inside (or equal to) a data folder: nothing may be written into the data."""
+    src = str(source)
+    if src.startswith("builtin:") or not Path(src).is_dir():
+        return
+    data, target = Path(src).resolve(), out.resolve()
+    if target == data or data in target.parents:
+        raise UserError(f"--out {out} is inside the data folder {source}: the run would write into the data "
+                        "(and the next inspect would see its files as a class). Choose a folder outside it")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import json
 import math
 import os
@@ -30,9 +31,10 @@ import torch
 from torch import nn
 
 from ganaug import checkpoint as ckpt
-from ganaug.config import TrainConfig, make_config
+from ganaug.config import NetworkConfig, TrainConfig, make_config
 from ganaug.data.imageset import ImageSet, make_grid_array
-from ganaug.errors import DataError, TrainingDivergedError, UserError
+from ganaug.errors import CheckpointError, DataError, TrainingDivergedError, UserError
+from ganaug.locking import run_lock
 from ganaug.utils import (
     append_jsonl,
     atomic_open,
@@ -40,6 +42,7 @@ from ganaug.utils import (
     next_run_dir,
     read_jsonl,
     resolve_device,
+    spread_indices,
 )
 
 TickCallback = Callable[["TickInfo"], None]
@@ -132,6 +135,10 @@ def _prepare_training_images(train: ImageSet, cfg: TrainConfig) -> ImageSet:
 
     net = cfg.network
     data = resize_imageset(train, net.resolution, channels=net.channels)
+    if cfg.mirror:
+        from ganaug.augment.classic import mirror
+
+        data = mirror(data)
     if cfg.multiply > 1:
         from ganaug.augment.classic import multiply
 
@@ -204,6 +211,10 @@ class Trainer:
 
         # Data: uint8 on the training device when it fits, otherwise in host memory.
         data = _prepare_training_images(train, cfg)
+        if len(data) != len(train) and self.is_main:
+            how = " and ".join(w for w, on in (("x-flipped copies", cfg.mirror), (f"x{cfg.multiply} classic augmentation",
+                                                                                   cfg.multiply > 1)) if on)
+            self._log(f"training images: {len(train)} -> {len(data)} with {how}")
         self.data_cpu = data
         nbytes = data.images.nbytes
         on_device = not self.cuda or nbytes < 0.25 * torch.cuda.get_device_properties(self.device).total_memory
@@ -236,12 +247,17 @@ class Trainer:
             _broadcast_module(self.D)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
 
-        # Optimisers; lazy R1 rescales D's lr and betas (StyleGAN2 appendix B).
+        # Optimisers; lazy regularisation (R1 for D, path length for G) rescales the lr and betas by
+        # interval / (interval + 1) (StyleGAN2 appendix B, as officially).
         self.r1_gamma = cfg.resolved_r1_gamma
+        self.pl_weight = cfg.resolved_pl_weight if net.arch == "stylegan2" else 0.0
         mb = cfg.r1_interval / (cfg.r1_interval + 1) if self.r1_gamma > 0 else 1.0
         d_betas = (cfg.betas[0] ** mb, cfg.betas[1] ** mb)
-        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=cfg.g_lr, betas=cfg.betas, eps=1e-8)
+        mg = cfg.pl_interval / (cfg.pl_interval + 1) if self.pl_weight > 0 else 1.0
+        g_betas = (cfg.betas[0] ** mg, cfg.betas[1] ** mg)
+        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=cfg.g_lr * mg, betas=g_betas, eps=1e-8)
         self.opt_D = torch.optim.Adam(self.D.parameters(), lr=cfg.d_lr * mb, betas=d_betas, eps=1e-8)
+        self.pl_mean = torch.zeros([], device=self.device)  # running mean path length
 
         # Augmentation seen by D.
         self.augment_pipe: nn.Module | None = None
@@ -253,20 +269,21 @@ class Trainer:
             self.augment_pipe.set_p(cfg.aug_p)
             if cfg.aug == "ada":
                 self.ada = AdaController(target=cfg.ada_target, speed_kimg=cfg.ada_kimg,
-                                         interval=cfg.ada_interval, batch_size=cfg.batch_size)
+                                         interval=cfg.ada_interval, batch_size=cfg.batch_size,
+                                         num_classes=net.num_classes, per_class=cfg.ada_per_class)
         elif cfg.aug == "diffaug":
             from ganaug.augment.diffaugment import DiffAugment
 
             self.augment_pipe = DiffAugment(cfg.diffaug_policy)
 
-        # Reusing the last D step's fakes in the G step saves one G forward per iteration.
-        self.reuse_fakes = True
-        self._fakes_for_g = None
+        # D with an auxiliary loss on reals (FastGAN's reconstruction): D(x, c, return_aux=True) -> (logits, loss).
+        self.d_aux = bool(getattr(self.D, "has_aux_loss", False))
 
         # Counters.
         self.cur_nimg = 0
         self.cur_tick = 0
         self.d_steps_done = 0
+        self.g_steps_done = 0
         self.stats_history: list[dict] = []
         self.warnings: list[str] = []
         self.start_time_offset = 0.0
@@ -276,20 +293,32 @@ class Trainer:
         if resume_state is not None:
             self._load_state(resume_state)
         if cfg.freeze_d:
-            self.D.freeze_blocks(cfg.freeze_d)
+            # Frozen layers stay frozen: D.requires_grad_(True) before each D step leaves them alone.
+            if hasattr(self.D, "freeze_layers"):
+                self.D.freeze_layers(cfg.freeze_d)
+            else:
+                self.D.freeze_blocks(cfg.freeze_d)
 
         self.G_run = self.G
         self.D_run = self.D
+        self.G_mapping, self.G_synthesis = (self.G.mapping, self.G.synthesis) if net.arch == "stylegan2" else (None, None)
         if cfg.compile:
             self.G_run = torch.compile(self.G)
             self.D_run = torch.compile(self.D)
+            if self.G_mapping is not None:
+                self.G_mapping, self.G_synthesis = torch.compile(self.G_mapping), torch.compile(self.G_synthesis)
 
         # Fixed seeds and labels for the sample grids.
         g = torch.Generator().manual_seed(123)
         k = max(net.num_classes, 1)
-        n = cfg.grid_seeds * k if net.conditional else max(cfg.grid_seeds * 4, 16)
+        self.grid_classes = grid_classes(k) if net.conditional else []  # a readable number of class rows
+        n = cfg.grid_seeds * len(self.grid_classes) if net.conditional else max(cfg.grid_seeds * 4, 16)
         self.grid_z = torch.randn(n, net.z_dim, generator=g)
-        self.grid_c = (torch.arange(k).repeat_interleave(cfg.grid_seeds) if net.conditional else None)
+        self.grid_c = (torch.as_tensor(self.grid_classes).repeat_interleave(cfg.grid_seeds) if net.conditional
+                       else None)
+        if net.conditional and len(self.grid_classes) < k and self.is_main:
+            self._log(f"sample grids show {len(self.grid_classes)} of the {k} classes (evenly spaced, the same "
+                      "every tick)")
 
     # -- state -----------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -303,6 +332,8 @@ class Trainer:
             "ada": self.ada.state_dict() if self.ada is not None else {},
             "cur_tick": self.cur_tick,
             "d_steps_done": self.d_steps_done,
+            "g_steps_done": self.g_steps_done,
+            "pl_mean": self.pl_mean.detach().cpu().clone(),
             "perm": self.perm.clone(),
             "perm_pos": self.perm_pos,
             "gen_state": self.gen.get_state(),
@@ -327,6 +358,9 @@ class Trainer:
         self.cur_nimg = int(s["cur_nimg"])
         self.cur_tick = int(s["cur_tick"])
         self.d_steps_done = int(s["d_steps_done"])
+        self.g_steps_done = int(s.get("g_steps_done", self.d_steps_done // max(self.cfg.d_steps, 1)))
+        if "pl_mean" in s:
+            self.pl_mean.copy_(s["pl_mean"].to(self.device))
         if len(s["perm"]) == self.num_images:
             self.perm = s["perm"].clone()
             self.perm_pos = int(s["perm_pos"])
@@ -341,12 +375,14 @@ class Trainer:
         self.start_time_offset = float(s.get("elapsed", 0.0))
 
     def _load_transfer(self, source: str | Path | dict) -> None:
-        from ganaug.config import NetworkConfig
-
         s = source if isinstance(source, dict) else ckpt.load_snapshot(source)
         src_net = NetworkConfig.from_dict(s["config"]["network"])
         ckpt.check_compatible(src_net, self.cfg.network)
         for name, module in (("G", self.G), ("D", self.D), ("G_ema", self.G_ema)):
+            if not s.get(name):
+                if self.is_main:
+                    self._log(f"transfer: the source has no {name}; it starts from scratch")
+                continue
             own = module.state_dict()
             loaded = {k: v for k, v in s[name].items() if k in own and own[k].shape == v.shape}
             skipped = sorted(set(own) - set(loaded))
@@ -410,22 +446,39 @@ class Trainer:
         return contextlib.nullcontext()
 
     def _augment(self, x: torch.Tensor) -> torch.Tensor:
-        return self.augment_pipe(x) if self.augment_pipe is not None else x
+        """What D sees: augmented in float32 with autocast off, in every pass (reals, D's fakes, G's
+        fakes), so that G is trained against exactly the augmentation D is."""
+        if self.augment_pipe is None:
+            return x
+        with torch.autocast(self.device.type, enabled=False):
+            return self.augment_pipe(x.float())
 
-    def _run_G(self, z: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
-        net = self.cfg.network
-        if net.arch == "stylegan2" and self.cfg.style_mixing > 0:
-            G = self.G_run
-            ws = self.G.mapping(z, c, update_w_avg=True)
-            if torch.rand([]) < self.cfg.style_mixing:
-                cutoff = int(torch.randint(1, ws.shape[1], []))
-                ws2 = self.G.mapping(torch.randn_like(z), c, update_w_avg=False)
-                ws = torch.cat([ws[:, :cutoff], ws2[:, cutoff:]], dim=1)
-            return self.G.synthesis(ws) if G is self.G else G(z, c)
-        return self.G_run(z, c)
+    def _run_G(self, z: torch.Tensor, c: torch.Tensor | None, return_ws: bool = False):
+        """Fakes (and, for StyleGAN2 with ``return_ws``, the ws they came from), with style mixing."""
+        if self.G_mapping is None:
+            img = self.G_run(z, c)
+            return (img, None) if return_ws else img
+        ws = self.G_mapping(z, c, update_w_avg=True)
+        if self.cfg.style_mixing > 0 and torch.rand([]) < self.cfg.style_mixing:
+            cutoff = int(torch.randint(1, ws.shape[1], []))
+            ws2 = self.G_mapping(torch.randn_like(z), c, update_w_avg=False)
+            ws = torch.cat([ws[:, :cutoff], ws2[:, cutoff:]], dim=1)
+        img = self.G_synthesis(ws)
+        return (img, ws) if return_ws else img
+
+    def _optimizer_step(self, module: nn.Module, opt: torch.optim.Optimizer, acc: dict[str, torch.Tensor]) -> None:
+        """Average gradients over ranks, zero non-finite ones (counted in the stats), step."""
+        _allreduce_grads(module, self.world_size)
+        grads = [p.grad for p in module.parameters() if p.grad is not None]
+        if grads:
+            norms = torch.stack(torch._foreach_norm(grads))
+            acc["nonfinite_grads"] += (~torch.isfinite(norms)).sum()  # tensors with a NaN/inf gradient
+            for g in grads:
+                torch.nan_to_num_(g, nan=0.0, posinf=1e5, neginf=-1e5)
+        opt.step()
 
     # -- steps -----------------------------------------------------------------
-    def _d_step(self, acc: dict[str, torch.Tensor], last: bool) -> None:
+    def _d_step(self, acc: dict[str, torch.Tensor]) -> None:
         """One D update. Reals and fakes each get their own forward+backward pass: batch-norm
         collectives then run in the same order on every process (and memory peaks lower)."""
         from ganaug.losses import d_accuracy, d_loss_fake, d_loss_real, r1_penalty
@@ -433,23 +486,29 @@ class Trainer:
         cfg = self.cfg
         do_r1 = self.r1_gamma > 0 and self.d_steps_done % cfg.r1_interval == 0
         x, c = self._real_batch()
-        z, c_fake = self._latents()
-        self.D.requires_grad_(True)
-        # The last D step's fakes are kept for the G step (as the classic DCGAN loop does):
-        # one G forward per iteration instead of two.
-        reuse = last and self.reuse_fakes
-        self.G.requires_grad_(reuse)
-        with torch.set_grad_enabled(reuse), self._autocast():
+        z, c_fake = self._latents()  # fresh latents for this phase (the G step draws its own)
+        self.D.requires_grad_(True)  # Freeze-D layers stay frozen (FreezableD)
+        if cfg.freeze_d and not hasattr(self.D, "freeze_layers"):  # e.g. FastGAN: whole blocks, re-applied
+            self.D.freeze_blocks(cfg.freeze_d)
+        self.G.requires_grad_(False)
+        with torch.no_grad(), self._autocast():
             fake = self._run_G(z, c_fake)
-        self._fakes_for_g = (fake, c_fake) if reuse else None
         self.opt_D.zero_grad(set_to_none=True)
 
         # Reals (+ lazy R1 in fp32 on the augmented reals, scaled by the interval).
         x = x.detach().requires_grad_(do_r1)
+        x_aug = self._augment(x)
         with self._autocast(enabled=not do_r1):  # the R1 pass runs in fp32: squared gradients
-            real_logits = self.D_run(self._augment(x), c).float()
+            if self.d_aux:  # e.g. FastGAN's self-supervised reconstruction of the reals
+                real_logits, aux = self.D_run(x_aug, c, return_aux=True)
+            else:
+                real_logits = self.D_run(x_aug, c)
+        real_logits = real_logits.float()
         loss_real = d_loss_real(real_logits, kind=cfg.loss, label_smoothing=cfg.label_smoothing)
         total = loss_real
+        if self.d_aux:
+            total = total + aux.float()
+            acc["loss_rec"] += aux.detach().float()
         if do_r1:
             r1 = r1_penalty(real_logits, x)
             total = total + r1 * (self.r1_gamma / 2) * cfg.r1_interval
@@ -458,12 +517,12 @@ class Trainer:
         total.backward()
 
         # Fakes.
+        fake_aug = self._augment(fake.detach())
         with self._autocast():
-            fake_logits = self.D_run(self._augment(fake.detach().float()), c_fake).float()
+            fake_logits = self.D_run(fake_aug, c_fake).float()
         loss_fake = d_loss_fake(fake_logits, kind=cfg.loss)
         loss_fake.backward()
-        _allreduce_grads(self.D, self.world_size)
-        self.opt_D.step()
+        self._optimizer_step(self.D, self.opt_D, acc)
 
         real_logits, fake_logits = real_logits.detach(), fake_logits.detach()
         acc["loss_D"] += loss_real.detach() + loss_fake.detach()
@@ -475,7 +534,7 @@ class Trainer:
         acc["n_d"] += 1
         self.d_steps_done += 1
         if self.ada is not None:
-            self.ada.accumulate(real_logits)
+            self.ada.accumulate(real_logits, c)
             if self.d_steps_done % cfg.ada_interval == 0:
                 self.ada.update(self.augment_pipe, cfg.batch_size * cfg.ada_interval)
 
@@ -484,22 +543,45 @@ class Trainer:
 
         self.G.requires_grad_(True)
         self.D.requires_grad_(False)
-        if self._fakes_for_g is not None:
-            fake, c = self._fakes_for_g
-            self._fakes_for_g = None
-        else:
-            z, c = self._latents()
-            with self._autocast():
-                fake = self._run_G(z, c)
+        z, c = self._latents()  # fresh latents, as officially (not the D step's)
         with self._autocast():
-            logits = self.D_run(self._augment(fake), c).float()
+            fake = self._run_G(z, c)
+        fake_aug = self._augment(fake)  # float32, like the D step's
+        with self._autocast():
+            logits = self.D_run(fake_aug, c).float()
         loss = g_loss(logits, kind=self.cfg.loss)
         self.opt_G.zero_grad(set_to_none=True)
         loss.backward()
-        _allreduce_grads(self.G, self.world_size)
-        self.opt_G.step()
+        self._optimizer_step(self.G, self.opt_G, acc)
         acc["loss_G"] += loss.detach()
         acc["n_g"] += 1
+        if self.pl_weight > 0 and self.g_steps_done % self.cfg.pl_interval == 0:
+            self._g_pl_step(acc)
+        self.g_steps_done += 1
+
+    def _g_pl_step(self, acc: dict[str, torch.Tensor]) -> None:
+        """Lazy path-length regularisation (StyleGAN2): its own G update every ``pl_interval`` G
+        steps, on batch // pl_batch_shrink fresh latents, weighted by pl_weight * pl_interval."""
+        from ganaug.losses import path_lengths
+
+        cfg = self.cfg
+        z, c = self._latents()
+        n = max(1, len(z) // cfg.pl_batch_shrink)
+        z, c = z[:n], (c[:n] if c is not None else None)
+        with self._autocast():
+            img, ws = self._run_G(z, c, return_ws=True)
+        lengths = path_lengths(img, ws)
+        mean = lengths.detach().mean()
+        if self.world_size > 1:  # one running mean on every rank
+            torch.distributed.all_reduce(mean)
+            mean /= self.world_size
+        self.pl_mean.copy_(self.pl_mean.lerp(mean, cfg.pl_decay))
+        penalty = (lengths - self.pl_mean).square().mean()
+        self.opt_G.zero_grad(set_to_none=True)
+        (penalty * (self.pl_weight * cfg.pl_interval)).backward()
+        self._optimizer_step(self.G, self.opt_G, acc)
+        acc["loss_pl"] += penalty.detach()
+        acc["n_pl"] += 1
 
     @torch.no_grad()
     def _update_ema(self) -> None:
@@ -543,7 +625,7 @@ class Trainer:
         rng = np.random.default_rng(0)
         if net.conditional:
             rows = []
-            for k in range(net.num_classes):
+            for k in self.grid_classes:
                 idx = np.flatnonzero(data.labels == k)
                 pick = rng.choice(idx, size=min(self.cfg.grid_seeds, len(idx)), replace=False) if len(idx) else []
                 row = np.full((self.cfg.grid_seeds,) + data.images.shape[1:], 255, np.uint8)
@@ -594,13 +676,14 @@ class Trainer:
                 tick_start_nimg = self.cur_nimg
                 tick_t0 = time.time()
                 acc = {k: torch.zeros((), device=self.device) for k in
-                       ("loss_D", "loss_G", "loss_r1", "d_real_acc", "d_fake_acc", "logit_real", "logit_fake",
-                        "n_d", "n_g", "n_r1")}
+                       ("loss_D", "loss_G", "loss_r1", "loss_pl", "d_real_acc", "d_fake_acc", "logit_real",
+                        "logit_fake", "nonfinite_grads", "n_d", "n_g", "n_r1", "n_pl")
+                       + (("loss_rec",) if self.d_aux else ())}
                 if self.cuda:
                     torch.cuda.reset_peak_memory_stats(self.device)
                 while self.cur_nimg < tick_start_nimg + tick_nimg and self.cur_nimg < total_nimg:
-                    for i in range(cfg.d_steps):
-                        self._d_step(acc, last=i == cfg.d_steps - 1)
+                    for _ in range(cfg.d_steps):
+                        self._d_step(acc)
                     self._g_step(acc)
                     self.cur_nimg += cfg.batch_size
                     self._update_ema()
@@ -674,6 +757,9 @@ class Trainer:
             "loss_G": a["loss_G"] / n_g,
             "loss_D": a["loss_D"] / n_d,
             "loss_r1": a["loss_r1"] / max(a["n_r1"], 1),
+            "loss_pl": a["loss_pl"] / max(a["n_pl"], 1),
+            "pl_mean": float(self.pl_mean),
+            "nonfinite_grads": int(round(a["nonfinite_grads"])),  # identical on every rank (after the all-reduce)
             "d_real_acc": a["d_real_acc"] / n_d,
             "d_fake_acc": a["d_fake_acc"] / n_d,
             "logit_real": a["logit_real"] / n_d,
@@ -681,12 +767,26 @@ class Trainer:
             "aug_p": float(self.augment_pipe.p) if getattr(self.augment_pipe, "p", None) is not None else 0.0,
             "ada_stat": float(self.ada.last_stat) if self.ada is not None and self.ada.last_stat is not None
             else float("nan"),
+            # Per class (conditional): the rare class, repeated most under balanced sampling, overfits first.
+            **({"ada_stat_per_class": self.ada.last_class_stats}
+               if self.ada is not None and self.ada.last_class_stats is not None else {}),
             "sec_per_kimg": tick_time / max(nimg / 1000, 1e-9),
             "img_per_s": nimg / max(tick_time, 1e-9),
             "time_s": round(self.elapsed(), 2),
             "mem_mb": _memory_mb(self.device),
         }
+        if "loss_rec" in a:
+            stats["loss_rec"] = a["loss_rec"] / n_d
         return stats
+
+
+MAX_GRID_CLASSES = 16
+
+
+def grid_classes(num_classes: int, limit: int = MAX_GRID_CLASSES) -> list[int]:
+    """Class indices shown in the sample grids: all of them up to ``limit``, else ``limit`` evenly
+    spaced ones (first and last included), the same on every tick and every resume."""
+    return spread_indices(num_classes, limit)
 
 
 def cpu_has_native_bf16() -> bool:
@@ -730,7 +830,7 @@ def train(
     config: TrainConfig | None = None,
     *,
     out: str | Path = "runs",
-    arch: str = "dcgan",
+    arch: str | None = None,
     preset: str = "cpu",
     resume: str | Path | None = None,
     transfer: str | Path | None = None,
@@ -752,7 +852,12 @@ def train(
     shape and ``overrides`` (any TrainConfig/NetworkConfig field, e.g. ``kimg=10``, ``resolution=32``).
     ``resume``: a run folder, snapshot file or ``"latest"`` (newest run under ``out``): the run
     continues in its own folder, with the same options (``kimg`` may be raised).
-    ``transfer``: start from another run's weights (same arch, resolution and channels).
+    ``arch``: default dcgan, or the transfer source's.
+    ``transfer``: start from another run's weights, or an official StyleGAN2-ADA ``.pkl`` (read
+    safely, see ganaug.nvlabs): the networks' architecture comes from the source, the data must
+    be at its resolution (``resolution=`` resizes it), 1-channel data trains as RGB from an RGB
+    source (generated images are converted back); ADA speed at most 100 kimg and no EMA ramp-up
+    unless given (as official ``--resume`` does).
     ``classes``: train on these classes only (one unconditional model per class: pass one name
     and ``conditional=False``).
     ``max_ticks``: stop after this many ticks in this call (the run can be resumed).
@@ -767,23 +872,28 @@ def train(
 
     created_group = init_from_env(overrides.get("device") or (config.device if config else "auto"))
     try:
-        return _train(data, config, out=out, arch=arch, preset=preset, resume=resume, transfer=transfer,
-                      classes=classes, conditional=conditional, callbacks=callbacks, progress=progress,
-                      max_ticks=max_ticks, run_dir=run_dir, log=log, budget=budget, diagnostics=diagnostics,
-                      **overrides)
+        with contextlib.ExitStack() as held:  # the run folder's lock, taken inside once the folder is known
+            return _train(data, config, out=out, arch=arch, preset=preset, resume=resume, transfer=transfer,
+                          classes=classes, conditional=conditional, callbacks=callbacks, progress=progress,
+                          max_ticks=max_ticks, run_dir=run_dir, log=log, held=held, budget=budget,
+                          diagnostics=diagnostics, **overrides)
     finally:
         if created_group:
             destroy()
 
 
 def _train(data, config, *, out, arch, preset, resume, transfer, classes, conditional, callbacks, progress,
-           max_ticks, run_dir, log, budget=None, diagnostics=True, **overrides) -> TrainResult:
+           max_ticks, run_dir, log, held: contextlib.ExitStack, budget=None, diagnostics=True,
+           **overrides) -> TrainResult:
     rank, _ = _dist_info()
     log = log or (print if rank == 0 else (lambda s: None))
     resume_state = None
     if resume is not None:
         target = ckpt.find_latest_run(out) if str(resume) == "latest" else Path(resume)
         resume_state = ckpt.load_snapshot(target)
+        if "opt_G" not in resume_state:
+            raise CheckpointError(f"{resume_state['path']} holds networks but no training state (an imported "
+                                  "snapshot): start from it with --transfer instead of --resume")
         config = TrainConfig.from_dict(resume_state["config"])
         if overrides.get("kimg"):
             config = config.replace(kimg=overrides["kimg"])
@@ -793,19 +903,38 @@ def _train(data, config, *, out, arch, preset, resume, transfer, classes, condit
         if ignored:
             log(f"note: resuming keeps the run's own options; ignored: {', '.join(ignored)}")
         run_dir = Path(resume_state["path"]).parent
+        transfer = None  # the run's own weights replace any transfer source
         log(f"resuming {run_dir} from {Path(resume_state['path']).name} at {resume_state['cur_nimg'] / 1000:.2f} kimg")
 
     train_set = resolve_training_data(data, classes)
     if resume_state is not None:
         saved = list(resume_state.get("class_names", []))
+        lacking = [c for c in saved if c not in train_set.class_names]
+        if lacking:
+            raise UserError(f"cannot resume {Path(resume_state['path']).parent} on this data: the run was trained on "
+                            f"classes {saved}, the data has {train_set.class_names} (no {lacking}). Resume "
+                            "with the data it was trained on, or start a new run")
         if saved and saved != train_set.class_names:  # the run was trained on a subset of classes
             train_set = resolve_training_data(data, saved)
 
     config_given = config is not None
+    src_net = None
+    if transfer is not None and resume_state is None:
+        transfer = transfer if isinstance(transfer, dict) else ckpt.load_snapshot(transfer)
+        src_net = NetworkConfig.from_dict(transfer["config"]["network"])
+        if arch is not None and arch != src_net.arch:
+            raise CheckpointError(f"cannot transfer: the source is a {src_net.arch} snapshot but --arch {arch} "
+                                  "was asked; leave --arch out (it follows the source)")
+        arch = arch or src_net.arch
     if config is None:
-        config = config_for(train_set, arch, preset, conditional=conditional, **overrides)
-    elif resume_state is None and overrides:
-        config = config.replace(**{k: v for k, v in overrides.items() if v is not None})  # e.g. kimg=...
+        config = config_for(train_set, arch or "dcgan", preset, conditional=conditional, **overrides)
+        if src_net is not None:
+            config = _transfer_config(config, src_net, overrides)
+    else:
+        if resume_state is None and overrides:
+            config = config.replace(**{k: v for k, v in overrides.items() if v is not None})  # e.g. kimg=...
+        if src_net is not None:
+            config = _transfer_config(config, src_net, None)
     if config.network.conditional and config.network.num_classes != train_set.num_classes:
         raise UserError(f"the config is for {config.network.num_classes} classes but the data has "
                         f"{train_set.num_classes}")
@@ -819,11 +948,6 @@ def _train(data, config, *, out, arch, preset, resume, transfer, classes, condit
                                             resolution_fixed=(config_given or bool(overrides.get("resolution"))
                                                               or transfer is not None),
                                             kimg_fixed=config_given or bool(overrides.get("kimg")))
-    if transfer is not None and not isinstance(transfer, dict):
-        from ganaug.config import NetworkConfig
-
-        transfer = ckpt.load_snapshot(transfer)
-        ckpt.check_compatible(NetworkConfig.from_dict(transfer["config"]["network"]), config.network)
     empty = [k for k, v in train_set.counts().items() if v == 0]
     if empty and config.network.conditional:
         log(f"warning: class(es) {', '.join(empty)} have no training images: the conditional model cannot "
@@ -837,6 +961,8 @@ def _train(data, config, *, out, arch, preset, resume, transfer, classes, condit
             torch.distributed.broadcast_object_list(holder, src=0)
             run_dir = Path(holder[0])
     run_dir = Path(run_dir)
+    if rank == 0:  # one process per run folder ("in use by PID ..."); released when train() returns
+        held.enter_context(run_lock(run_dir))
     run_dir.mkdir(parents=True, exist_ok=True)
     if rank == 0:
         log = _tee(log, run_dir / "log.txt")
@@ -862,6 +988,36 @@ def _train(data, config, *, out, arch, preset, resume, transfer, classes, condit
     trainer = Trainer(train_set, config, run_dir, resume_state=resume_state, transfer=transfer,
                       callbacks=callbacks, progress=progress, log=log)
     return trainer.run(max_ticks=max_ticks)
+
+
+def _transfer_config(config: TrainConfig, src: NetworkConfig, overrides: dict | None) -> TrainConfig:
+    """The run's config when starting from ``src``: its architecture, this run's classes, the data at
+    the source's size, RGB for 1-channel data from an RGB source. ``overrides``: the options given
+    with a preset-made config (ADA speed <= 100 kimg, no EMA ramp-up unless given); None: a full
+    config, used as it is."""
+    net = config.network
+    if net.arch != src.arch:
+        raise CheckpointError(f"cannot transfer: the source snapshot has arch={src.arch!r} but this run is "
+                              f"arch={net.arch!r}; leave --arch out (it follows the source)")
+    if net.resolution != src.resolution:
+        r, s = net.resolution, src.resolution
+        raise CheckpointError(f"cannot transfer: the source makes {s}x{s} images but this run trains at {r}x{r}. "
+                              f"Pass --resolution {s} (resolution={s}) to resize the data to the source's size, "
+                              f"or transfer from a {r}x{r} snapshot")
+    export_channels = config.export_channels
+    if net.channels != src.channels:
+        if src.channels == 1:
+            raise CheckpointError("cannot transfer: the source is a grayscale (1-channel) model and this run is "
+                                  "RGB; pass --channels 1 to train on the data in grayscale")
+        export_channels = net.channels  # 1-channel data, trained as RGB; images converted back at export
+    new = dataclasses.replace(src, num_classes=net.num_classes)
+    config = dataclasses.replace(config, network=new, export_channels=export_channels)
+    if overrides is not None:
+        if overrides.get("ada_kimg") is None:
+            config = config.replace(ada_kimg=min(config.ada_kimg, 100.0))
+        if "ema_rampup" not in overrides:
+            config = config.replace(ema_rampup=None)
+    return config
 
 
 def _tee(log: Callable[[str], None], path: Path) -> Callable[[str], None]:
@@ -919,5 +1075,6 @@ def describe(config: TrainConfig) -> str:
     lines = [json.dumps(config.to_dict(), indent=2),
              f"G: {count_parameters(G):,} parameters",
              f"D: {count_parameters(D):,} parameters",
-             f"R1 gamma: {config.resolved_r1_gamma:g}   EMA half-life: {config.resolved_ema_kimg:g} kimg"]
+             f"R1 gamma: {config.resolved_r1_gamma:g}   EMA half-life: {config.resolved_ema_kimg:g} kimg"
+             + (f"   PL weight: {config.resolved_pl_weight:g}" if config.network.arch == "stylegan2" else "")]
     return "\n".join(lines)

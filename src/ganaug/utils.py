@@ -26,8 +26,13 @@ os.umask(_UMASK)
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[Any]:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        if e.filename is None:
+            e.filename = str(path)
+        raise
     try:
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs are meant to be shared
         with os.fdopen(fd, mode) as f:
@@ -35,9 +40,11 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[Any]:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(e, OSError) and e.filename is None:  # ENOSPC from write/fsync names no file
+            e.filename = str(path)
         raise
 
 
@@ -166,3 +173,51 @@ def next_run_dir(root: str | os.PathLike, desc: str) -> Path:
     path = root / f"{run_id:05d}-{desc}"
     path.mkdir()
     return path
+
+
+# ----------------------------------------------------------------------------
+# Class names as folder names
+
+_UNSAFE = set('/\\:*?"<>|')
+_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
+
+
+def class_folder_names(names: list[str] | tuple[str, ...], max_bytes: int = 100) -> list[str]:
+    """A safe, distinct folder name per class name (class names are data, never paths).
+
+    Unicode is NFC-normalised; path separators, NUL and other control or reserved characters
+    become ``_``; leading/trailing dots and spaces are stripped (no ``.``, ``..`` or hidden
+    folders); Windows device names get a ``_``; an empty result becomes ``class_<index>``; long
+    names are cut to ``max_bytes`` of UTF-8. Names that still collide (also ignoring case, for
+    case-insensitive file systems) get ``_2``, ``_3``... in order. Ordinary names are unchanged.
+    """
+    import unicodedata
+
+    out: list[str] = []
+    used: set[str] = set()
+    for i, name in enumerate(names):
+        s = unicodedata.normalize("NFC", str(name))
+        s = "".join("_" if (c in _UNSAFE or ord(c) < 32 or ord(c) == 127) else c for c in s)
+        s = s.strip(" .")
+        while len(s.encode("utf-8")) > max_bytes:
+            s = s[:-1]
+        s = s.rstrip(" .")
+        if s.split(".", 1)[0].casefold() in _RESERVED:
+            s += "_"
+        if not s:
+            s = f"class_{i}"
+        base, k = s, 2
+        while s.casefold() in used:
+            s = f"{base}_{k}"
+            k += 1
+        used.add(s.casefold())
+        out.append(s)
+    return out
+
+
+def spread_indices(n: int, limit: int) -> list[int]:
+    """``range(n)`` when ``n <= limit``, else ``limit`` evenly spaced indices (first and last included):
+    a deterministic, readable subset of many classes for grids and plots."""
+    if n <= limit:
+        return list(range(n))
+    return sorted({int(round(i)) for i in np.linspace(0, n - 1, limit)})

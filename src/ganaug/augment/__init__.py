@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 
 _API = {
+    "mirror": "ganaug.augment.classic",
     "multiply": "ganaug.augment.classic",
     "ClassicAugment": "ganaug.augment.classic",
     "AugmentPipe": "ganaug.augment.ada",
@@ -18,6 +19,7 @@ __all__ = [
     "AugmentPipe",
     "ClassicAugment",
     "DiffAugment",
+    "mirror",
     "multiply",
 ]
 

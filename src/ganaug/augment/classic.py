@@ -1,11 +1,14 @@
 """Classic augmentation: flips, 90-degree and small rotations, random crops, brightness/contrast.
 
-Two uses:
+Uses:
 
-* :func:`multiply` grows a tiny training set before GAN training ("64 images x10 by rotations and
-  flips"): deterministic per seed; the discrete transforms (flips, quarter turns) are cycled over
-  the copies so that no copy repeats its original, the continuous ones (small angle, crop, colour)
-  are drawn from the seed.
+* :func:`mirror` doubles a tiny GAN training set with x-flipped copies (the official StyleGAN2-ADA
+  ``--mirror``): flips only, so G learns nothing the data does not already allow.
+* :func:`multiply` grows a set by rotations, crops and flips ("64 images x10"): deterministic per
+  seed; the discrete transforms (flips, quarter turns) are cycled over the copies so that no copy
+  repeats its original, the continuous ones (small angle, crop, colour) are drawn from the seed.
+  For GAN training this leaks: G learns to generate the rotated/cropped copies (their black
+  corners, their blur) as if they were data. Prefer :func:`mirror` plus ADA.
 * :class:`ClassicAugment` is the on-the-fly batch transform of the classifier baseline, on float
   [-1, 1] NCHW tensors; one fused affine ``grid_sample`` per batch, so it is cheap on a CPU.
 
@@ -212,3 +215,18 @@ def multiply(
     hashes = list(imageset.hashes) + [pixel_hash(img) for img in allimg[n:]]
     labels = np.tile(imageset.labels, factor)
     return ImageSet(allimg, labels, list(imageset.class_names), paths, hashes)
+
+
+def mirror(imageset):
+    """The originals followed by their left-right mirror images (``2 * len`` images), flips only.
+
+    Copy ``p`` has path ``"p#xflip"`` and the hash of its own pixels; labels are kept.
+    """
+    from ganaug.data.imageset import ImageSet, pixel_hash
+
+    if len(imageset) == 0:
+        return imageset
+    flipped = np.ascontiguousarray(imageset.images[..., ::-1])
+    return ImageSet(np.concatenate([imageset.images, flipped]), np.tile(imageset.labels, 2),
+                    list(imageset.class_names), list(imageset.paths) + [f"{p}#xflip" for p in imageset.paths],
+                    list(imageset.hashes) + [pixel_hash(img) for img in flipped])

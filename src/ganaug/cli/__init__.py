@@ -40,8 +40,10 @@ _discover()
 
 
 def main() -> None:
-    from ganaug.errors import UserError
+    from ganaug.errors import UserError, os_error_message
+    from ganaug.workers import Terminated, handle_termination
 
+    handle_termination()  # SIGTERM unwinds like Ctrl-C: worker pools stopped, locks released, exit 143
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:
@@ -56,3 +58,9 @@ def main() -> None:
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
+    except Terminated:
+        click.echo("Terminated.", err=True)
+        sys.exit(Terminated.exit_code)
+    except OSError as e:  # disk full, permission denied...: one line naming the path, no traceback
+        click.secho(f"Error: {os_error_message(e)}", fg="red", err=True)
+        sys.exit(1)

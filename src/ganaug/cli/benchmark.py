@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
+from ganaug.benchmark.options import BASELINES, CLASSIFIERS, BenchmarkOptions
 from ganaug.cli import cli
 
-CLASSIFIERS = ("smallcnn", "resnet18", "resnet50")
-BASELINES = ("classic", "oversample", "smote", "synthetic_only")
+D = BenchmarkOptions()  # the defaults, shared with the API and `ganaug run`
 
 
 def _load_prepared(path: str):
@@ -79,26 +79,39 @@ def _parse_baselines(ctx, param, value: str) -> list[str]:
 )
 @click.option(
     "--fractions",
-    default="0,25,50,75,100",
+    default=",".join(f"{100 * f:g}" for f in D.fractions),
+    show_default=True,
     callback=_parse_fractions,
     help="Synthetic images added, in % of the real training set (above 100 allowed).",
 )
-@click.option("--seeds", type=click.IntRange(min=1), default=5, help="Seeds per arm (0..N-1).")
+@click.option("--seeds", type=click.IntRange(min=1), default=D.seeds, show_default=True,
+              help="Seeds per arm (0..N-1).")
 @click.option(
     "--balance",
     type=click.Choice(["keep", "fix"]),
-    default="keep",
+    default=D.balance,
+    show_default=True,
     help="keep: synthetic images in the real class proportions; fix: rare classes first.",
 )
-@click.option("--arch", type=click.Choice(CLASSIFIERS), default="smallcnn", help="Classifier.")
-@click.option("--epochs", type=click.IntRange(min=1), default=20, help="Max epochs (early stopping on val).")
+@click.option("--arch", type=click.Choice(CLASSIFIERS), default=D.arch, show_default=True, help="Classifier.")
+@click.option("--epochs", type=click.IntRange(min=1), default=D.epochs, show_default=True,
+              help="Training budget of every arm: this many passes over the REAL training set, in optimiser "
+              "steps (an arm with more images gets no more steps).")
+@click.option("--min-steps", type=click.IntRange(min=0), default=D.min_steps, show_default=True,
+              help="At least this many optimiser steps for every arm.")
+@click.option("--batch-size", type=click.IntRange(min=2), default=None,
+              help="Classifier batch size (default: scaled to the real training set, 8-64).")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Classifier learning rate (default: 1e-3 x sqrt(batch / 64)).")
 @click.option(
     "--baselines",
-    default=",".join(BASELINES),
+    default=",".join(D.baselines),
+    show_default=True,
     callback=_parse_baselines,
     help="Comma-separated baselines, or 'none'.",
 )
-@click.option("--jobs", type=click.IntRange(min=1), default=1, help="Parallel processes (one thread each).")
+@click.option("--jobs", type=click.IntRange(min=1), default=D.jobs, show_default=True,
+              help="Parallel processes (one thread each).")
 @click.option(
     "--out",
     type=click.Path(file_okay=False),
@@ -129,6 +142,9 @@ def benchmark_cmd(
     balance,
     arch,
     epochs,
+    min_steps,
+    batch_size,
+    lr,
     baselines,
     jobs,
     out,
@@ -139,8 +155,10 @@ def benchmark_cmd(
     dry_run,
     quiet,
 ):
-    """Train a classifier on real + synthetic images at several synthetic fractions, and on baselines;
-    report test metrics with 95 % CIs over seeds and paired differences against real only.
+    """Train a classifier on real + synthetic images at several synthetic fractions, and on baselines,
+    every arm for the same number of optimiser steps; choose the fraction and the best baseline on the
+    validation split; compare the GAN arm with real only and with random oversampling at the same
+    class allocation on the real test split (paired bootstrap over seeds and test images).
 
     \b
     Example:
@@ -149,13 +167,19 @@ def benchmark_cmd(
     """
     import numpy as np
 
-    from ganaug.benchmark import benchmark, plan_arms, synthetic_counts
+    from ganaug.benchmark import benchmark, plan_arms, resolve_budget, synthetic_counts
+    from ganaug.benchmark.options import options_from
 
     prepared = _load_prepared(data_dir)
     syn = _load_synthetic(synthetic) if synthetic else None
     if out is None:
         out = str(_default_out(synthetic, data_dir))
 
+    opts = options_from(
+        fractions=fractions, balance=balance, seeds=seeds, arch=arch, epochs=epochs, min_steps=min_steps,
+        batch_size=batch_size, lr=lr, baselines=baselines, jobs=jobs, device=device, image_size=image_size,
+        pretrained_weights=pretrained_weights, finetune=finetune,
+    )
     if dry_run:
         train = prepared.train
         real = np.bincount(train.labels, minlength=train.num_classes)
@@ -169,29 +193,16 @@ def benchmark_cmd(
                 if a.uses_synthetic
                 else ""
             )
-            click.echo(f"  {a.name:<16} {a.label}{extra}")
-        click.echo(f"{seeds} seeds, {arch}, up to {epochs} epochs; results -> {Path(out) / 'benchmark'}")
+            click.echo(f"  {a.name:<18} {a.label}{extra}")
+        if syn is not None and any(a.kind == "mix" for a in plan_arms(fractions, baselines, True)):
+            click.echo("  oversample_at<P>   random oversampling with the synthetic counts of the fraction "
+                       "chosen on validation")
+        b = resolve_budget(train, opts)
+        click.echo(f"{seeds} seeds, {arch}, {b['steps']} optimiser steps per arm (batch {b['batch_size']}, "
+                   f"lr {b['lr']:.2g}); results -> {Path(out) / 'benchmark'}")
         return
 
-    res = benchmark(
-        prepared.train,
-        prepared.val,
-        prepared.test,
-        syn,
-        fractions=fractions,
-        balance=balance,
-        seeds=seeds,
-        arch=arch,
-        epochs=epochs,
-        baselines=baselines,
-        jobs=jobs,
-        out=out,
-        device=device,
-        progress=not quiet,
-        image_size=image_size,
-        pretrained_weights=pretrained_weights,
-        finetune=finetune,
-    )
+    res = benchmark(prepared.train, prepared.val, prepared.test, syn, opts, out=out, progress=not quiet)
     bench = Path(out) / "benchmark"
     res.plot(bench / "benchmark.png")
     res.plot_per_class(bench / "per_class_recall.png")

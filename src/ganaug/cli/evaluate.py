@@ -31,16 +31,22 @@ FEATURES = ("trained", "inception", "pixels")  # ganaug.metrics.features.FEATURE
               help="Neighbourhood size of precision/recall/density/coverage.")
 @click.option("--kid-subset", type=click.IntRange(min=2), default=None,
               help="KID subset size. [default: min(1000, n_real, n_synthetic)]")
+@click.option("--repeats", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Random equal-size draws per comparison: every column of a row compares sets of the size "
+                   "of the smallest (FID, KID and PRDC depend on sample size).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--feature-epochs", type=click.IntRange(min=1), default=20, show_default=True,
               help="Maximum epochs of the trained feature network.")
 @click.option("-q", "--quiet", is_flag=True)
-def evaluate_cmd(synthetic, data_dir, features, inception, out, device, k, kid_subset, seed, feature_epochs, quiet):
+def evaluate_cmd(synthetic, data_dir, features, inception, out, device, k, kid_subset, repeats, seed, feature_epochs,
+                 quiet):
     """Compare synthetic images with the real training and test splits, and look for copies.
 
     \b
     Writes OUT/metrics.json, metrics.csv, memorization.csv and memorization.png (each synthetic
-    image closest to the training set, next to its nearest training images).
+    image closest to the training set, next to its nearest training images). Near copies are judged
+    against a threshold calibrated on the real test images; the data-copying test of Meehan et al.
+    2020 gives Z_U and its p-value.
     \b
     Examples:
       ganaug evaluate --synthetic synth/ --data prepared/
@@ -58,7 +64,7 @@ def evaluate_cmd(synthetic, data_dir, features, inception, out, device, k, kid_s
                    f"test images with {features} features ...", err=True)
     result = evaluate(synth, data.train, data.test, features=features, val=data.val, out=out, device=device,
                       kid_subset=kid_subset, k=k, seed=seed, inception=inception, feature_epochs=feature_epochs,
-                      progress=not quiet)
+                      repeats=repeats, progress=not quiet)
     click.echo(result.table())
 
 

@@ -41,7 +41,8 @@ def inspect_command(data: str, csv_path: str | None, json_out: str | None, resol
                          channels=int(channels) if channels else None)
     except UserError as e:
         raise GanaugError(str(e)) from None
-    click.echo("\n".join(report.summary_lines(max_problems=None if show_all else 50)))
+    click.echo("\n".join(report.summary_lines(max_problems=None if show_all else 50,
+                                             max_classes=None if show_all else 30)))
     if json_out:
         try:
             atomic_write_json(json_out, report.to_dict())

@@ -18,7 +18,7 @@ from ganaug.pipeline import STAGES
 @click.option("--force", help="Comma-separated stages to recompute even if up to date.")
 @click.option("--set", "sets", multiple=True, metavar="SECTION.KEY=VALUE",
               help="Override a config value, e.g. --set gan.kimg=20 --set benchmark.seeds=3 (repeatable).")
-@click.option("--arch", type=click.Choice(["dcgan", "stylegan2"]), help="Shortcut for --set gan.arch=...")
+@click.option("--arch", type=click.Choice(["dcgan", "stylegan2", "fastgan"]), help="Shortcut for --set gan.arch=...")
 @click.option("--preset", type=click.Choice(["tiny", "cpu", "gpu"]), help="Shortcut for --set gan.preset=...")
 @click.option("--kimg", type=float, help="Shortcut for --set gan.kimg=...")
 @click.option("--budget", help="GAN time budget (15m, 90s, 1h, off): shortcut for --set gan.budget=...")

@@ -12,7 +12,8 @@ from ganaug.config import ARCHS, AUGS, LOSSES, PRESETS
 
 @cli.command("train")
 @click.argument("data", type=click.Path())
-@click.option("--arch", type=click.Choice(ARCHS), default="dcgan", help="GAN family.")
+@click.option("--arch", type=click.Choice(ARCHS), default=None,
+              help="GAN family. [default: dcgan, or the --transfer source's]")
 @click.option("--preset", type=click.Choice(PRESETS), default="cpu",
               help="tiny: seconds (tests); cpu: a useful model in minutes on 2 cores; gpu: quality.")
 @click.option("--out", type=click.Path(), default="runs", help="Parent folder of numbered run folders.")
@@ -32,6 +33,8 @@ from ganaug.config import ARCHS, AUGS, LOSSES, PRESETS
 @click.option("--r1-gamma", type=click.FloatRange(min=0), help="R1 weight (default: 0.0002*res^2/batch for stylegan2).")
 @click.option("--ema-kimg", type=click.FloatRange(min=0), help="G_ema half-life in kimg.")
 @click.option("--style-mixing", type=click.FloatRange(0, 1), help="Style mixing probability (stylegan2).")
+@click.option("--pl-weight", type=click.FloatRange(min=0),
+              help="Path-length regularisation weight (default: 2 for stylegan2, lazily every 4 G steps).")
 @click.option("--spectral-norm/--no-spectral-norm", "d_spectral_norm", default=None, help="Spectral norm in D (dcgan).")
 @click.option("--dropout", "d_dropout", type=click.FloatRange(0, 0.9), help="Dropout in D (dcgan).")
 @click.option("--tick", "tick_kimg", type=click.FloatRange(min=0, min_open=True), help="kimg per tick (stats, grid).")
@@ -40,14 +43,20 @@ from ganaug.config import ARCHS, AUGS, LOSSES, PRESETS
 @click.option("--device", default=None, help="auto, cpu, cuda, cuda:1 ...")
 @click.option("--amp/--no-amp", default=None, help="bf16 mixed precision (CUDA, and CPUs with native bf16).")
 @click.option("--compile/--no-compile", "compile_", default=None, help="torch.compile G and D.")
-@click.option("--multiply", type=click.IntRange(min=1), help="Classic-augment the training images xN first.")
+@click.option("--mirror/--no-mirror", default=None,
+              help="Add x-flipped copies of the training images (doubles a tiny set; flips only).")
+@click.option("--multiply", type=click.IntRange(min=1),
+              help="Classic-augment the training images xN first (rotations/crops leak into G; prefer --mirror).")
 @click.option("--balanced-sampling/--natural-sampling", "balanced_sampling", default=None,
               help="Conditional models: show every class equally often (default) or in the data's proportions.")
 @click.option("--class", "classes", multiple=True, help="Train on these classes only (repeatable).")
 @click.option("--unconditional", is_flag=True, help="One unconditional model (default: conditional if >1 class).")
 @click.option("--resume", help="Continue a run: a run folder, snapshot file, or 'latest'.")
-@click.option("--transfer", type=click.Path(exists=True), help="Start from another run's snapshot.")
-@click.option("--freeze-d", type=click.IntRange(min=0), help="With --transfer: freeze D's first N blocks.")
+@click.option("--transfer", type=click.Path(exists=True),
+              help="Start from another run's snapshot, or an official StyleGAN2-ADA .pkl (read safely, "
+                   "see import-nvlabs). The data must be at the source's resolution (--resolution resizes it).")
+@click.option("--freeze-d", type=click.IntRange(min=0),
+              help="Freeze-D (with --transfer): D's first N layers from the image side stay fixed.")
 @click.option("--budget", callback=lambda ctx, param, v: _check_budget(v),
               help="Time budget, e.g. 15m, 90s, 1h (off: none). A few steps are timed first; the GAN trains at "
                    "the largest resolution that fits (unless --resolution is given). Default: the preset's "
@@ -64,6 +73,8 @@ def train_cmd(data, arch, preset, out, classes, unconditional, resume, transfer,
       ganaug train prepared/ --arch dcgan --preset cpu
       ganaug train prepared/ --arch stylegan2 --kimg 200 --aug ada
       ganaug train prepared/ --resume latest
+      ganaug train prepared/ --arch fastgan --preset cpu
+      ganaug train prepared/ --transfer brecahad.pkl --resolution 256 --freeze-d 2 --kimg 200
       torchrun --nproc_per_node 2 -m ganaug train prepared/ --arch stylegan2 --preset gpu
     """
     from ganaug.training import config_for, describe, resolve_training_data, train
@@ -73,7 +84,7 @@ def train_cmd(data, arch, preset, out, classes, unconditional, resume, transfer,
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if dry_run:
         train_set = resolve_training_data(data, classes or None)
-        cfg = config_for(train_set, arch, preset, conditional=False if unconditional else None, **overrides)
+        cfg = config_for(train_set, arch or "dcgan", preset, conditional=False if unconditional else None, **overrides)
         if not resume:
             from ganaug.budget import fit_to_budget
 

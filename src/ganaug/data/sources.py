@@ -162,6 +162,11 @@ def load(
 
         guard = Image.MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
         result = _load_files(job, report, target, channels, opts, guard, workers, executor)
+    # One problem per file and kind (a file listed in two CSV rows, reached by two paths...).
+    unique: dict[tuple[str, str], Problem] = {}
+    for p in result.report.problems:
+        unique.setdefault((p.path, p.kind), p)
+    result.report.problems[:] = unique.values()
     if not result.report.ok and not allow_empty:
         raise DataError(nothing_usable_message(result.report))
     return result
@@ -245,22 +250,32 @@ def _detect(source: Any, *, csv, classes) -> FileJob | ArrayJob:
             f"{source} holds images but no class folders and no labels CSV. Either put each class in its own "
             "sub-folder (DATA/<class>/<image>) or pass --csv labels.csv with filename,label rows."
         )
-    rels = [p.relative_to(path).as_posix() for p in _walk(path)]
-    return _tree_job(rels, lambda rel: (str(path / rel), str(path / rel), None), fmt="image-folder",
-                     class_dirs=[d.name for d in subdirs])
+    unreadable: list[Problem] = []
+    rels = [p.relative_to(path).as_posix() for p in _walk(path, problems=unreadable)]
+    job = _tree_job(rels, lambda rel: (str(path / rel), str(path / rel), None), fmt="image-folder",
+                    class_dirs=[d.name for d in subdirs if str(d) not in {p.path for p in unreadable}])
+    job.problems[:0] = unreadable
+    return job
 
 
 def _hidden(name: str) -> bool:
     return name.startswith(".") or name in IGNORED_NAMES
 
 
-def _walk(root: Path, skip_hidden: bool = True) -> list[Path]:
+def _walk(root: Path, skip_hidden: bool = True, problems: list[Problem] | None = None) -> list[Path]:
     """Files under root, sorted, without hidden files/folders. Symlinked folders are followed (a
     class folder is often a link to data stored elsewhere), except links back to a folder above
-    them, which would loop."""
+    them, which would loop. A folder that cannot be listed becomes an "unreadable" problem."""
     out = []
     chains: dict[str, frozenset[str]] = {}  # folder -> real paths of it and its ancestors
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+
+    def onerror(e: OSError) -> None:
+        if problems is not None:
+            why = ("permission denied" if isinstance(e, PermissionError) else f"cannot list it ({e.strerror or e})")
+            problems.append(Problem(str(e.filename), "unreadable", f"folder not readable: {why}; its images are "
+                                                                   "skipped"))
+
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=onerror):
         chain = chains.pop(dirpath, frozenset()) | {os.path.realpath(dirpath)}
         keep = []
         for d in sorted(dirnames):
@@ -313,7 +328,8 @@ def _csv_job(root: Path, csv_path: Path) -> FileJob:
     if not rows:
         raise DataError(f"{csv_path} is empty; expected filename,label rows")
     # Index the files: by relative path and by relative path without extension.
-    files = [p for p in _walk(root) if p.resolve() != csv_path.resolve()]
+    problems: list[Problem] = []
+    files = [p for p in _walk(root, problems=problems) if p.resolve() != csv_path.resolve()]
     by_rel = {p.relative_to(root).as_posix(): p for p in files}
     by_stem: dict[str, list[Path]] = {}
     for rel, p in by_rel.items():
@@ -343,7 +359,6 @@ def _csv_job(root: Path, csv_path: Path) -> FileJob:
     if max(len(r) for r in rows[start:] or [[]]) < 2:
         raise DataError(f"{csv_path} needs two columns: filename,label")
 
-    problems: list[Problem] = []
     assigned: dict[Path, str] = {}
     for n, row in enumerate(rows[start:], start=start + 1):
         name = row[fcol].strip() if len(row) > fcol else ""
@@ -450,21 +465,38 @@ def _stylegan_job(meta: dict, names: list[str], locate, fmt: str) -> FileJob:
     problems: list[Problem] = []
     notes: list[str] = []
     raw = meta.get("labels")
+    given = meta.get("class_names") or []
+    if not isinstance(given, list):
+        raise DataError(f"dataset.json: 'class_names' must be a list of names, got {type(given).__name__}")
     if raw is None:
         labels = {n: 0 for n in images}
-        class_names = list(meta.get("class_names") or ["all"])[:1]
+        class_names = [str(c) for c in given or ["all"]][:1]
         notes.append("dataset.json has no labels: every image is in one class")
     else:
+        if not isinstance(raw, list):
+            raise DataError(f"dataset.json: 'labels' must be a list of [file, label] pairs, got "
+                            f"{type(raw).__name__}")
         labels = {}
         for item in raw:
-            name, lab = item[0], item[1]
-            if isinstance(lab, list):  # one-hot vectors are allowed by StyleGAN2-ADA
-                lab = int(np.argmax(lab))
-            labels[str(name)] = int(lab)
-        k = max(labels.values(), default=-1) + 1
-        class_names = [str(c) for c in meta.get("class_names") or []]
-        if len(class_names) < k:
-            class_names = class_names + [str(i) for i in range(len(class_names), k)]
+            if not isinstance(item, list) or len(item) != 2 or not isinstance(item[0], str):
+                shown = item[0] if isinstance(item, list) and item and isinstance(item[0], str) else None
+                problems.append(Problem(locate(shown)[0] if shown else "dataset.json", "bad-label",
+                                        f"dataset.json entry {item!r} is not a [file, label] pair; ignored"))
+                continue
+            name, lab = item
+            if isinstance(lab, list) and lab and all(_is_int(v) or isinstance(v, float) for v in lab):
+                lab = int(np.argmax(lab))  # one-hot vectors are allowed by StyleGAN2-ADA
+            if not _is_int(lab) or lab < 0:
+                problems.append(Problem(locate(name)[0], "bad-label",
+                                        f"label {lab!r} in dataset.json is not a class index (0, 1, 2, ...); ignored"))
+                continue
+            labels[name] = int(lab)
+        # Class names for the labels present only: a stray label of 10**9 must not make 10**9 names.
+        class_names = [str(c) for c in given]
+        extra = sorted({v for v in labels.values() if v >= len(class_names)})
+        remap = {v: len(class_names) + i for i, v in enumerate(extra)}
+        class_names += [str(v) for v in extra]
+        labels = {n: remap.get(v, v) for n, v in labels.items()}
     present = set(images)
     entries = []
     for n in images:
@@ -480,6 +512,10 @@ def _stylegan_job(meta: dict, names: list[str], locate, fmt: str) -> FileJob:
         if n not in present and n != "dataset.json":
             problems.append(Problem(locate(n)[0], "not-image", "not an image file extension; ignored"))
     return FileJob(fmt, entries, class_names, problems, notes, num_files=len(names))
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
 
 def write_stylegan_dataset(
@@ -662,16 +698,28 @@ def _npz_job(path: Path, classes, label: str | None = None) -> ArrayJob:
         names = [str(i) for i in range(int(y.max()) + 1 if len(y) else 0)]
     if len(y) and (y.min() < 0 or y.max() >= len(names)):
         raise DataError(f"{path}: labels must lie in 0..{len(names) - 1}")
-    images, note = _to_uint8_nchw(np.asarray(x), str(path))
     shown = label or str(path)
-    if paths is None or len(paths) != len(images):
-        paths = [f"{shown}#{i}" for i in range(len(images))]
+    x = np.asarray(x)
+    if paths is None or len(paths) != len(x):
+        paths = [f"{shown}#{i}" for i in range(len(x))]
+    bad_pixels: list[Problem] = []
+    if x.dtype.kind in "fc" and len(x):  # NaN/Inf pixels: report and drop the image (never silently 0)
+        finite = np.isfinite(x.reshape(len(x), -1)).all(axis=1)
+        if not finite.all():
+            keep = np.flatnonzero(finite)
+            bad_pixels = [Problem(paths[i], "nan-pixels", "NaN or infinite pixel values; image skipped")
+                          for i in np.flatnonzero(~finite)]
+            x, y = x[keep], y[keep]
+            paths = [paths[i] for i in keep]
+            hashes = [hashes[i] for i in keep] if hashes is not None and len(hashes) == len(finite) else None
+            part = [part[i] for i in keep] if part is not None and len(part) == len(finite) else None
+    images, note = _to_uint8_nchw(x, str(path))
     if hashes is not None and len(hashes) != len(images):
         hashes = None
     if part is not None and (len(part) != len(images) or len(set(part)) < 2):
         part = None
     notes = [note] if note else []
-    return ArrayJob("npz", images, y, names, paths, hashes, part, notes=notes,
+    return ArrayJob("npz", images, y, names, paths, hashes, part, problems=bad_pixels, notes=notes,
                     modes={f"{np.asarray(x).dtype} array": len(images)})
 
 

@@ -27,6 +27,8 @@ KINDS = {
     "missing-dependency": SKIP,  # e.g. DICOM without pydicom
     "missing-file": SKIP,  # CSV / dataset.json row without a file
     "unlabelled": SKIP,  # file without a label (no CSV row, not in a class folder)
+    "bad-label": SKIP,  # a label that is no class index (dataset.json "x", -1, 1.5...)
+    "nan-pixels": SKIP,  # NaN or infinite pixel values in an array source
     "animated": WARNING,  # first frame used
     "converted": WARNING,  # mode conversion (alpha, 16-bit, CMYK...)
     "exif-rotated": WARNING,  # EXIF orientation applied
@@ -128,7 +130,7 @@ class InspectReport:
         return cls(**{k: v for k, v in d.items() if k in known})
 
     # -- display ---------------------------------------------------------------
-    def summary_lines(self, max_problems: int | None = 50) -> list[str]:
+    def summary_lines(self, max_problems: int | None = 50, max_classes: int | None = 30) -> list[str]:
         lines = [f"Source: {self.source} ({self.format or 'unknown format'}, {self.num_files} files/entries examined)"]
         if self.ok:
             h, w = self.resolution or (0, 0)
@@ -144,9 +146,17 @@ class InspectReport:
             lines.append("Classes:")
             width = max(len(n) for n in self.counts)
             top = max(self.counts.values()) or 1
-            for name, n in self.counts.items():
+            shown_counts = list(self.counts.items())
+            if max_classes is not None and len(shown_counts) > max_classes:
+                shown_counts = shown_counts[:max_classes]
+                width = max(len(n) for n, _ in shown_counts)
+            for name, n in shown_counts:
                 bar = "#" * max(1 if n else 0, round(30 * n / top))
                 lines.append(f"  {name:<{width}}  {n:>6}  {bar}")
+            if len(shown_counts) < len(self.counts):
+                small = min(self.counts.values())
+                lines.append(f"  ... and {len(self.counts) - len(shown_counts)} more classes (smallest: {small} "
+                             "images; --all or --json to see all)")
             ratio = self.imbalance_ratio
             if ratio is not None:
                 lines.append(f"Imbalance ratio (largest / smallest class): {ratio:.2f}")

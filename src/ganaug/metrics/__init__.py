@@ -1,8 +1,9 @@
 """Metrics for synthetic images: distribution distances, memorisation, feature extractors.
 
-- :mod:`~ganaug.metrics.distribution`: ``fid``, ``kid``, ``prdc``, ``knn`` on feature arrays [N, D].
+- :mod:`~ganaug.metrics.distribution`: ``fid``, ``kid``, ``prdc``, ``knn`` on feature arrays [N, D], and
+  ``matched`` (any of them on equal-sized random subsets).
 - :mod:`~ganaug.metrics.memorization`: ``memorization_check`` (nearest training images, near copies,
-  authenticity) and its picture.
+  authenticity) and its picture; ``data_copying_test`` (Meehan et al. 2020).
 - :mod:`~ganaug.metrics.features`: ``make_extractor("trained" | "inception" | "pixels")``.
 - :mod:`~ganaug.metrics.evaluate`: ``evaluate(synthetic, train, test)`` -> ``EvalResult``.
 
@@ -19,8 +20,10 @@ _API = {
     "kid": "distribution",
     "prdc": "distribution",
     "knn": "distribution",
+    "matched": "distribution",
     "memorization_check": "memorization",
     "MemorizationResult": "memorization",
+    "data_copying_test": "memorization",
     "make_extractor": "features",
     "FeatureExtractor": "features",
     "find_inception_weights": "features",

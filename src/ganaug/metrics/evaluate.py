@@ -4,8 +4,12 @@ For the whole set and for each class, FID, KID, precision/recall and density/cov
 synthetic images against the real TRAINING split and against the real TEST split, each printed next
 to the real-vs-real value (training split vs test split, with the test images in the "synthetic"
 role) as a floor: finite, imbalanced samples never reach 0, and a synthetic set cannot be expected
-to beat held-out real data. Plus the memorisation check against the training split, run also on the
-real test images so its flag rate and authenticity have a real-data reference.
+to beat held-out real data. All three columns of a row compare sets of ONE size, the smallest of the
+three sets (the larger sets randomly subsampled, ``repeats`` times, averaged): these metrics depend
+on sample size, so a large synthetic set would otherwise beat the floor on size alone. Plus the
+memorisation check against the training split, its near-copy thresholds calibrated on the real
+test images (run through the same check: the real-data reference for flag rates and authenticity),
+and the data-copying test of Meehan et al. 2020 in feature space.
 
 The test split is only ever measured against; nothing is fitted on it (the feature net sees the
 training split, and val for model selection).
@@ -27,16 +31,21 @@ import numpy as np
 
 from ganaug.data.imageset import ImageSet
 from ganaug.errors import DataError, UserError
-from ganaug.metrics.distribution import fid, kid, prdc
+from ganaug.metrics.distribution import fid, kid, matched, prdc
 from ganaug.metrics.features import make_extractor, resize_imageset
-from ganaug.metrics.memorization import MemorizationResult, _nan_to_none, memorization_check
+from ganaug.metrics.memorization import (
+    MemorizationResult,
+    _nan_to_none,
+    data_copying_test,
+    memorization_check,
+)
 from ganaug.utils import atomic_write_json, atomic_write_text, resolve_device
 
 # name, label in the table, better direction
 METRICS = (
     ("fid", "FID", "lower"),
     ("kid", "KID", "lower"),
-    ("kid_std", "KID std", ""),
+    ("kid_se", "KID s.e.", ""),
     ("precision", "precision", "higher"),
     ("recall", "recall", "higher"),
     ("density", "density", "~1"),
@@ -48,12 +57,14 @@ COLUMNS = ("vs_train", "vs_test", "floor")
 @dataclass
 class EvalResult:
     metrics: dict[str, dict[str, dict[str, float]]]  # scope ("overall" | class) -> metric -> column -> value
-    counts: dict[str, dict[str, int]]  # scope -> n_synthetic, n_train, n_test
+    counts: dict[str, dict[str, int]]  # scope -> n_synthetic, n_train, n_test, n_matched
     features: dict[str, Any]  # what the features are (and the feature net's details)
     memorization: MemorizationResult  # synthetic vs train
     memorization_floor: dict[str, Any]  # the same check on the real test split (summary)
+    data_copying: dict[str, Any] = field(default_factory=dict)  # Meehan et al. 2020, feature space
     options: dict[str, Any] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
+    spread: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # like metrics: SD over repeats
     rare_class: dict[str, Any] = field(default_factory=dict)  # ganaug.diagnostics.rare_class_memorization
 
     def rows(self) -> list[dict[str, Any]]:
@@ -70,10 +81,12 @@ class EvalResult:
         lines = []
         for scope, ms in self.metrics.items():
             c = self.counts[scope]
-            label = f"{scope} ({c['n_synthetic']}/{c['n_train']}/{c['n_test']})"
+            label = f"{scope} ({c['n_synthetic']}/{c['n_train']}/{c['n_test']}, matched {c['n_matched']})"
+            sd = self.spread.get(scope, {})
             for i, (name, title, better) in enumerate(METRICS):
                 arrow = {"lower": " (lower better)", "higher": " (higher better)", "~1": " (~1 ideal)"}.get(better, "")
-                lines.append((label if i == 0 else "", title + arrow, *(_fmt(ms[name][col]) for col in COLUMNS)))
+                lines.append((label if i == 0 else "", title + arrow,
+                              *(_fmt_sd(ms[name][col], _get(sd, name, col)) for col in COLUMNS)))
         widths = [max(len(r[j]) for r in [head, *lines]) for j in range(len(head))]
         fmt = "  ".join(f"{{:<{w}}}" if j < 2 else f"{{:>{w}}}" for j, w in enumerate(widths))
         out = [fmt.format(*head), fmt.format(*("-" * w for w in widths))]
@@ -81,14 +94,18 @@ class EvalResult:
         m, f = self.memorization.summary(), self.memorization_floor
         out += [
             "",
+            (f"each row compares sets of one size (matched): random subsets of the larger sets, mean of "
+             f"{self.options.get('repeats', '?')} draws; +- = SD over the draws (none where nothing was subsampled)"),
             f"features: {self.features.get('kind')} - {self.features.get('note', '')}",
-            (f"near copies of training images (pixels, ratio < {m['threshold']:.2f}): {m['near_copy_count']} of "
-             f"{m['n_synthetic']} synthetic; real test images flagged the same way: "
-             f"{f['near_copy_count']} of {f['n_synthetic']}"),
-            (f"close in feature space (ratio < {m['threshold']:.2f}): {_get(m, 'feature', 'near_copy_count')} "
-             f"synthetic; real test images: {_get(f, 'feature', 'near_copy_count')}"),
+            (f"near copies of training images (pixels, also mirrored / 1-px shifted; ratio < {m['threshold']:.3g}, "
+             f"threshold: {m.get('threshold_source', 'fixed')}): {m['near_copy_count']} of {m['n_synthetic']} "
+             f"synthetic; real test images flagged the same way: {f['near_copy_count']} of {f['n_synthetic']}"),
+            (f"close in feature space (ratio < {_fmt(m.get('feature_threshold'))}): "
+             f"{_get(m, 'feature', 'near_copy_count')} synthetic; real test images: "
+             f"{_get(f, 'feature', 'near_copy_count')}"),
             (f"authentic ({m['authentic_space']} space): {_pct(m['authentic_fraction'])} of synthetic; "
              f"real test images: {_pct(f['authentic_fraction'])}"),
+            copying_line(self.data_copying),
         ]
         if self.rare_class:
             from ganaug.diagnostics import rare_class_line
@@ -116,9 +133,13 @@ class EvalResult:
             "options": self.options,
             "counts": self.counts,
             "metrics": self.metrics,
-            "floor_note": "floor = the training split vs the test split (test in the synthetic role)",
+            "spread": self.spread,
+            "floor_note": ("floor = the training split vs the test split (test in the synthetic role); every "
+                           "column of a scope at n_matched images per side (random subsets of the larger sets, "
+                           "mean over `repeats` draws; spread = SD over the draws, null where none was subsampled)"),
             "memorization": self.memorization.summary(),
             "memorization_floor": self.memorization_floor,
+            "data_copying": self.data_copying,
             "rare_class_memorization": self.rare_class,
             "files": self.files,
         })
@@ -142,6 +163,7 @@ class EvalResult:
             f"<p>near copies: {m['near_copy_count']} / {m['n_synthetic']} synthetic "
             f"(real test: {f['near_copy_count']} / {f['n_synthetic']}); authentic: "
             f"{_pct(m['authentic_fraction'])} (real test: {_pct(f['authentic_fraction'])})</p>"
+            f"<p>{html.escape(copying_line(self.data_copying))}</p>"
             f'<img src="data:image/png;base64,{png}"/>'
         )
 
@@ -161,6 +183,7 @@ def evaluate(
     inception: str | os.PathLike | None = None,  # Inception weights file for features="inception"
     feature_epochs: int = 20,  # the trained feature net's maximum epochs
     memorization_k: int = 3,  # nearest training images kept per synthetic image
+    repeats: int = 10,  # random equal-size subsamples averaged per comparison
     progress: bool = False,
 ) -> EvalResult:
     """Distribution metrics per class and overall vs train and test (with the real floor) + memorisation."""
@@ -193,34 +216,54 @@ def evaluate(
     if per_class:
         for c, name in enumerate(train.class_names):
             scopes[name] = (synthetic.labels == c, train.labels == c, test.labels == c)
-    metrics, counts = {}, {}
+    metrics, counts, spread = {}, {}, {}
+    kid_subsets = max(10, 100 // max(repeats, 1))
+
+    def all_metrics(real: np.ndarray, fake: np.ndarray) -> dict:
+        kid_mean, kid_se = kid(real, fake, subset_size=kid_subset, subsets=kid_subsets, seed=seed)
+        return {"fid": fid(real, fake), "kid": kid_mean, "kid_se": kid_se, **prdc(real, fake, k=k, device=dev)}
+
     for scope, (ms, mtr, mte) in scopes.items():
         s, tr, te = f_syn[ms], f_train[mtr], f_test[mte]
-        counts[scope] = {"n_synthetic": int(ms.sum()), "n_train": int(mtr.sum()), "n_test": int(mte.sum())}
-        cols = {"vs_train": _all_metrics(tr, s, k, kid_subset, seed, dev),
-                "vs_test": _all_metrics(te, s, k, kid_subset, seed, dev),
-                "floor": _all_metrics(tr, te, k, kid_subset, seed, dev)}
-        metrics[scope] = {name: {col: cols[col][name] for col in COLUMNS} for name, _, _ in METRICS}
+        n = min(len(s), len(tr), len(te))  # every column at this size: sample size moves all of these metrics
+        counts[scope] = {"n_synthetic": len(s), "n_train": len(tr), "n_test": len(te), "n_matched": n}
+        pairs = {"vs_train": (tr, s), "vs_test": (te, s), "floor": (tr, te)}
+        cols = {col: _summarise(matched(all_metrics, real, fake, n, repeats, seed + i))
+                for i, (col, (real, fake)) in enumerate(pairs.items())}
+        metrics[scope] = {name: {col: cols[col][0][name] for col in COLUMNS} for name, _, _ in METRICS}
+        spread[scope] = {name: {col: cols[col][1][name] for col in COLUMNS} for name, _, _ in METRICS}
 
-    # Memorisation vs train, and the same check on real test images as its reference.
-    mem = memorization_check(synthetic_own, train, f_syn, f_train, k=memorization_k, device=str(dev))
-    mem_floor = memorization_check(test, train, f_test, f_train, k=1, device=str(dev)).summary()
+    # Memorisation vs train, thresholds calibrated on the real test images (the same check on them is
+    # the reference), and the data-copying test in feature space.
+    mem = memorization_check(synthetic_own, train, f_syn, f_train, k=memorization_k, holdout=test,
+                             holdout_feats=f_test, device=str(dev))
+    mem_floor = mem.holdout.summary()
+    copying = data_copying_test(f_train, f_test, f_syn, seed=seed)
 
-    options = {"features": features, "k": k, "kid_subset": kid_subset, "seed": seed,
+    options = {"features": features, "k": k, "kid_subset": kid_subset, "seed": seed, "repeats": repeats,
                "memorization_k": memorization_k, "resolution": list(size), "channels": ch, "per_class": per_class}
     from ganaug.diagnostics import rare_class_memorization
 
     rare = rare_class_memorization(synthetic, train, test, f_syn, f_train, f_test, k=memorization_k,
-                                   device=str(dev)) if per_class else {}
-    result = EvalResult(metrics, counts, extractor.info, mem, mem_floor, options, rare_class=rare)
+                                   threshold=mem.threshold, device=str(dev)) if per_class else {}
+    result = EvalResult(metrics, counts, extractor.info, mem, mem_floor, copying, options, spread=spread,
+                        rare_class=rare)
     if out_dir is not None:
         _write(result, out_dir)
     return result
 
 
-def _all_metrics(real: np.ndarray, fake: np.ndarray, k: int, kid_subset: int | None, seed: int, dev) -> dict:
-    kid_mean, kid_std = kid(real, fake, subset_size=kid_subset, seed=seed)
-    return {"fid": fid(real, fake), "kid": kid_mean, "kid_std": kid_std, **prdc(real, fake, k=k, device=dev)}
+def _summarise(draws: list[dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
+    """(mean, SD) of each metric over the matched draws; KID's standard error over the draws where
+    they differ (one draw: its own, NaN when its subsets were whole sets)."""
+    from scipy.stats import sem
+
+    if len(draws) == 1:
+        return dict(draws[0]), {name: math.nan for name in draws[0]}
+    mean = {name: float(np.mean([d[name] for d in draws])) for name in draws[0]}
+    sd = {name: float(np.std([d[name] for d in draws], ddof=1)) for name in draws[0]}
+    mean["kid_se"], sd["kid_se"] = float(sem([d["kid"] for d in draws])), math.nan
+    return mean, sd
 
 
 def _match_classes(synthetic: ImageSet, train: ImageSet) -> tuple[ImageSet, bool]:
@@ -258,6 +301,19 @@ def _write(result: EvalResult, out: Path) -> None:
     atomic_write_json(out / "metrics.json", result.to_dict())
 
 
+def copying_line(c: dict[str, Any]) -> str:
+    """One line on the data-copying test (Meehan et al. 2020)."""
+    if not c or c.get("z_u") is None or not math.isfinite(c["z_u"]):
+        return "data-copying test (Meehan et al. 2020): n/a (too few images per k-means cell)"
+    z = c["z_u"]
+    reading = ("generated images sit closer to the training images than real test images do: data-copying "
+               "in the test's sense, even without near copies (samples crowding dense regions do this too)"
+               if z < -3 else "no evidence of data-copying" if z < 3 else
+               "generated images sit farther from the training images than real test images do (not copying)")
+    return (f"data-copying test (Meehan et al. 2020; feature space, {c['cells_used']} of {c['cells']} k-means cells): "
+            f"Z_U = {z:.2f}, one-sided p = {c['p_value']:.3g}: {reading}")
+
+
 def _get(d: dict, *keys: str) -> Any:
     for key in keys:
         if not isinstance(d, dict) or key not in d:
@@ -268,6 +324,11 @@ def _get(d: dict, *keys: str) -> Any:
 
 def _fmt(v: float) -> str:
     return "n/a" if v is None or not math.isfinite(v) else f"{v:.4g}"
+
+
+def _fmt_sd(v: float, sd: Any) -> str:
+    ok = isinstance(sd, float) and math.isfinite(sd)
+    return _fmt(v) + (f" +- {sd:.2g}" if ok and v is not None and math.isfinite(v) else "")
 
 
 def _pct(v: float | None) -> str:

@@ -148,8 +148,13 @@ def load_inception(path: str | os.PathLike, device: str = "auto") -> torch.nn.Mo
 
     path = Path(path)
     # torch-fidelity reads the file with weights_only=False; refuse anything that is not plain tensors.
+    from ganaug.checkpoint import load_tensors
+    from ganaug.errors import CheckpointError
+
     try:
-        torch.load(path, map_location="cpu", weights_only=True)
+        load_tensors(path)
+    except CheckpointError:
+        raise
     except Exception as e:
         raise UserError(f"{path} is not a readable state dict of tensors ({e}). " + _inception_help()) from e
     try:
@@ -199,6 +204,10 @@ def train_feature_net(
     from ganaug.classify import fit_classifier
     from ganaug.models.classifier import load_classifier, save_classifier
 
+    if min(train.resolution) < 8:
+        h, w = train.resolution
+        raise UserError(f"the images are {w}x{h} pixels: too small for the trained feature network (it needs at "
+                        "least 8x8); use --features pixels, or prepare the data with a larger --resolution")
     if train.num_classes < 2 or len(np.unique(train.labels)) < 2:
         raise UserError("the trained feature network needs at least 2 classes in the training split; "
                         "use --features pixels or --features inception for a single-class dataset")

@@ -9,15 +9,20 @@ For each synthetic image we find its k nearest real TRAINING images, exactly, in
   "1"s sit much closer together than "8"s) or over all of train (``reference="global"``). A fresh
   sample from the data distribution has a ratio around 1 (its NN distance is distributed like a
   training image's); a copy has a ratio near 0.
-- ``near_copy``: pixel-space ``ratio < threshold``. The default 1/3 follows the "a third of the
-  typical neighbour distance" rule of Carlini et al. 2023 (Extracting training data from diffusion
-  models). An exact copy has ratio 0; a copy with Gaussian noise sigma = 2/255 is sigma * sqrt(C*H*W)
-  away (0.43 at 3x32x32 in [0, 1] units) while distinct images at that size are typically 3-10
-  apart, so its ratio is ~0.05-0.15; fresh samples sit around 1 and rarely below 0.5.
-  ``feature_near_copy`` applies the same threshold in feature space: it also catches shifted or
-  recoloured copies, but learned features compress within-class variation, so it flags more honest
-  samples; it is reported, not folded into ``near_copy``. ``evaluate`` runs the same check on the real
-  test split, which shows the false-flag rate of both on real held-out images.
+- Pixel-space neighbours are searched among the training images AND their mirror images and
+  one-pixel shifts (``transforms``; edges replicated), each match counted for its source image: a
+  training image moved by one pixel or mirrored is a copy (without this a fixed threshold flagged 0 %
+  of one-pixel-shifted and 6 % of mirrored copies). Leave-one-out distances skip an image's own
+  variants. With shifts, pixel distances skip the one-pixel border (what a shift brings in there is
+  unknown), so a one-pixel shift of a training image is an exact match.
+- ``near_copy``: pixel-space ``ratio < threshold``. With ``holdout`` (real images never trained on;
+  ``evaluate`` passes the test split) the threshold is calibrated: the ``quantile`` (0.1 %) of the
+  held-out images' own ratios, per space, so real held-out images are flagged at that rate and a
+  copy (ratio near 0) is flagged whatever the data's spread. Without it, the fixed 1/3 of the
+  typical neighbour distance (Carlini et al. 2023, Extracting training data from diffusion models).
+  ``feature_near_copy`` applies the feature space's own threshold: it is reported, not folded into
+  ``near_copy``. The held-out check itself is kept (``MemorizationResult.holdout``) as the real
+  reference for flag rates and authenticity.
 - ``authentic`` (Alaa et al. 2022, "How faithful is your synthetic data?"): a sample is authentic
   when its distance to its nearest training image i is larger than i's own distance to the rest of
   train; it adapts to local density. Held-out real images are not 100% authentic either (often
@@ -25,6 +30,10 @@ For each synthetic image we find its k nearest real TRAINING images, exactly, in
 
 Distances are Euclidean, pixels scaled to [0, 1] and area-downscaled to at most ``pixel_size``
 (64) px so tens of thousands of images stay fast; k-NN is exact and chunked (see ``distribution.knn``).
+
+``data_copying_test`` is the test of Meehan et al. 2020 (A non-parametric test to detect data-copying
+in generative models, AISTATS) in feature space: generated samples closer to the training set than
+held-out real samples are, cell by cell, give a strongly negative ``z_u``.
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ import csv
 import io
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,7 +53,9 @@ from ganaug.errors import UserError
 from ganaug.metrics.distribution import knn
 from ganaug.utils import atomic_write_bytes, atomic_write_json, atomic_write_text
 
-NEAR_COPY_THRESHOLD = 1.0 / 3.0
+NEAR_COPY_THRESHOLD = 1.0 / 3.0  # without held-out images to calibrate on
+CALIBRATION_QUANTILE = 0.001  # with them: flag below this quantile of the held-out images' ratios
+TRANSFORMS = ("flip", "shift")  # pixel-space matches also against mirrored / one-pixel-shifted training images
 
 
 @dataclass
@@ -74,10 +86,12 @@ class SpaceResult:
 class MemorizationResult:
     synthetic: ImageSet  # at the training images' size and channels
     train: ImageSet
-    threshold: float
+    threshold: float  # pixel space
     pixel: SpaceResult
     feature: SpaceResult | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    feature_threshold: float | None = None  # None: the pixel threshold
+    holdout: MemorizationResult | None = None  # the same check on real held-out images (the calibration set)
 
     # -- per-sample flags ---------------------------------------------------------
     @property
@@ -120,7 +134,7 @@ class MemorizationResult:
                     f"{name}_nn_class": tr.class_names[tr.labels[j]],
                     f"{name}_nn_dist": float(sp.dist[i, 0]),
                     f"{name}_ratio": float(sp.ratio[i, 0]),
-                    f"{name}_near_copy": bool(sp.ratio[i, 0] < self.threshold),
+                    f"{name}_near_copy": bool(sp.ratio[i, 0] < self._threshold(name)),
                     f"{name}_authentic": bool(sp.authentic[i]),
                     f"{name}_knn_index": " ".join(str(int(v)) for v in sp.index[i]),
                     f"{name}_knn_dist": " ".join(f"{v:.6g}" for v in sp.dist[i]),
@@ -128,12 +142,16 @@ class MemorizationResult:
             out.append(r)
         return out
 
+    def _threshold(self, space: str) -> float:
+        return self.feature_threshold if space == "feature" and self.feature_threshold is not None else self.threshold
+
     def summary(self) -> dict[str, Any]:
         near = self.near_copy
         s: dict[str, Any] = {
             "n_synthetic": len(self.synthetic),
             "n_train": len(self.train),
             "threshold": self.threshold,
+            "feature_threshold": self._threshold("feature") if self.feature is not None else None,
             "near_copy_count": int(near.sum()),
             "near_copy_fraction": float(near.mean()) if len(near) else math.nan,
             "authentic_fraction": float(self.authentic.mean()) if len(near) else math.nan,
@@ -153,7 +171,8 @@ class MemorizationResult:
                 },
                 "min_ratio": float(r.min()) if len(r) else math.nan,
                 "median_ratio": float(np.median(r)) if len(r) else math.nan,
-                "near_copy_count": int((r < self.threshold).sum()),
+                "threshold": self._threshold(name),
+                "near_copy_count": int((r < self._threshold(name)).sum()),
                 "authentic_fraction": float(sp.authentic.mean()) if len(r) else math.nan,
             }
         # Near copies per class of the synthetic image.
@@ -232,12 +251,20 @@ def memorization_check(
     train_feats: np.ndarray | None = None,  # [Ntrain, D]
     k: int = 3,  # neighbours kept per synthetic image
     *,
-    threshold: float = NEAR_COPY_THRESHOLD,  # ratio below which a sample is flagged as a near copy
+    threshold: float | None = None,  # pixel ratio below which a sample is a near copy; None: calibrated
+    holdout: ImageSet | None = None,  # real images never trained on: calibration and reference
+    holdout_feats: np.ndarray | None = None,  # their features (with synth_feats)
+    quantile: float = CALIBRATION_QUANTILE,  # of the held-out ratios: the calibrated threshold
+    transforms: Sequence[str] = TRANSFORMS,  # "flip", "shift": training-image variants matched in pixels
     pixel_size: int = 64,  # pixel space is area-downscaled to at most this size
     reference: str = "class",  # "class": ratio to the nearest training image's class scale; "global"
     device: str = "cpu",
 ) -> MemorizationResult:
-    """Nearest training images of each synthetic image, near-copy flags and authenticity."""
+    """Nearest training images of each synthetic image, near-copy flags and authenticity.
+
+    ``threshold=None``: the ``quantile`` of ``holdout``'s ratios in each space when ``holdout`` is
+    given, else the fixed :data:`NEAR_COPY_THRESHOLD`.
+    """
     from ganaug.metrics.features import resize_images, resize_imageset
 
     if len(train) < 2:
@@ -246,34 +273,173 @@ def memorization_check(
         raise ValueError(f"reference must be 'class' or 'global', got {reference!r}")
     if (synth_feats is None) != (train_feats is None):
         raise ValueError("pass both synth_feats and train_feats, or neither")
-    synthetic = resize_imageset(synthetic, train.resolution, train.channels)
-
-    # Pixel space: uint8 flattened (converted chunk by chunk inside knn), [0, 1] units.
+    if holdout is not None and (holdout_feats is None) != (synth_feats is None):
+        raise ValueError("with features, pass holdout_feats too (and without, none)")
+    unknown = set(transforms) - set(TRANSFORMS)
+    if unknown:
+        raise ValueError(f"unknown transforms {sorted(unknown)}; choose from {TRANSFORMS}")
     h, w = train.resolution
     size = (min(h, pixel_size), min(w, pixel_size))
+
+    # With shifts, distances skip the one-pixel border: what a shift brings in at the edge is unknown.
+    border = 1 if "shift" in transforms and min(size) > 4 else 0
+
+    def interior(x: np.ndarray) -> np.ndarray:
+        return x[..., border : x.shape[-2] - border, border : x.shape[-1] - border] if border else x
+
+    def pixels(s: ImageSet) -> np.ndarray:  # uint8 flattened (converted chunk by chunk inside knn), [0, 1] units
+        s = resize_imageset(s, train.resolution, train.channels)
+        x = interior(s.images if size == (h, w) else resize_images(s.images, size))
+        return np.ascontiguousarray(x).reshape(len(x), -1)
+
     ts = train.images if size == (h, w) else resize_images(train.images, size)
-    ss = synthetic.images if size == (h, w) else resize_images(synthetic.images, size)
     labels = train.labels if reference == "class" else np.zeros(len(train), np.int64)
-    pixel = _space(ss.reshape(len(ss), -1), ts.reshape(len(ts), -1), labels, k, 1 / 255, device)
+    variants, source = _variants(ts, transforms)
+    variants = np.ascontiguousarray(interior(variants))
+    ref_pixel = _Reference(variants.reshape(len(variants), -1), source, labels, 1 / 255, device)
+    ref_feature = _Reference(np.asarray(train_feats), np.arange(len(train)), labels, 1.0, device) \
+        if train_feats is not None else None
+    options = {"k": k, "pixel_size": list(size), "reference": reference, "transforms": list(transforms),
+               "pixel_border_skipped": border}
 
-    feature = None
-    if synth_feats is not None:
-        sf, tf = np.asarray(synth_feats), np.asarray(train_feats)
-        if len(sf) != len(synthetic) or len(tf) != len(train):
-            raise ValueError("features must have one row per image")
-        feature = _space(sf, tf, labels, k, 1.0, device)
-    return MemorizationResult(synthetic, train, threshold, pixel, feature,
-                              options={"k": k, "pixel_size": list(size), "reference": reference})
+    def check(s: ImageSet, feats: np.ndarray | None, kk: int, thr: float, fthr: float | None) -> MemorizationResult:
+        pixel = ref_pixel.query(pixels(s), kk)
+        feature = None
+        if feats is not None:
+            feats = np.asarray(feats)
+            if len(feats) != len(s) or len(train_feats) != len(train):
+                raise ValueError("features must have one row per image")
+            feature = ref_feature.query(feats, kk)
+        return MemorizationResult(resize_imageset(s, train.resolution, train.channels), train, thr, pixel, feature,
+                                  options=dict(options), feature_threshold=fthr)
+
+    held = None
+    thr, fthr = (NEAR_COPY_THRESHOLD if threshold is None else threshold), None
+    if holdout is not None:
+        held = check(holdout, holdout_feats, 1, thr, fthr)
+        if threshold is None and len(holdout):
+            thr = float(np.quantile(held.pixel.ratio[:, 0], quantile, method="lower"))
+            if held.feature is not None:
+                fthr = float(np.quantile(held.feature.ratio[:, 0], quantile, method="lower"))
+            held.threshold, held.feature_threshold = thr, fthr
+    calibration = "fixed"
+    if holdout is not None and threshold is None:
+        calibration = f"{100 * quantile:.3g} % quantile of the ratios of {len(holdout)} held-out real images"
+        if len(holdout) * quantile < 1:  # the quantile is their smallest ratio: a cruder calibration
+            calibration += f" (their smallest: about 1 in {len(holdout) + 1} fresh samples falls below)"
+    res = check(synthetic, synth_feats, k, thr, fthr)
+    res.options["threshold_source"] = calibration
+    res.holdout = held
+    if held is not None:
+        held.options["threshold_source"] = calibration
+    return res
 
 
-def _space(query: np.ndarray, ref: np.ndarray, ref_labels: np.ndarray, k: int, scale: float, device: str) -> SpaceResult:
-    dist, index = knn(query, ref, k, scale=scale, device=device)
-    loo = knn(ref, ref, 1, exclude_self=True, scale=scale, device=device)[0][:, 0]
-    # Typical NN distance per group (class, or one group): the median of its leave-one-out distances.
-    train_scale = np.empty(len(ref))
-    for c in np.unique(ref_labels):
-        train_scale[ref_labels == c] = np.median(loo[ref_labels == c])
-    return SpaceResult(dist, index, loo, train_scale)
+class _Reference:
+    """Training rows (possibly with variants of each image) to search, with their leave-one-out scale."""
+
+    def __init__(self, rows: np.ndarray, source: np.ndarray, labels: np.ndarray, scale: float, device: str):
+        self.rows, self.source, self.scale, self.device = rows, source, scale, device
+        n = len(labels)
+        per_image = len(rows) // n  # variants per training image (same count for each)
+        # Each training image's nearest OTHER training image (any variant): skip its own variants.
+        dist, idx = knn(rows[:n], rows, per_image + 1, scale=scale, device=device)
+        own = source[idx] == np.arange(n)[:, None]
+        first = np.argmax(~own, axis=1)
+        self.loo = dist[np.arange(n), first]
+        # Typical NN distance per group (class, or one group): the median of its leave-one-out distances.
+        self.train_scale = np.empty(n)
+        for c in np.unique(labels):
+            self.train_scale[labels == c] = np.median(self.loo[labels == c])
+        self.per_image = per_image
+
+    def query(self, x: np.ndarray, k: int) -> SpaceResult:
+        """The k nearest distinct training images of each row of x (the closest variant of each)."""
+        n = len(self.train_scale)
+        k = min(k, n)
+        dist, idx = knn(x, self.rows, min(k * self.per_image, len(self.rows)), scale=self.scale, device=self.device)
+        src = self.source[idx]
+        out_d, out_i = np.empty((len(x), k)), np.empty((len(x), k), np.int64)
+        for r in range(len(x)):  # keep the first (closest) occurrence of each source image
+            _, first = np.unique(src[r], return_index=True)
+            keep = np.sort(first)[:k]
+            out_d[r], out_i[r] = dist[r, keep], src[r, keep]
+        return SpaceResult(out_d, out_i, self.loo, self.train_scale)
+
+
+def _variants(images: np.ndarray, transforms: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Training images [N, C, H, W] and their variants -> (rows [T*N, C, H, W], source image [T*N]); the
+    originals come first (rows[:N]). "flip": mirror images; "shift": one-pixel shifts in 4 directions
+    (edges replicated), of the originals and of the mirror images."""
+    bases = [images] + ([images[..., ::-1]] if "flip" in transforms else [])
+    out = list(bases)
+    if "shift" in transforms:
+        for b in bases:
+            pad = np.pad(b, ((0, 0), (0, 0), (1, 1), (1, 1)), mode="edge")
+            h, w = b.shape[2:]
+            out += [pad[:, :, 1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w] for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1))]
+    rows = np.concatenate([np.ascontiguousarray(o) for o in out])
+    return rows, np.tile(np.arange(len(images)), len(out))
+
+
+def data_copying_test(
+    train_feats: np.ndarray,  # [Ntrain, D] the generator's training data
+    test_feats: np.ndarray,  # [Ntest, D] real held-out data from the same distribution
+    generated_feats: np.ndarray,  # [Ngen, D]
+    *,
+    cells: int | None = None,  # k-means cells on the training data; None: Ntest // 50, within [2, 50]
+    min_generated: int = 20,  # cells with fewer generated samples are left out (the paper's tau = 20 / Ngen)
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The data-copying test of Meehan, Chaudhuri and Dasgupta 2020 (AISTATS): ``z_u`` and a p-value.
+
+    Training data is cut into cells by k-means (sklearn ``KMeans``). In each cell, the generated
+    samples' distances to their nearest training sample are compared with the held-out samples' by a
+    one-sided Mann-Whitney U test (``scipy.stats.mannwhitneyu``, normal approximation with ties): its
+    z is negative when generated samples sit closer to the training data than fresh real data does.
+    The cells' z are combined weighted by the share of held-out samples in each cell,
+    ``Z_U = sum_pi P_n(pi) z(pi) / sqrt(sum_pi P_n(pi)^2)``, over the cells with at least
+    ``min_generated`` generated samples (and one held-out sample). Under no copying Z_U is about
+    standard normal: ``p_value = Phi(Z_U)`` (one-sided); the paper reads ``Z_U < -3`` as data-copying.
+    A positive Z_U means generated samples are farther from the training data than real data is
+    (underfitting), not copying.
+    """
+    from scipy.stats import mannwhitneyu, norm
+    from sklearn.cluster import KMeans
+    from sklearn.neighbors import NearestNeighbors
+
+    train, test, gen = (np.asarray(x, dtype=np.float64) for x in (train_feats, test_feats, generated_feats))
+    if cells is None:
+        cells = int(np.clip(len(test) // 50, 2, 50))
+    cells = int(min(cells, len(train)))
+    out: dict[str, Any] = {"test": "data-copying (Meehan et al. 2020)", "space": "feature", "cells": cells,
+                           "min_generated_per_cell": min_generated, "n_train": len(train), "n_test": len(test),
+                           "n_generated": len(gen)}
+    if cells < 2 or len(test) < 2 or len(gen) < min_generated:
+        return {**out, "z_u": math.nan, "p_value": math.nan, "cells_used": 0, "per_cell": []}
+    km = KMeans(n_clusters=cells, n_init=10, random_state=seed).fit(train)
+    nn = NearestNeighbors(n_neighbors=1).fit(train)
+    d_test, d_gen = nn.kneighbors(test)[0][:, 0], nn.kneighbors(gen)[0][:, 0]
+    c_test, c_gen = km.predict(test), km.predict(gen)
+    per_cell, weights, zs = [], [], []
+    for c in range(cells):
+        gt, gg = d_test[c_test == c], d_gen[c_gen == c]
+        row = {"cell": c, "n_test": len(gt), "n_generated": len(gg), "z": math.nan}
+        if len(gg) >= min_generated and len(gt) >= 1:
+            kw = {"method": "asymptotic", "use_continuity": False}
+            p_less = mannwhitneyu(gg, gt, alternative="less", **kw).pvalue
+            # z from whichever tail keeps precision (p near 1 would round to 1).
+            z = norm.ppf(p_less) if p_less < 0.5 else -norm.ppf(mannwhitneyu(gg, gt, alternative="greater", **kw).pvalue)
+            if math.isfinite(z):
+                row["z"] = float(z)
+                weights.append(len(gt) / len(test))
+                zs.append(float(z))
+        per_cell.append(row)
+    if not zs:
+        return {**out, "z_u": math.nan, "p_value": math.nan, "cells_used": 0, "per_cell": per_cell}
+    w = np.asarray(weights)
+    z_u = float((w * np.asarray(zs)).sum() / np.sqrt((w**2).sum()))
+    return {**out, "z_u": z_u, "p_value": float(norm.cdf(z_u)), "cells_used": len(zs), "per_cell": per_cell}
 
 
 def _tile(img: np.ndarray, size: int):

@@ -33,12 +33,24 @@ def build_generator(net_cfg: NetworkConfig) -> nn.Module:
             channel_base=net_cfg.channel_base,
             channel_max=net_cfg.channel_max,
             slope=net_cfg.leaky_slope,
+            num_fp16_res=net_cfg.num_fp16_res,
+            conv_clamp=net_cfg.conv_clamp,
+        )
+    if net_cfg.arch == "fastgan":
+        from ganaug.models.fastgan import FastGANGenerator
+
+        return FastGANGenerator(
+            z_dim=net_cfg.z_dim,
+            img_resolution=net_cfg.resolution,
+            img_channels=net_cfg.channels,
+            num_classes=net_cfg.num_classes,
+            ngf=net_cfg.g_channels,
         )
     raise ValueError(f"unknown architecture {net_cfg.arch!r}")
 
 
 def build_discriminator(net_cfg: NetworkConfig) -> nn.Module:
-    """D(img, c=None) -> logits [B] (float32); D.freeze_blocks(n)."""
+    """D(img, c=None) -> logits [B] (float32); D.freeze_layers(n) (Freeze-D), D.freeze_blocks(n)."""
     if net_cfg.arch == "dcgan":
         from ganaug.models.dcgan import DCGANDiscriminator
 
@@ -62,8 +74,19 @@ def build_discriminator(net_cfg: NetworkConfig) -> nn.Module:
             channel_base=net_cfg.channel_base,
             channel_max=net_cfg.channel_max,
             mbstd_group=net_cfg.mbstd_group,
-            mapping_layers=net_cfg.mapping_layers,
+            mapping_layers=net_cfg.d_mapping_layers or net_cfg.mapping_layers,
             slope=net_cfg.leaky_slope,
+            num_fp16_res=net_cfg.num_fp16_res,
+            conv_clamp=net_cfg.conv_clamp,
+        )
+    if net_cfg.arch == "fastgan":
+        from ganaug.models.fastgan import FastGANDiscriminator
+
+        return FastGANDiscriminator(
+            img_resolution=net_cfg.resolution,
+            img_channels=net_cfg.channels,
+            num_classes=net_cfg.num_classes,
+            ndf=net_cfg.d_channels,
         )
     raise ValueError(f"unknown architecture {net_cfg.arch!r}")
 

@@ -191,9 +191,14 @@ def find_imagenet_weights(arch: str, pretrained_weights: str | os.PathLike | Non
 
 
 def _load_resnet_state(path: Path) -> dict[str, torch.Tensor]:
+    from ganaug.checkpoint import load_tensors
+    from ganaug.errors import CheckpointError
+
     try:
-        sd = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # corrupt file, pickled module...
+        sd = load_tensors(path)
+    except CheckpointError:
+        raise
+    except Exception as e:  # corrupt file...
         raise UserError(f"cannot read pretrained weights {path}: {e}") from e
     if isinstance(sd, dict) and "state_dict" in sd and isinstance(sd["state_dict"], dict):
         sd = sd["state_dict"]
@@ -320,10 +325,11 @@ def save_classifier(model: Classifier, path: str | os.PathLike, extra: dict[str,
 
 def load_classifier(path: str | os.PathLike, device: str | torch.device = "cpu") -> Classifier:
     """Inverse of :func:`save_classifier`; the model is returned in eval mode."""
+    from ganaug.checkpoint import load_tensors
     from ganaug.errors import CheckpointError
 
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        ckpt = load_tensors(path)
         model = classifier_from_config(ckpt["config"])
         model.load_state_dict(ckpt["state_dict"])
     except FileNotFoundError:

@@ -18,6 +18,8 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from ganaug.models.layers import FreezableD
+
 
 def weights_init(m: nn.Module) -> None:
     """The DCGAN initialisation: conv weights N(0, 0.02), batch-norm scale N(1, 0.02), shift 0."""
@@ -87,7 +89,7 @@ class DCGANGenerator(nn.Module):
         return self.blocks(z[:, :, None, None])
 
 
-class DCGANDiscriminator(nn.Module):
+class DCGANDiscriminator(FreezableD, nn.Module):
     """images [B, C, R, R] (+ c [B]) -> logits [B] (float32, no sigmoid)."""
 
     def __init__(
@@ -146,10 +148,13 @@ class DCGANDiscriminator(nn.Module):
             logits = logits + (self.embed(c.long()) * x.sum(dim=[2, 3])).sum(dim=1)
         return logits.float()
 
+    def freezable_layers(self) -> list[nn.Module]:
+        """Freeze-D's unit: one conv (with its batch norm) per block, from the image side."""
+        return list(self.blocks)
+
     def freeze_blocks(self, n: int) -> None:
         """Freeze the first n conv blocks (from the image side) for transfer learning (Freeze-D)."""
-        for i, block in enumerate(self.blocks):
-            block.requires_grad_(i >= n)
+        self.freeze_layers(n)
 
 
 def classic_dcgan64(nc: int = 3) -> tuple[DCGANGenerator, DCGANDiscriminator]:

@@ -70,7 +70,7 @@ def conv1x1(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
 
 # ----------------------------------------------------------------------------
 # Activation with the StyleGAN conventions: bias, leaky ReLU scaled by sqrt(2) (keeps the
-# activations' second moment), optional clamp (keeps float16 training finite).
+# activations' second moment), optional clamp (keeps reduced-precision training finite).
 
 
 def bias_act(
@@ -79,7 +79,7 @@ def bias_act(
     act: str = "linear",  # "linear" or "lrelu"
     slope: float = 0.2,  # leaky ReLU negative slope
     gain: float = 1.0,  # multiplier after the activation
-    clamp: float | None = None,  # clamp float16 outputs to [-clamp, clamp]
+    clamp: float | None = None,  # clamp reduced-precision (bf16/fp16) outputs to [-clamp, clamp]
     inplace: bool = False,  # x is a fresh conv/linear output no one else needs: skip the copies
 ) -> torch.Tensor:
     # Elementwise passes over large activations are a good part of the CPU time: with `inplace`
@@ -95,8 +95,9 @@ def bias_act(
         raise ValueError(f"unknown activation {act!r}")
     if abs(gain - 1) > 1e-6:
         x = x.mul_(gain) if inplace else x * gain
-    if clamp is not None and x.dtype == torch.float16:
-        # Only half precision can overflow; in float32 the clamp would be a no-op costing a pass.
+    if clamp is not None and x.dtype in (torch.float16, torch.bfloat16):
+        # As in the official reduced-precision blocks; in float32 the clamp would be a (nearly
+        # always) no-op costing a pass.
         x = x.clamp_(-clamp, clamp) if inplace else x.clamp(-clamp, clamp)
     if act == "lrelu":
         x = F.leaky_relu(x, slope, inplace=inplace)
@@ -205,3 +206,40 @@ class MinibatchStd(nn.Module):
 
     def extra_repr(self) -> str:
         return f"group_size={self.group_size}, num_channels={self.num_channels}"
+
+
+# ----------------------------------------------------------------------------
+# Precision per block and Freeze-D.
+
+
+def autocast_dtype(device_type: str) -> torch.dtype | None:
+    """The reduced precision the caller asked for with ``torch.autocast`` (None: autocast is off)."""
+    if torch.is_autocast_enabled(device_type):
+        return torch.get_autocast_dtype(device_type)
+    return None
+
+
+class FreezableD:
+    """Freeze-D (Mo et al. 2020) counted in layers from the image side, like the official
+    ``--freezed`` option: frozen layers keep their weights however often ``requires_grad_(True)``
+    is called on the whole D (the training loop does before every D step). A mixin for nn.Module
+    discriminators that list their layers in :meth:`freezable_layers`."""
+
+    frozen_layers: int = 0
+
+    def freezable_layers(self) -> list[nn.Module]:
+        raise NotImplementedError
+
+    def freeze_layers(self, n: int) -> None:
+        """Freeze the first n layers (from the image side); n = 0 unfreezes all."""
+        if n < 0:
+            raise ValueError("the number of frozen layers must be >= 0")
+        self.frozen_layers = int(n)
+        self.requires_grad_(True)
+
+    def requires_grad_(self, requires_grad: bool = True):
+        nn.Module.requires_grad_(self, requires_grad)
+        for layer in self.freezable_layers()[: self.frozen_layers]:
+            for p in layer.parameters():
+                p.requires_grad_(False)
+        return self

@@ -9,6 +9,12 @@ Reference: Karras et al. 2020, "Analyzing and Improving the Image Quality of Sty
 "Training Generative Adversarial Networks with Limited Data" (NVlabs/stylegan2-ada-pytorch).
 Differences: no custom CUDA ops (FIR resampling is a depthwise conv); class-conditional truncation
 pulls toward a per-class average w (w_avg_class) so truncated samples keep their class.
+
+Mixed precision per block, as officially: the networks read the caller's ``torch.autocast`` state and
+run only the blocks of the ``num_fp16_res`` highest resolutions in its reduced dtype (bf16 on CPU,
+the autocast dtype on CUDA), with autocast off inside every block so that everything else (mapping,
+styles and demodulation, the image skip sum, D's epilogue and class embedding, the output) stays
+float32; reduced-precision blocks clamp their conv outputs to +-conv_clamp.
 """
 
 from __future__ import annotations
@@ -23,7 +29,9 @@ from torch import nn
 from ganaug.models.layers import (
     EqualConv2d,
     EqualLinear,
+    FreezableD,
     MinibatchStd,
+    autocast_dtype,
     bias_act,
     conv1x1,
     filter2d,
@@ -32,7 +40,7 @@ from ganaug.models.layers import (
     upsample2d,
 )
 
-CONV_CLAMP = 256.0  # clamp float16 (AMP) conv outputs to keep them finite
+CONV_CLAMP = 256.0  # default clamp of reduced-precision conv outputs (official: 256)
 
 
 def _cpu_channels_last(x: torch.Tensor) -> torch.Tensor:
@@ -44,6 +52,17 @@ def _cpu_channels_last(x: torch.Tensor) -> torch.Tensor:
 def channels_at(res: int, channel_base: int, channel_max: int) -> int:
     """Feature maps at resolution `res`."""
     return min(channel_base // res, channel_max)
+
+
+def fp16_resolution(img_resolution: int, num_fp16_res: int) -> int:
+    """Lowest block resolution run in reduced precision (the official rule: the N highest, never below 8)."""
+    if num_fp16_res <= 0:
+        return img_resolution * 4  # none
+    return max(2 ** (int(math.log2(img_resolution)) + 1 - num_fp16_res), 8)
+
+
+def _device_type(t: torch.Tensor | None) -> str:
+    return t.device.type if t is not None else "cpu"
 
 
 # ----------------------------------------------------------------------------
@@ -66,14 +85,16 @@ def modulated_conv2d(
         # Pre-normalise so the [B, O, I, k, k] products below cannot overflow float16.
         weight = weight * (1 / math.sqrt(I * k * k) / weight.norm(float("inf"), dim=[1, 2, 3], keepdim=True))
         styles = styles / styles.norm(float("inf"), dim=1, keepdim=True)
-    weight = weight.to(x.dtype)
-    styles = styles.to(x.dtype)
 
-    # Demodulation coefficients: 1 / ||w * s|| per sample and output channel.
+    # Demodulation coefficients: 1 / ||w * s|| per sample and output channel, in the styles' precision
+    # (float32), like the official code, whatever the activations' dtype.
     dcoefs = None
     if demodulate:
         # sum_{i,k} (w_oik s_bi)^2 = (s^2) @ (sum_k w_oik^2)^T, without materialising [B, O, I, k, k].
-        dcoefs = (styles.square() @ weight.square().sum(dim=[2, 3]).t() + 1e-8).rsqrt()  # [B, O]
+        dcoefs = (styles.square() @ weight.to(styles.dtype).square().sum(dim=[2, 3]).t() + 1e-8).rsqrt()  # [B, O]
+        dcoefs = dcoefs.to(x.dtype)
+    weight = weight.to(x.dtype)
+    styles = styles.to(x.dtype)
 
     if not fused:
         # Scale activations before and after a conv shared by the whole batch.
@@ -155,6 +176,10 @@ class MappingNetwork(nn.Module):
         *,
         truncation_cutoff: int | None = None,  # truncate only the first N ws (coarse styles)
     ) -> torch.Tensor:
+        with torch.autocast(_device_type(z if z is not None else c), enabled=False):  # float32, as officially
+            return self._forward(z, c, truncation_psi, update_w_avg, truncation_cutoff)
+
+    def _forward(self, z, c, truncation_psi, update_w_avg, truncation_cutoff) -> torch.Tensor:
         parts = []
         if self.z_dim:
             parts.append(normalize_2nd_moment(z.float()))
@@ -194,9 +219,10 @@ class SynthesisLayer(nn.Module):
     """Modulated 3x3 conv (optionally upsampling x2) + per-pixel noise + bias + lrelu."""
 
     def __init__(self, in_channels, out_channels, w_dim, resolution, up=1, resample_filter=None, slope=0.2,
-                 fused_modconv=False):
+                 fused_modconv=False, conv_clamp=CONV_CLAMP):
         super().__init__()
         self.resolution, self.up, self.slope, self.fused_modconv = resolution, up, slope, fused_modconv
+        self.conv_clamp = conv_clamp
         self.affine = EqualLinear(w_dim, in_channels, bias_init=1.0)  # styles start at 1
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, 3, 3))
         self.bias = nn.Parameter(torch.zeros(out_channels))
@@ -204,10 +230,16 @@ class SynthesisLayer(nn.Module):
         self.register_buffer("noise_const", torch.randn(resolution, resolution))
         self.register_buffer("resample_filter", resample_filter, persistent=False)
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "random") -> torch.Tensor:
+    def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "random",
+                noise_generators=None) -> torch.Tensor:
         styles = self.affine(w)  # [B, I]
         noise = None
-        if noise_mode == "random":
+        if noise_mode == "random" and noise_generators is not None:
+            # One generator per sample: each image's noise depends on its own seed only, not on the batch.
+            R = self.resolution
+            noise = torch.stack([torch.randn(1, R, R, generator=g) for g in noise_generators]).to(x.device)
+            noise = noise * self.noise_strength
+        elif noise_mode == "random":
             noise = torch.randn(x.shape[0], 1, self.resolution, self.resolution, device=x.device) * self.noise_strength
         elif noise_mode == "const":
             noise = self.noise_const * self.noise_strength
@@ -215,15 +247,15 @@ class SynthesisLayer(nn.Module):
             raise ValueError(f"noise_mode must be 'random', 'const' or 'none', got {noise_mode!r}")
         x = modulated_conv2d(x, self.weight, styles, up=self.up, resample_filter=self.resample_filter,
                              fused=self.fused_modconv, noise=noise)  # [B, O, R, R]
-        return bias_act(x, self.bias, "lrelu", self.slope, clamp=CONV_CLAMP, inplace=True)
+        return bias_act(x, self.bias, "lrelu", self.slope, clamp=self.conv_clamp, inplace=True)
 
 
 class ToRGBLayer(nn.Module):
     """Modulated 1x1 conv to image channels, not demodulated (its output scale is the image's)."""
 
-    def __init__(self, in_channels, img_channels, w_dim, fused_modconv=False):
+    def __init__(self, in_channels, img_channels, w_dim, fused_modconv=False, conv_clamp=CONV_CLAMP):
         super().__init__()
-        self.fused_modconv = fused_modconv
+        self.fused_modconv, self.conv_clamp = fused_modconv, conv_clamp
         self.affine = EqualLinear(w_dim, in_channels, bias_init=1.0)
         self.weight = nn.Parameter(torch.randn(img_channels, in_channels, 1, 1))
         self.bias = nn.Parameter(torch.zeros(img_channels))
@@ -232,37 +264,43 @@ class ToRGBLayer(nn.Module):
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         styles = self.affine(w) * self.weight_gain
         x = modulated_conv2d(x, self.weight, styles, demodulate=False, fused=self.fused_modconv)
-        return bias_act(x, self.bias, clamp=CONV_CLAMP)  # not in place: x is a view (see conv1x1)
+        return bias_act(x, self.bias, clamp=self.conv_clamp)  # not in place: x is a view (see conv1x1)
 
 
 class SynthesisBlock(nn.Module):
     """One resolution of the skip generator: (const | up-conv) -> conv -> toRGB added to the upsampled image."""
 
     def __init__(self, in_channels, out_channels, w_dim, resolution, img_channels, resample_filter, slope=0.2,
-                 fused_modconv=False):
+                 fused_modconv=False, use_fp16=False, conv_clamp=CONV_CLAMP):
         super().__init__()
-        self.in_channels = in_channels
+        self.in_channels, self.resolution = in_channels, resolution
+        self.use_fp16 = use_fp16  # reduced precision (the autocast dtype) when the caller runs under autocast
         if in_channels == 0:
             self.const = nn.Parameter(torch.randn(out_channels, resolution, resolution))
         else:
             self.conv0 = SynthesisLayer(in_channels, out_channels, w_dim, resolution, up=2,
-                                        resample_filter=resample_filter, slope=slope, fused_modconv=fused_modconv)
+                                        resample_filter=resample_filter, slope=slope, fused_modconv=fused_modconv,
+                                        conv_clamp=conv_clamp)
         self.conv1 = SynthesisLayer(out_channels, out_channels, w_dim, resolution, slope=slope,
-                                    fused_modconv=fused_modconv)
-        self.torgb = ToRGBLayer(out_channels, img_channels, w_dim, fused_modconv=fused_modconv)
+                                    fused_modconv=fused_modconv, conv_clamp=conv_clamp)
+        self.torgb = ToRGBLayer(out_channels, img_channels, w_dim, fused_modconv=fused_modconv, conv_clamp=conv_clamp)
         self.register_buffer("resample_filter", resample_filter, persistent=False)
         self.num_conv = 1 if in_channels == 0 else 2
 
-    def forward(self, x, img, ws, noise_mode="random"):
+    def forward(self, x, img, ws, noise_mode="random", noise_generators=None):
         # ws: [B, num_conv + 1, w_dim]; the last one (toRGB) is shared with the next block's first conv.
-        if self.in_channels == 0:
-            x = self.const.unsqueeze(0).expand(ws.shape[0], -1, -1, -1)  # [B, C, 4, 4]
-            x = _cpu_channels_last(x)
-        else:
-            x = self.conv0(x, ws[:, 0], noise_mode)  # [B, C, R, R]
-        x = self.conv1(x, ws[:, self.num_conv - 1], noise_mode)
-        y = self.torgb(x, ws[:, self.num_conv])  # [B, img_channels, R, R]
-        img = y if img is None else upsample2d(img, self.resample_filter) + y
+        amp = autocast_dtype(ws.device.type)
+        dtype = amp if (amp is not None and self.use_fp16) else torch.float32
+        with torch.autocast(ws.device.type, enabled=False):
+            ws = ws.float()
+            if self.in_channels == 0:
+                x = self.const.to(dtype).unsqueeze(0).expand(ws.shape[0], -1, -1, -1)  # [B, C, 4, 4]
+                x = _cpu_channels_last(x)
+            else:
+                x = self.conv0(x.to(dtype), ws[:, 0], noise_mode, noise_generators)  # [B, C, R, R]
+            x = self.conv1(x, ws[:, self.num_conv - 1], noise_mode, noise_generators)
+            y = self.torgb(x, ws[:, self.num_conv]).float()  # [B, img_channels, R, R]; the image stays float32
+            img = y if img is None else upsample2d(img.float(), self.resample_filter) + y
         return x, img
 
 
@@ -270,23 +308,29 @@ class SynthesisNetwork(nn.Module):
     """ws [B, num_ws, w_dim] -> image [B, C, R, R]."""
 
     def __init__(self, w_dim, img_resolution, img_channels, channel_base, channel_max, slope=0.2,
-                 fused_modconv=False):
+                 fused_modconv=False, num_fp16_res=4, conv_clamp=CONV_CLAMP):
         super().__init__()
         self.w_dim, self.img_resolution, self.img_channels = w_dim, img_resolution, img_channels
         self.block_resolutions = [2**i for i in range(2, int(math.log2(img_resolution)) + 1)]  # 4, 8, ..., R
+        fp16_res = fp16_resolution(img_resolution, num_fp16_res)
         f = fir_filter()
         self.blocks = nn.ModuleList()
         for res in self.block_resolutions:
             in_ch = channels_at(res // 2, channel_base, channel_max) if res > 4 else 0
             out_ch = channels_at(res, channel_base, channel_max)
-            self.blocks.append(SynthesisBlock(in_ch, out_ch, w_dim, res, img_channels, f, slope, fused_modconv))
+            self.blocks.append(SynthesisBlock(in_ch, out_ch, w_dim, res, img_channels, f, slope, fused_modconv,
+                                              use_fp16=res >= fp16_res, conv_clamp=conv_clamp))
         self.num_ws = sum(b.num_conv for b in self.blocks) + 1
 
-    def forward(self, ws: torch.Tensor, noise_mode: str = "random") -> torch.Tensor:
+    def forward(self, ws: torch.Tensor, noise_mode: str = "random", noise_generators=None) -> torch.Tensor:
+        """``noise_generators``: with noise_mode "random", one torch.Generator per sample for its noise
+        (reproducible per image whatever the batch); None draws from the global generator."""
+        if noise_generators is not None and len(noise_generators) != ws.shape[0]:
+            raise ValueError(f"{len(noise_generators)} noise generators for a batch of {ws.shape[0]}")
         x = img = None
         w_idx = 0
         for block in self.blocks:
-            x, img = block(x, img, ws[:, w_idx:w_idx + block.num_conv + 1], noise_mode)
+            x, img = block(x, img, ws[:, w_idx:w_idx + block.num_conv + 1], noise_mode, noise_generators)
             w_idx += block.num_conv
         return img.contiguous()  # plain NCHW for callers (channels-last is an internal CPU speed-up)
 
@@ -306,12 +350,14 @@ class Generator(nn.Module):
         channel_max: int = 512,
         slope: float = 0.2,
         fused_modconv: bool = False,  # grouped conv with per-sample weights; 1.6-1.9x slower on CPU (measured)
+        num_fp16_res: int = 4,  # blocks of the N highest resolutions run in reduced precision under autocast
+        conv_clamp: float | None = CONV_CLAMP,  # clamp of reduced-precision conv outputs
     ):
         super().__init__()
         self.z_dim, self.w_dim, self.num_classes = z_dim, w_dim, num_classes
         self.img_resolution, self.img_channels = img_resolution, img_channels
         self.synthesis = SynthesisNetwork(w_dim, img_resolution, img_channels, channel_base, channel_max, slope,
-                                          fused_modconv)
+                                          fused_modconv, num_fp16_res, conv_clamp)
         self.num_ws = self.synthesis.num_ws
         self.mapping = MappingNetwork(z_dim, num_classes, w_dim, self.num_ws, mapping_layers, slope=slope)
 
@@ -328,11 +374,12 @@ class Generator(nn.Module):
         *,
         truncation_cutoff: int | None = None,
         update_w_avg: bool | None = None,  # None: track w_avg in training mode (like batch-norm statistics)
+        noise_generators=None,  # noise_mode "random": one torch.Generator per sample (reproducible noise)
     ) -> torch.Tensor:
         if update_w_avg is None:
             update_w_avg = self.training
         ws = self.mapping(z, c, truncation_psi, update_w_avg, truncation_cutoff=truncation_cutoff)
-        return self.synthesis(ws, noise_mode)
+        return self.synthesis(ws, noise_mode, noise_generators)
 
 
 # ----------------------------------------------------------------------------
@@ -342,49 +389,63 @@ class Generator(nn.Module):
 class DiscriminatorBlock(nn.Module):
     """Residual block: (fromRGB) -> conv -> conv with /2, plus a 1x1 /2 skip; both paths scaled by sqrt(1/2)."""
 
-    def __init__(self, in_channels, tmp_channels, out_channels, img_channels, resample_filter, slope=0.2):
+    def __init__(self, in_channels, tmp_channels, out_channels, img_channels, resample_filter, slope=0.2,
+                 use_fp16=False, conv_clamp=CONV_CLAMP):
         super().__init__()
         self.in_channels = in_channels
+        self.use_fp16 = use_fp16
         if in_channels == 0:
-            self.fromrgb = EqualConv2d(img_channels, tmp_channels, 1, activation="lrelu", slope=slope)
+            self.fromrgb = EqualConv2d(img_channels, tmp_channels, 1, activation="lrelu", slope=slope,
+                                       conv_clamp=conv_clamp)
         self.conv0 = EqualConv2d(tmp_channels, tmp_channels, 3, activation="lrelu", slope=slope,
-                                 conv_clamp=CONV_CLAMP)
+                                 conv_clamp=conv_clamp)
         self.conv1 = EqualConv2d(tmp_channels, out_channels, 3, activation="lrelu", slope=slope, down=2,
-                                 resample_filter=resample_filter, conv_clamp=CONV_CLAMP)
+                                 resample_filter=resample_filter, conv_clamp=conv_clamp)
         self.skip = EqualConv2d(tmp_channels, out_channels, 1, bias=False, down=2, resample_filter=resample_filter)
 
-    def forward(self, x: torch.Tensor, img: torch.Tensor | None) -> torch.Tensor:
-        if self.in_channels == 0:
-            x = self.fromrgb(img)  # [B, C, R, R]
-        y = self.skip(x, gain=math.sqrt(0.5))  # [B, C', R/2, R/2]
-        x = self.conv1(self.conv0(x), gain=math.sqrt(0.5))
-        return y + x
+    def layers(self) -> list[nn.Module]:
+        """In the official order (fromRGB, conv0, conv1, skip): the unit Freeze-D counts."""
+        return ([self.fromrgb] if self.in_channels == 0 else []) + [self.conv0, self.conv1, self.skip]
+
+    def forward(self, x: torch.Tensor | None, img: torch.Tensor | None) -> torch.Tensor:
+        ref = img if x is None else x
+        amp = autocast_dtype(ref.device.type)
+        dtype = amp if (amp is not None and self.use_fp16) else torch.float32
+        with torch.autocast(ref.device.type, enabled=False):
+            if self.in_channels == 0:
+                x = self.fromrgb(img.to(dtype))  # [B, C, R, R]
+            x = x.to(dtype)
+            y = self.skip(x, gain=math.sqrt(0.5))  # [B, C', R/2, R/2]
+            x = self.conv1(self.conv0(x), gain=math.sqrt(0.5))
+            return y + x
 
 
 class DiscriminatorEpilogue(nn.Module):
     """4x4 features -> minibatch stddev -> conv -> fc -> logit (or projection onto the class embedding)."""
 
-    def __init__(self, in_channels, cmap_dim, mbstd_group=4, slope=0.2):
+    def __init__(self, in_channels, cmap_dim, mbstd_group=4, slope=0.2, conv_clamp=CONV_CLAMP):
         super().__init__()
         self.cmap_dim = cmap_dim
         self.mbstd = MinibatchStd(mbstd_group, 1) if mbstd_group > 0 else None
         self.conv = EqualConv2d(in_channels + (1 if self.mbstd else 0), in_channels, 3, activation="lrelu",
-                                slope=slope, conv_clamp=CONV_CLAMP)
+                                slope=slope, conv_clamp=conv_clamp)
         self.fc = EqualLinear(in_channels * 16, in_channels, activation="lrelu", slope=slope)
         self.out = EqualLinear(in_channels, cmap_dim or 1)
 
     def forward(self, x: torch.Tensor, cmap: torch.Tensor | None) -> torch.Tensor:
-        if self.mbstd is not None:
-            x = self.mbstd(x)
-        x = self.conv(x)  # [B, C, 4, 4]
-        x = self.out(self.fc(x.flatten(1)))  # [B, cmap_dim or 1]
-        if cmap is not None:
-            # Projection discriminator: the logit is the (scaled) inner product with the class embedding.
-            return (x * cmap).sum(dim=1) / math.sqrt(self.cmap_dim)
-        return x.squeeze(1)
+        with torch.autocast(x.device.type, enabled=False):  # float32, as officially
+            x = x.float()
+            if self.mbstd is not None:
+                x = self.mbstd(x)
+            x = self.conv(x)  # [B, C, 4, 4]
+            x = self.out(self.fc(x.flatten(1)))  # [B, cmap_dim or 1]
+            if cmap is not None:
+                # Projection discriminator: the logit is the (scaled) inner product with the class embedding.
+                return (x * cmap.float()).sum(dim=1) / math.sqrt(self.cmap_dim)
+            return x.squeeze(1)
 
 
-class Discriminator(nn.Module):
+class Discriminator(FreezableD, nn.Module):
     """images [B, C, R, R] (+ c [B]) -> logits [B] (float32)."""
 
     def __init__(
@@ -395,23 +456,27 @@ class Discriminator(nn.Module):
         channel_base: int = 16384,
         channel_max: int = 512,
         mbstd_group: int = 4,
-        mapping_layers: int = 8,  # depth of the class-embedding network (conditional only)
+        mapping_layers: int = 8,  # depth of the class-embedding network (conditional only; official: 8)
         slope: float = 0.2,
+        num_fp16_res: int = 4,  # blocks of the N highest resolutions run in reduced precision under autocast
+        conv_clamp: float | None = CONV_CLAMP,
     ):
         super().__init__()
         self.img_resolution, self.img_channels, self.num_classes = img_resolution, img_channels, num_classes
         f = fir_filter()
         resolutions = [2**i for i in range(int(math.log2(img_resolution)), 2, -1)]  # R, ..., 8
+        fp16_res = fp16_resolution(img_resolution, num_fp16_res)
         self.blocks = nn.ModuleList()
         for res in resolutions:
             in_ch = channels_at(res, channel_base, channel_max) if res < img_resolution else 0
             tmp_ch = channels_at(res, channel_base, channel_max)
             out_ch = channels_at(res // 2, channel_base, channel_max)
-            self.blocks.append(DiscriminatorBlock(in_ch, tmp_ch, out_ch, img_channels, f, slope))
+            self.blocks.append(DiscriminatorBlock(in_ch, tmp_ch, out_ch, img_channels, f, slope,
+                                                  use_fp16=res >= fp16_res, conv_clamp=conv_clamp))
         c4 = channels_at(4, channel_base, channel_max)
         self.mapping = (MappingNetwork(0, num_classes, c4, None, mapping_layers, slope=slope)
                         if num_classes else None)
-        self.epilogue = DiscriminatorEpilogue(c4, c4 if num_classes else 0, mbstd_group, slope)
+        self.epilogue = DiscriminatorEpilogue(c4, c4 if num_classes else 0, mbstd_group, slope, conv_clamp)
 
     def forward(self, img: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         if img.shape[-1] != self.img_resolution or img.shape[1] != self.img_channels:
@@ -424,7 +489,11 @@ class Discriminator(nn.Module):
         cmap = self.mapping(None, c) if self.mapping is not None else None
         return self.epilogue(x, cmap).float()
 
+    def freezable_layers(self) -> list[nn.Module]:
+        """D's layers from the image side, numbered like the official Freeze-D option (epilogue and
+        class embedding are never frozen)."""
+        return [layer for block in self.blocks for layer in block.layers()]
+
     def freeze_blocks(self, n: int) -> None:
-        """Freeze the first n blocks (from the image side) for transfer learning (Freeze-D)."""
-        for i, block in enumerate(self.blocks):
-            block.requires_grad_(i >= n)
+        """Freeze the first n blocks (from the image side): all their layers."""
+        self.freeze_layers(sum(len(b.layers()) for b in self.blocks[:n]))

@@ -635,12 +635,17 @@ def _cell(text: str, cls: str = "") -> dict[str, str]:
     return {"text": text, "cls": cls}
 
 
-def _metric_value(m: Mapping[str, Any], key: str, col: str, scale: float, decimals: int | None) -> str:
-    """3 significant digits (FID, KID), or fixed decimals for the [0, 1]-like PRDC values."""
+def _metric_value(
+    m: Mapping[str, Any], key: str, col: str, scale: float, decimals: int | None, sd: Mapping[str, Any] | None = None
+) -> str:
+    """3 significant digits (FID, KID) with the SD over matched draws where there is one, or fixed
+    decimals for the [0, 1]-like PRDC values."""
     v = _num((m.get(key) or {}).get(col))
     if decimals is not None:
         return fixed(v, decimals, scale=scale)
-    return fmt(v * scale if v is not None else None, 3)
+    spread = _num(((sd or {}).get(key) or {}).get(col))
+    text = fmt(v * scale if v is not None else None, 3)
+    return text + (f" \u00b1 {fmt(spread * scale, 2)}" if v is not None and spread is not None else "")
 
 
 def _extractor_text(features: Mapping[str, Any]) -> tuple[str, str]:
@@ -707,6 +712,7 @@ def quality_section(run: Path, num: _Numbering) -> dict[str, Any]:
 
     metrics = d.get("metrics") or {}
     counts = d.get("counts") or {}
+    spreads = d.get("spread") or {}
     scopes = list(metrics)
     tables = []
     for gi, group in enumerate(_DIST_GROUPS):
@@ -721,9 +727,11 @@ def quality_section(run: Path, num: _Numbering) -> dict[str, Any]:
             c = counts.get(scope) or {}
             cells = []
             if gi == 0:
+                matched = f" \u2192 {fmt(c['n_matched'])} each" if c.get("n_matched") is not None else ""
                 cells.append(
                     _cell(
-                        f"{fmt(c.get('n_synthetic'))} / {fmt(c.get('n_train'))} / {fmt(c.get('n_test'))}",
+                        f"{fmt(c.get('n_synthetic'))} / {fmt(c.get('n_train'))} / {fmt(c.get('n_test'))}"
+                        + matched,
                         "ref",
                     )
                 )
@@ -731,7 +739,7 @@ def quality_section(run: Path, num: _Numbering) -> dict[str, Any]:
                 for col, _ in _COLS:
                     cells.append(
                         _cell(
-                            _metric_value(metrics[scope], key, col, scale, decimals),
+                            _metric_value(metrics[scope], key, col, scale, decimals, spreads.get(scope)),
                             "ref" if col == "floor" else "",
                         )
                     )
@@ -743,7 +751,10 @@ def quality_section(run: Path, num: _Numbering) -> dict[str, Any]:
         )
         caption += (
             ", overall and per class: against the real training split, against the real test split, and "
-            "the real-vs-real floor (train vs test, grey). "
+            "the real-vs-real floor (train vs test, grey), all three at one matched size per row (the "
+            "larger sets randomly subsampled to the smallest, mean over repeated draws"
+            + ("; \u00b1 the SD over the draws" if gi == 0 else "")
+            + "). "
             + "; ".join(f"{label}: {better}" for _, label, better, _, _ in group)
             + "."
         )
@@ -754,9 +765,11 @@ def quality_section(run: Path, num: _Numbering) -> dict[str, Any]:
     opts = d.get("options") or {}
     sec["metric_notes"] = (
         "FID: Fr\u00e9chet distance of Gaussian fits; KID: unbiased polynomial-kernel MMD\u00b2 (can be "
-        "slightly negative), mean over random subsets; precision/recall/density/coverage: Naeem et al. "
-        f"2020 with k = {opts.get('k', 5)}. Per-class rows use few images, so expect them to be noisier "
-        "than the overall row."
+        "slightly negative); precision/recall/density/coverage: Naeem et al. "
+        f"2020 with k = {opts.get('k', 5)}. These depend on sample size (FID most), so every column of a "
+        f"row compares sets of the same size: {fmt(opts.get('repeats'))} random draws of the larger sets, "
+        "averaged, so a large synthetic set cannot beat the floor on size alone. Per-class rows use few "
+        "images, so expect them to be noisier than the overall row."
     )
 
     # Memorisation.
@@ -771,13 +784,19 @@ def quality_section(run: Path, num: _Numbering) -> dict[str, Any]:
         text = (
             f"{fmt(n_copy)} of {fmt(n_syn)} synthetic images "
             f"({fixed(frac, 1, scale=100)} %) are flagged as near copies of a "
-            f"training image (nearest-neighbour distance below {fixed(thr, 2)} of the typical distance "
-            "between training images). "
+            "training image, also mirrored or shifted by one pixel (nearest-neighbour distance below "
+            f"{fixed(thr, 2)} of the typical distance between training images; threshold: "
+            f"{m.get('threshold_source', 'fixed')}). "
         )
         if f:
             text += (
                 f"The same check flags {fmt(f.get('near_copy_count'))} of {fmt(f.get('n_synthetic'))} real "
-                "test images, which were never trained on: that is the false-flag rate. "
+                "test images, which were never trained on"
+                + (
+                    ": the threshold was calibrated on them, so this is the chosen quantile by construction. "
+                    if str(m.get("threshold_source", "fixed")) != "fixed"
+                    else ": that is the false-flag rate. "
+                )
             )
         text += (
             f"{fixed(auth, 0, scale=100)} % of synthetic images are authentic "
@@ -820,6 +839,29 @@ def quality_section(run: Path, num: _Numbering) -> dict[str, Any]:
                          f"{fmt(rs.get('near_copy_count'))} / {fmt(rs.get('n'))}, {fixed(rs.get('authentic_fraction'), 3)}"
                          + (f" (its real test images: {fmt(rf.get('near_copy_count'))} / {fmt(rf.get('n'))}, "
                             f"{fixed(rf.get('authentic_fraction'), 3)})" if rf else "")))
+        dc = d.get("data_copying") or {}
+        if dc:
+            z, p = _num(dc.get("z_u")), _num(dc.get("p_value"))
+            rows.append(("data-copying test Z_U (one-sided p)", f"{fixed(z, 2)} ({fmt(p, 3)})"))
+            if z is None:
+                text += " The data-copying test (Meehan et al. 2020) had too few images per cell to run."
+            else:
+                reading = (
+                    "data-copying in the test's sense: generated images sit closer to their nearest training "
+                    "image than real test images do, even where none is a near copy (samples crowding the "
+                    "densest regions, e.g. after a partial mode collapse, do this too)"
+                    if z < -3
+                    else "no evidence of data-copying"
+                    if z < 3
+                    else "generated images sit farther from the training images than real test images do "
+                    "(not copying)"
+                )
+                text += (
+                    f" The data-copying test of Meehan et al. 2020 (feature space, {fmt(dc.get('cells_used'))} "
+                    f"of {fmt(dc.get('cells'))} k-means cells of the training set, a one-sided Mann\u2013Whitney "
+                    f"test per cell) gives Z_U = {fixed(z, 2)}, p = {fmt(p, 3)}: {reading} (Z_U below \u22123 "
+                    "reads as copying)."
+                )
         fig = num.figure(
             grid,
             "The synthetic images closest to the training set (left column, smallest distance "
@@ -867,6 +909,14 @@ def _pvalue(p: Any) -> str:
     return "< 0.001" if f < 0.001 else f"{f:.2g}" if f < 0.1 else f"{f:.2f}"
 
 
+def _comparison_reading(c: Mapping[str, Any] | None) -> tuple[str, str]:
+    """The benchmark's own reading of a comparison row and the CSS class of its cell."""
+    if c is None:
+        return "", ""
+    r = c.get("reading") or "no result"
+    return r, {"better": "pos", "worse": "neg"}.get(r, "")
+
+
 def _reading(s: Mapping[str, Any]) -> tuple[str, str]:
     """Plain reading of a paired difference and the CSS class of its cell."""
     lo, hi, d = _num(s.get("diff_ci_low")), _num(s.get("diff_ci_high")), _num(s.get("diff"))
@@ -900,8 +950,10 @@ def benchmark_section(run: Path, num: _Numbering) -> dict[str, Any]:
     ref = res.summary.get("real", {}).get(primary, {})
     sec["summary"] = (
         f"A {cfg.get('arch', 'classifier')} is trained for each arm (a way of building the training set) "
-        f"and each of {n_seeds} seed{'s' if n_seeds != 1 else ''} (at most {cfg.get('epochs', '?')} epochs, "
-        "best epoch chosen on the real validation split), then scored once on the real test split. "
+        f"and each of {n_seeds} seed{'s' if n_seeds != 1 else ''}, every arm for the same "
+        f"{fmt(cfg.get('steps'))} optimiser steps (batch {cfg.get('batch_size', '?')}, whatever the arm's "
+        "number of images), keeping the checkpoint that scores best on the real validation split, then "
+        "scored once on the real test split. "
         "Synthetic images are added as a "
         f"fraction of the {fmt(sum((cfg.get('train_counts') or {}).values()) or None)} real training images, "
         f"drawn with the \u201c{cfg.get('balance', '?')}\u201d rule "
@@ -910,8 +962,11 @@ def benchmark_section(run: Path, num: _Numbering) -> dict[str, Any]:
             if cfg.get("balance") == "fix"
             else "(real class proportions kept)"
         )
-        + ". Differences are paired by seed against the real-only arm"
-        + (f" ({_pts(ref.get('mean'))} % {METRIC_LABELS.get(primary, primary)})." if ref else ".")
+        + ". The fraction reported as the GAN result and the best baseline are chosen on the validation "
+        "split. Differences are paired by seed and resampled over seeds and test images (bootstrap); "
+        "comparisons other than the two primary ones (GAN vs real only, GAN vs random oversampling with the "
+        "same images per class) are Holm-adjusted"
+        + (f"; real only scores {_pts(ref.get('mean'))} % {METRIC_LABELS.get(primary, primary)}." if ref else ".")
     )
 
     label = METRIC_LABELS.get(primary, primary)
@@ -930,33 +985,41 @@ def benchmark_section(run: Path, num: _Numbering) -> dict[str, Any]:
         "arm",
         "train images",
         "seeds",
+        "single-class runs",
         f"{label} %",
         "95 % CI",
         "\u0394 vs real, points",
         "95 % CI",
-        "p",
+        "adj. p",
+        "reading",
     ]
     rows = []
+    gan_arm = (res.choice or {}).get("gan_arm")
     for arm in res.arms:
         s = res.summary[arm.name]
-        n_train = [
-            r.get("n_train") for r in res.runs if r.get("arm") == arm.name and r.get("n_train") is not None
-        ]
+        runs = [r for r in res.runs if r.get("arm") == arm.name]
+        n_train = [r.get("n_train") for r in runs if r.get("n_train") is not None]
+        collapsed = sum(bool(r.get("collapsed")) for r in runs)
         p = s[primary]
         cells = [
             _cell(fmt(round(sum(n_train) / len(n_train))) if n_train else "\u2013"),
             _cell(fmt(p.get("n"))),
+            _cell(f"{collapsed} of {len(runs)}" if collapsed else "0", "neg" if collapsed else ""),
             _cell(_pts(p.get("mean"))),
             _cell(_ci(p.get("ci_low"), p.get("ci_high")), "ci"),
         ]
+        c = next((c for c in res.comparisons if c["arm"] == arm.name and c["vs"] == "real"), None)
         if arm.name == "real":
-            cells += [_cell("reference", "ci"), _cell(""), _cell("")]
+            cells += [_cell("reference", "ci"), _cell(""), _cell(""), _cell("")]
+        elif c is None:
+            cells += [_cell("\u2013"), _cell(""), _cell(""), _cell("")]
         else:
-            cls = _reading(p)[1]
+            reading, cls = _comparison_reading(c)
             cells += [
-                _cell(_pts(p.get("diff"), signed=True), cls),
-                _cell(_ci(p.get("diff_ci_low"), p.get("diff_ci_high")), "ci"),
-                _cell(_pvalue(p.get("diff_p"))),
+                _cell(_pts(c.get("diff"), signed=True), cls),
+                _cell(_ci(c.get("ci_low"), c.get("ci_high")), "ci"),
+                _cell(_pvalue(c.get("p_adjusted"))),
+                _cell(reading + (" (GAN arm, primary)" if arm.name == gan_arm else "")),
             ]
         rows.append(
             {"label": arm.label or arm.name, "cls": "sub" if arm.name == "real" else "", "cells": cells}
@@ -967,9 +1030,11 @@ def benchmark_section(run: Path, num: _Numbering) -> dict[str, Any]:
             "header": header,
             "rows": rows,
             "caption": (
-                f"{label.capitalize()} of every arm on the real test split: mean over seeds and its 95 % "
-                "CI, in %; then the paired difference against real only (same seeds), its 95 % CI and the "
-                "paired t-test p-value. Green: CI above 0; red: CI below 0."
+                f"{label.capitalize()} of every arm on the real test split: classifiers that predict one "
+                "class for every validation image (training failed; averaged in), mean over seeds and its 95 % "
+                "CI in %; then the difference against real only, paired by seed, with its 95 % CI from the "
+                "bootstrap over seeds and test images, the p-value (Holm-adjusted except for the GAN arm, a "
+                "primary comparison) and its reading. Green: better; red: worse; inconclusive: cannot tell."
             ),
         }
     ]
@@ -1071,8 +1136,9 @@ def benchmark_section(run: Path, num: _Numbering) -> dict[str, Any]:
     notes.append(
         f"Settings: fractions {', '.join(f'{100 * f:g} %' for f in cfg.get('fractions', []))}; "
         f"seeds {', '.join(str(s) for s in res.seeds)}; classifier {cfg.get('arch', '?')}, "
-        f"batch {cfg.get('batch_size', '?')}, lr {cfg.get('lr', '?')}, early-stopping patience "
-        f"{cfg.get('patience', '?')}."
+        f"{cfg.get('steps', '?')} optimiser steps for every arm ({cfg.get('epochs', '?')} passes over the real "
+        f"training set, at least {cfg.get('min_steps', '?')}), batch {cfg.get('batch_size', '?')}, "
+        f"lr {fmt(cfg.get('lr'))}, validation checkpoint every {cfg.get('eval_every', '?')} steps."
     )
     sec["notes"] = notes
     return sec
@@ -1096,29 +1162,26 @@ def verdict_box(run: Path, bench: Mapping[str, Any]) -> dict[str, Any]:
                     text = saved
         return {"tone": "none", "text": text, "rows": []}
     from ganaug.benchmark import METRIC_LABELS, METRICS
+    from ganaug.report.benchmark_text import pts, verdict_parts
 
     primary = METRICS[0]
-    rows, tones = [], []
-    for arm in res.arms:
-        if arm.name == "real":
-            continue
-        s = res.summary[arm.name][primary]
-        reading, cls = _reading(s)
-        if arm.kind == "mix":
-            tones.append(cls)
+    rows = []
+    for c in res.comparisons:  # structured rows: nothing is parsed back from the prose
+        reading, cls = _comparison_reading(c)
+        a, b = res.arm(c["arm"]), res.arm(c["vs"])
         rows.append(
             {
-                "label": arm.label or arm.name,
-                "diff": _pts(s.get("diff"), signed=True),
-                "ci": _ci(s.get("diff_ci_low"), s.get("diff_ci_high")),
-                "reading": reading,
+                "label": f"{a.label if a else c['arm']} vs {b.label if b else c['vs']}"
+                + (" (primary)" if c["role"] == "primary" else ""),
+                "diff": pts(c.get("diff")),
+                "ci": _ci(c.get("ci_low"), c.get("ci_high")),
+                "reading": reading + ("" if c["role"] == "primary" else f", adj. p {_pvalue(c.get('p_adjusted'))}"),
                 "cls": cls,
             }
         )
-    tone = "good" if "pos" in tones else ("bad" if "neg" in tones else "")
-    text = res.verdict(primary)
-    lead, sep, rest = text.partition("): ")  # "Over 5 seeds, ... (70.4 %): +2.1 points ..." -> two lines
-    lead, text = (lead + ")", rest) if sep and rest else ("", text)
+    main = res.comparison("gan_vs_real")
+    tone = {"better": "good", "worse": "bad"}.get((main or {}).get("reading"), "")
+    lead, text = verdict_parts(res)
     return {
         "tone": tone,
         "lead": lead,
@@ -1127,8 +1190,9 @@ def verdict_box(run: Path, bench: Mapping[str, Any]) -> dict[str, Any]:
         "rows": rows,
         "n_seeds": len(res.seeds),
         "metric_label": METRIC_LABELS.get(primary, primary),
-        "detail": "Positive = better than training on the real images alone. A confidence interval that "
-        "contains 0 means the benchmark cannot tell the arm from real only with this many seeds.",
+        "detail": "Positive = the first arm scores higher. The GAN fraction and the best baseline are chosen on "
+        "the validation split; intervals resample seeds and test images; \u201cinconclusive\u201d means the "
+        "interval contains 0: the benchmark cannot tell the two apart, which is not evidence that they are equal.",
     }
 
 

@@ -156,6 +156,11 @@ def class_counts(counts: Mapping[str, Mapping[str, int]], class_names: Sequence[
     splits = [s for s in counts if counts[s]]
     if not splits or not class_names:
         return None
+    total = len(class_names)
+    if total > MAX_PLOT_CLASSES:  # many classes: an evenly spaced, readable subset, said in the title
+        from ganaug.utils import spread_indices
+
+        class_names = [class_names[i] for i in spread_indices(total, MAX_PLOT_CLASSES)]
     n = len(class_names)
     fig, axes = _figure(7.0, max(1.4, 0.28 * n + 0.9))
     ax = axes[0][0]
@@ -169,7 +174,12 @@ def class_counts(counts: Mapping[str, Mapping[str, int]], class_names: Sequence[
     ax.set_xlabel("images")
     ax.grid(axis="y", visible=False)
     ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=len(splits), borderaxespad=0.2)
+    if n < total:
+        ax.set_title(f"{n} of {total} classes (evenly spaced)", loc="right", fontsize="small")
     return to_png(fig)
+
+
+MAX_PLOT_CLASSES = 40
 
 
 def _percent_axis(ax, means: Iterable[float], extent: Iterable[float] = ()) -> None:
