@@ -41,7 +41,8 @@ DEFAULTS: dict[str, Any] = {
         "resolution": None,
         "channels": None,
     },
-    "gan": {"arch": "dcgan", "preset": "cpu", "seed": 0},  # plus any `ganaug train` option, e.g. kimg
+    # plus any `ganaug train` option, e.g. kimg, and budget ("15m"; default: the preset's, see ganaug.budget)
+    "gan": {"arch": "dcgan", "preset": "cpu", "seed": 0},
     "generate": {"truncation": 1.0, "per_class": None},  # None: enough for the largest benchmark fraction
     "evaluate": {"features": "trained", "inception": None},
     "benchmark": pipeline_defaults(),  # every BenchmarkOptions field but device (the top-level one)
@@ -150,7 +151,8 @@ def validate_data(d: dict[str, Any]) -> None:
         raise UserError(f"data.channels must be 1 or 3, got {d['channels']!r}")
 
 
-_TRAIN_ARGS = ("transfer", "classes", "conditional")  # [gan] keys that are train() arguments, not config fields
+# [gan] keys that are train() arguments, not config fields
+_TRAIN_ARGS = ("transfer", "classes", "conditional", "budget", "diagnostics")
 
 
 def validate_gan(g: dict[str, Any]) -> None:
@@ -158,6 +160,13 @@ def validate_gan(g: dict[str, Any]) -> None:
     wrong types, NaN/Inf and out-of-range values fail now, naming the key."""
     from ganaug.config import make_config
 
+    if g.get("budget") is not None:
+        from ganaug.budget import parse_budget
+
+        try:
+            parse_budget(g["budget"])
+        except UserError as e:
+            raise UserError(f"[gan] budget: {e}") from None
     g = {k: v for k, v in g.items() if k not in _TRAIN_ARGS}
     arch, preset = g.pop("arch", "dcgan"), g.pop("preset", "cpu")
     _string("gan", "arch", arch)
@@ -340,6 +349,11 @@ class Pipeline:
         n = self._pool_per_class()
         res = generate(self.run_dir / "gan", n=n, classes="all", truncation=self.cfg["generate"]["truncation"],
                        device=self.cfg["device"], progress=self.progress)
+        # The GAN may train at another resolution than the data's (a time budget): the pool is at the data's.
+        from ganaug.data.preprocess import resize_imageset
+
+        train = self.prepared().train
+        res.images = resize_imageset(res.images, train.resolution, train.channels)
         export(res, self.run_dir / "synthetic", formats=("npz",), overwrite=True)
         self.log(f"generated {len(res.images)} synthetic images ({n} per class) from {Path(res.snapshot).name}")
         return {"outputs": ["synthetic/images.npz", "synthetic/manifest.csv"], "images": len(res.images)}

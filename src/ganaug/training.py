@@ -847,6 +847,8 @@ def train(
     max_ticks: int | None = None,
     run_dir: str | Path | None = None,
     log: Callable[[str], None] | None = None,
+    budget: str | float | None = None,
+    diagnostics: bool = True,
     **overrides: Any,
 ) -> TrainResult:
     """Train a GAN on the training split of ``data``.
@@ -865,6 +867,12 @@ def train(
     ``classes``: train on these classes only (one unconditional model per class: pass one name
     and ``conditional=False``).
     ``max_ticks``: stop after this many ticks in this call (the run can be resumed).
+    ``budget``: a time budget ('15m', '90s', '1h'; 'off': none; None: the preset's default, see
+    ``ganaug.budget``): a few steps are timed first, the run trains at the largest resolution that
+    fits (unless ``resolution`` is given) and says so. With a full ``config`` only an explicit
+    budget is checked.
+    ``diagnostics``: per-class recall/coverage of G_ema at every tick (``class_stats.jsonl``,
+    ``ganaug.diagnostics``).
     """
     from ganaug.distributed import destroy, init_from_env
 
@@ -873,14 +881,16 @@ def train(
         with contextlib.ExitStack() as held:  # the run folder's lock, taken inside once the folder is known
             return _train(data, config, out=out, arch=arch, preset=preset, resume=resume, transfer=transfer,
                           classes=classes, conditional=conditional, callbacks=callbacks, progress=progress,
-                          max_ticks=max_ticks, run_dir=run_dir, log=log, held=held, **overrides)
+                          max_ticks=max_ticks, run_dir=run_dir, log=log, held=held, budget=budget,
+                          diagnostics=diagnostics, **overrides)
     finally:
         if created_group:
             destroy()
 
 
 def _train(data, config, *, out, arch, preset, resume, transfer, classes, conditional, callbacks, progress,
-           max_ticks, run_dir, log, held: contextlib.ExitStack, **overrides) -> TrainResult:
+           max_ticks, run_dir, log, held: contextlib.ExitStack, budget=None, diagnostics=True,
+           **overrides) -> TrainResult:
     rank, _ = _dist_info()
     log = log or (print if rank == 0 else (lambda s: None))
     resume_state = None
@@ -913,6 +923,7 @@ def _train(data, config, *, out, arch, preset, resume, transfer, classes, condit
         if saved and saved != train_set.class_names:  # the run was trained on a subset of classes
             train_set = resolve_training_data(data, saved)
 
+    config_given = config is not None
     src_net = None
     if transfer is not None and resume_state is None:
         transfer = transfer if isinstance(transfer, dict) else ckpt.load_snapshot(transfer)
@@ -935,6 +946,14 @@ def _train(data, config, *, out, arch, preset, resume, transfer, classes, condit
                         f"{train_set.num_classes}")
     # Check what can fail before a run folder is made for it.
     resolve_device(config.device)
+    budget_plan = None
+    if resume_state is None and _dist_info()[1] == 1 and (budget is not None or not config_given):
+        from ganaug.budget import fit_to_budget
+
+        config, budget_plan = fit_to_budget(train_set, config, budget, log=log,
+                                            resolution_fixed=(config_given or bool(overrides.get("resolution"))
+                                                              or transfer is not None),
+                                            kimg_fixed=config_given or bool(overrides.get("kimg")))
     empty = [k for k, v in train_set.counts().items() if v == 0]
     if empty and config.network.conditional:
         log(f"warning: class(es) {', '.join(empty)} have no training images: the conditional model cannot "
@@ -972,8 +991,14 @@ def _train(data, config, *, out, arch, preset, resume, transfer, classes, condit
                      "images": len(train_set), "classes": train_set.class_names,
                      "counts": train_set.counts()},
             "world_size": _dist_info()[1],
+            **({"budget": budget_plan.to_dict()} if budget_plan is not None else {}),
         })
 
+    if diagnostics and rank == 0:
+        from ganaug.diagnostics import ClassDiagnostics
+
+        callbacks = [*callbacks, ClassDiagnostics(train_set, run_dir, log=log, seed=config.seed,
+                                                  start_nimg=resume_state["cur_nimg"] if resume_state else 0)]
     trainer = Trainer(train_set, config, run_dir, resume_state=resume_state, transfer=transfer,
                       callbacks=callbacks, progress=progress, log=log)
     return trainer.run(max_ticks=max_ticks)
@@ -1041,11 +1066,9 @@ def config_for(train: ImageSet, arch: str = "dcgan", preset: str = "cpu", *, con
 
 def _default_resolution(train: ImageSet) -> int:
     """Smallest power of two >= the data's larger side, within 32..256."""
-    side = max(train.resolution)
-    r = 32
-    while r < side and r < 256:
-        r *= 2
-    return r
+    from ganaug.budget import candidate_resolutions
+
+    return candidate_resolutions(max(train.resolution))[-1]
 
 
 def _data_desc(data: Any) -> str:

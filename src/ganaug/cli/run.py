@@ -21,11 +21,13 @@ from ganaug.pipeline import STAGES
 @click.option("--arch", type=click.Choice(["dcgan", "stylegan2", "fastgan"]), help="Shortcut for --set gan.arch=...")
 @click.option("--preset", type=click.Choice(["tiny", "cpu", "gpu"]), help="Shortcut for --set gan.preset=...")
 @click.option("--kimg", type=float, help="Shortcut for --set gan.kimg=...")
+@click.option("--budget", help="GAN time budget (15m, 90s, 1h, off): shortcut for --set gan.budget=...")
 @click.option("--seeds", type=click.IntRange(min=1), help="Shortcut for --set benchmark.seeds=...")
 @click.option("--jobs", type=click.IntRange(min=1), help="Shortcut for --set benchmark.jobs=...")
 @click.option("--device", help="auto, cpu, cuda ...")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
-def run_cmd(data, builtin, out, config_file, stages, force, sets, arch, preset, kimg, seeds, jobs, device, quiet):
+def run_cmd(data, builtin, out, config_file, stages, force, sets, arch, preset, kimg, budget, seeds, jobs, device,
+            quiet):
     """Run inspect -> split -> train -> generate -> evaluate -> benchmark -> report on DATA.
 
     Every stage writes into the run folder (--out) and is skipped on a re-run when its outputs
@@ -55,8 +57,12 @@ def run_cmd(data, builtin, out, config_file, stages, force, sets, arch, preset, 
         except json.JSONDecodeError:
             value = raw
         overrides[key.strip()] = value
-    for key, value in (("gan.arch", arch), ("gan.preset", preset), ("gan.kimg", kimg), ("benchmark.seeds", seeds),
-                       ("benchmark.jobs", jobs), ("device", device)):
+    if budget is not None:
+        from ganaug.budget import parse_budget
+
+        parse_budget(budget)  # a bad value is refused before any stage runs
+    for key, value in (("gan.arch", arch), ("gan.preset", preset), ("gan.kimg", kimg), ("gan.budget", budget),
+                       ("benchmark.seeds", seeds), ("benchmark.jobs", jobs), ("device", device)):
         if value is not None:
             overrides[key] = value
     result = run(source, out=out, config=config_file,

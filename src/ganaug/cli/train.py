@@ -60,11 +60,15 @@ from ganaug.config import ARCHS, AUGS, LOSSES, PRESETS
                    "see import-nvlabs). The data must be at the source's resolution (--resolution resizes it).")
 @click.option("--freeze-d", type=click.IntRange(min=0),
               help="Freeze-D (with --transfer): D's first N layers from the image side stay fixed.")
+@click.option("--budget", callback=lambda ctx, param, v: _check_budget(v),
+              help="Time budget, e.g. 15m, 90s, 1h (off: none). A few steps are timed first; the GAN trains at "
+                   "the largest resolution that fits (unless --resolution is given). Default: the preset's "
+                   "(cpu: 10m).")
 @click.option("--max-ticks", type=click.IntRange(min=1), help="Stop after N ticks in this call (resumable).")
 @click.option("--dry-run", is_flag=True, help="Print the resolved config and parameter counts, then exit.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def train_cmd(data, arch, preset, out, classes, unconditional, resume, transfer, max_ticks, dry_run, quiet,
-              compile_, channels, **overrides):
+              compile_, channels, budget, **overrides):
     """Train a GAN on the TRAIN split of DATA, a folder made by `ganaug prepare`.
 
     \b
@@ -84,14 +88,32 @@ def train_cmd(data, arch, preset, out, classes, unconditional, resume, transfer,
     if dry_run:
         train_set = resolve_training_data(data, classes or None)
         cfg = config_for(train_set, arch or "dcgan", preset, conditional=False if unconditional else None, **overrides)
+        if not resume:
+            from ganaug.budget import fit_to_budget
+
+            cfg, _ = fit_to_budget(train_set, cfg, budget, resolution_fixed=bool(overrides.get("resolution") or transfer),
+                                   kimg_fixed=bool(overrides.get("kimg")), log=click.echo)
         click.echo(describe(cfg))
         return
     result = train(data, out=out, arch=arch, preset=preset, resume=resume, transfer=transfer,
                    classes=classes or None, conditional=False if unconditional else None,
-                   progress=not quiet, max_ticks=max_ticks, **overrides)
+                   progress=not quiet, max_ticks=max_ticks, budget=budget, **overrides)
     if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 speaks for the run
         return
     click.echo(f"run folder: {result.run_dir}")
     click.echo(f"trained to {result.kimg:.2f} kimg; snapshot: {result.snapshot}")
     for w in result.warnings:
         click.secho(f"warning: {w}", fg="yellow", err=True)
+
+
+def _check_budget(value):
+    """--budget: refuse a value that is not a duration before anything runs."""
+    from ganaug.budget import parse_budget
+    from ganaug.errors import UserError
+
+    if value is not None:
+        try:
+            parse_budget(value)
+        except UserError as e:
+            raise click.BadParameter(str(e)) from None
+    return value

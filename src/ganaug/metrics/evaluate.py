@@ -65,6 +65,7 @@ class EvalResult:
     options: dict[str, Any] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
     spread: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # like metrics: SD over repeats
+    rare_class: dict[str, Any] = field(default_factory=dict)  # ganaug.diagnostics.rare_class_memorization
 
     def rows(self) -> list[dict[str, Any]]:
         """Long format, one row per scope x metric (the CSV)."""
@@ -106,6 +107,10 @@ class EvalResult:
              f"real test images: {_pct(f['authentic_fraction'])}"),
             copying_line(self.data_copying),
         ]
+        if self.rare_class:
+            from ganaug.diagnostics import rare_class_line
+
+            out.append(rare_class_line(self.rare_class))
         if self.files:
             out.append("files: " + ", ".join(self.files.values()))
         return "\n".join(out)
@@ -135,6 +140,7 @@ class EvalResult:
             "memorization": self.memorization.summary(),
             "memorization_floor": self.memorization_floor,
             "data_copying": self.data_copying,
+            "rare_class_memorization": self.rare_class,
             "files": self.files,
         })
 
@@ -236,7 +242,12 @@ def evaluate(
 
     options = {"features": features, "k": k, "kid_subset": kid_subset, "seed": seed, "repeats": repeats,
                "memorization_k": memorization_k, "resolution": list(size), "channels": ch, "per_class": per_class}
-    result = EvalResult(metrics, counts, extractor.info, mem, mem_floor, copying, options, spread=spread)
+    from ganaug.diagnostics import rare_class_memorization
+
+    rare = rare_class_memorization(synthetic, train, test, f_syn, f_train, f_test, k=memorization_k,
+                                   threshold=mem.threshold, device=str(dev)) if per_class else {}
+    result = EvalResult(metrics, counts, extractor.info, mem, mem_floor, copying, options, spread=spread,
+                        rare_class=rare)
     if out_dir is not None:
         _write(result, out_dir)
     return result

@@ -488,6 +488,9 @@ def gan_section(run: Path, num: _Numbering, class_names: Sequence[str]) -> dict[
         r1 = opts.get("r1_gamma")
         if r1 not in (None, 0, 0.0) or net.get("arch") == "stylegan2":
             rows.insert(7, ("R1 gamma", "auto" if r1 is None else fmt(r1)))
+        budget = opts.get("budget") if isinstance(opts.get("budget"), Mapping) else None
+        if budget:
+            rows.insert(2, ("time budget", _budget_text(budget)))
         data = opts.get("data") or {}
         if data.get("images"):
             rows.append(("training images", f"{fmt(data['images'])} (train split only)"))
@@ -533,6 +536,18 @@ def gan_section(run: Path, num: _Numbering, class_names: Sequence[str]) -> dict[
         )
     else:
         sec["stats_missing"] = "No stats.jsonl lines yet: training has not completed a tick."
+    from ganaug.diagnostics import class_curves_png, read_class_stats
+
+    sec["class_fig"] = num.figure(
+        class_curves_png(read_class_stats(gan)),
+        "Per class, at every tick: recall (does the generator reach the variety of the class's real images?) and "
+        "coverage (how many real images have a generated one close by) of G_ema's samples against a fixed "
+        "sample of that class's training images (the same number per class), on pixels downscaled to "
+        "16\u00d716 (gan/class_stats.jsonl). "
+        "Cheap features meant for the trend: a class whose curves fall while the others hold is collapsing; "
+        "section 3 has the calibrated numbers.",
+        alt="per-class recall and coverage during training",
+    )
 
     # Sample grids: reals next to the last fakes, then the fakes over training (fixed seeds).
     rows_txt = (" Rows, top to bottom: " + ", ".join(names) + ".") if conditional and names else ""
@@ -580,6 +595,21 @@ def gan_section(run: Path, num: _Numbering, class_names: Sequence[str]) -> dict[
             + "Every grid uses the same seeds (and classes), so a cell can be followed over time."
         )
     return sec
+
+
+def _budget_text(b: Mapping[str, Any]) -> str:
+    """The time budget row: budget, chosen resolution and why, the estimate."""
+    res, side = b.get("resolution"), b.get("data_side")
+    text = (f"{_human_seconds(b.get('budget_s'))} ({b.get('budget_source', '')}): " if b.get("budget_s")
+            else "none: ")
+    text += f"trained at {res} px, estimated {_human_seconds(b.get('estimated_s'))}"
+    if b.get("kimg_requested"):
+        text += f"; shortened from {fmt(b['kimg_requested'])} to {fmt(b.get('kimg'))} kimg to fit"
+    if b.get("over_budget"):
+        text += "; over budget (resolution and kimg were given)"
+    if side and res != side:
+        text += f"; the data is {side} px: generated images are resized to it for evaluation and the benchmark"
+    return text
 
 
 # ----------------------------------------------------------------------------
@@ -801,6 +831,14 @@ def quality_section(run: Path, num: _Numbering) -> dict[str, Any]:
         per_class = m.get("near_copy_per_class") or {}
         if per_class and any(per_class.values()):
             rows.append(("near copies per class", ", ".join(f"{k} {v}" for k, v in per_class.items() if v)))
+        rare = d.get("rare_class_memorization") or {}
+        if isinstance(rare.get("synthetic"), Mapping):  # ganaug.diagnostics.rare_class_memorization
+            rs, rf = rare["synthetic"], rare.get("test_floor") or {}
+            rows.append((f"rarest class {rare.get('class')!r} ({fmt(rare.get('n_train'))} training images) vs its own "
+                         "training images: near copies / authentic",
+                         f"{fmt(rs.get('near_copy_count'))} / {fmt(rs.get('n'))}, {fixed(rs.get('authentic_fraction'), 3)}"
+                         + (f" (its real test images: {fmt(rf.get('near_copy_count'))} / {fmt(rf.get('n'))}, "
+                            f"{fixed(rf.get('authentic_fraction'), 3)})" if rf else "")))
         dc = d.get("data_copying") or {}
         if dc:
             z, p = _num(dc.get("z_u")), _num(dc.get("p_value"))

@@ -1,0 +1,312 @@
+"""Presets that keep their promise of time: how long will this run take, and what fits a budget?
+
+Before a run starts, a few training steps are timed on this machine at the candidate GAN
+resolutions (powers of two from 32 up to the data's size rounded up, 256 at most) and the run's
+length is estimated from them: ``seconds ~= seconds per kimg x kimg x OVERHEAD``. With a budget
+(``ganaug train --budget 15m``, pipeline ``gan.budget``; the ``cpu`` preset has one by default,
+:data:`DEFAULT_BUDGETS`) the run trains at the largest resolution whose estimate fits, and says so
+together with what the other resolutions would cost. When even the smallest resolution does not
+fit, the training length (kimg) is shortened to fit, unless ``kimg`` was given explicitly (then a
+warning says by how much the budget will be exceeded). A resolution given explicitly is kept.
+
+Generated images are at the GAN's resolution; everything downstream (``evaluate``, the
+benchmark, the pipeline's synthetic pool) resizes them to the data's size, so a smaller GAN
+resolution costs detail, not compatibility.
+
+Timing is an input of the choice: :func:`plan_budget` takes any ``sec_per_kimg(resolution)``
+function, :func:`measure_sec_per_kimg` is the real one (it runs ``ganaug.training.train`` for a
+few one-step ticks in a temporary folder and reads the steps' own timing from ``stats.jsonl``).
+Larger resolutions are timed only while they might fit; beyond the first that does not, the cost
+is extrapolated (marked "~" and "extrapolated").
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ganaug.errors import UserError
+
+# Default budget per preset, in seconds (None: only an estimate is printed, nothing is changed).
+# "tiny" is for tests and is neither timed nor changed.
+DEFAULT_BUDGETS: dict[str, float | None] = {"tiny": None, "cpu": 10 * 60, "gpu": None}
+# What the timed steps leave out: upkeep per tick (stats, sample grids, snapshots), lazy R1/PL
+# regularisation steps, and the augmentation's extra cost as p grows.
+OVERHEAD = 1.15
+MIN_RESOLUTION = 32
+MAX_RESOLUTION = 256
+MIN_KIMG = 1.0  # a budget never shortens a run below this
+
+_UNITS = {"s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(h|min|m|sec|s)")
+
+
+def parse_budget(value: str | float | int | None) -> float | None:
+    """A time budget in seconds: '15m', '90s', '1h', '1h30m', '2.5min', or a bare number of minutes.
+
+    'off' / 'none' (or None) mean no budget. Anything else raises :class:`UserError`.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise UserError(f"cannot read the time budget {value!r}: use e.g. 15m, 90s, 1h or off")
+    if isinstance(value, (int, float)):
+        seconds = float(value) * 60.0
+    else:
+        text = str(value).strip().lower().replace(" ", "")
+        if text in ("off", "none", "no"):
+            return None
+        if re.fullmatch(r"\d+(?:\.\d+)?", text):
+            seconds = float(text) * 60.0
+        else:
+            pos, seconds = 0, 0.0
+            for m in _PART.finditer(text):
+                if m.start() != pos:
+                    break
+                seconds += float(m.group(1)) * _UNITS[m.group(2)]
+                pos = m.end()
+            if pos != len(text) or not text:
+                raise UserError(f"cannot read the time budget {value!r}: write a duration such as 15m, 90s, 1h, "
+                                "1h30m (a bare number means minutes), or off for none")
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise UserError(f"the time budget must be positive, got {value!r}")
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """'45 s', '14 min', '3 h 50 min'."""
+    if not math.isfinite(seconds):
+        return "?"
+    s = max(0, round(seconds))
+    if s < 90:
+        return f"{s} s"
+    minutes = round(s / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    h, m = divmod(minutes, 60)
+    return f"{h} h {m} min" if m else f"{h} h"
+
+
+def candidate_resolutions(data_side: int, minimum: int = MIN_RESOLUTION, maximum: int = MAX_RESOLUTION) -> list[int]:
+    """Powers of two from ``minimum`` up to the data's larger side rounded up (``maximum`` at most)."""
+    out, r = [minimum], minimum
+    while r < data_side and r < maximum:
+        r *= 2
+        out.append(r)
+    return out
+
+
+@dataclass
+class Estimate:
+    resolution: int
+    sec_per_kimg: float
+    seconds: float  # for the whole run (kimg x sec_per_kimg x OVERHEAD)
+    measured: bool  # False: extrapolated from the next smaller resolution
+
+
+@dataclass
+class BudgetPlan:
+    """What was timed and chosen; ``lines()`` is what the user is told before training starts."""
+
+    budget_s: float | None
+    budget_source: str  # "as given" | "the cpu preset's default" | "none"
+    kimg: float  # the run's training length (after any shortening)
+    resolution: int  # the chosen GAN resolution
+    data_side: int  # the data's larger side (pixels)
+    estimates: list[Estimate] = field(default_factory=list)
+    resolution_fixed: bool = False  # given explicitly: not chosen
+    kimg_requested: float | None = None  # set when the budget shortened the run
+    over_budget: bool = False  # the run will not fit (kimg and resolution both fixed)
+
+    @property
+    def chosen(self) -> Estimate | None:
+        return next((e for e in self.estimates if e.resolution == self.resolution), None)
+
+    @property
+    def seconds(self) -> float:
+        e = self.chosen
+        return e.sec_per_kimg * self.kimg * OVERHEAD if e else math.nan
+
+    def lines(self) -> list[str]:
+        kimg_note = f"{self.kimg_requested:g}" if self.kimg_requested else f"{self.kimg:g}"
+        change = "" if self.budget_source == "as given" else "; --budget to change, --budget off for none"
+        head = (f"time budget {format_duration(self.budget_s)} ({self.budget_source}{change})" if self.budget_s
+                else "no time budget")
+        out = [f"{head}; estimated on this machine for {kimg_note} kimg (a few timed steps x {OVERHEAD:g} for "
+               "upkeep):"]
+        for e in sorted(self.estimates, key=lambda e: e.resolution):
+            mark = "  <- chosen" if e.resolution == self.resolution else ""
+            fits = "" if self.budget_s is None else (" (fits)" if e.seconds <= self.budget_s else " (over budget)")
+            how = "" if e.measured else ", extrapolated"
+            out.append(f"  {e.resolution:>3d} px: ~{format_duration(e.seconds)} ({e.sec_per_kimg:.3g} s/kimg{how})"
+                       f"{fits}{mark}")
+        if self.resolution_fixed:
+            why = "as given"
+        elif self.budget_s is None:
+            why = "the data's size rounded up"
+        elif self.kimg_requested or self.over_budget:
+            why = "the smallest; none fits the budget"
+        else:
+            why = "the largest that fits the budget"
+        resized = (f"; generated images are resized to {self.data_side} px for evaluation and the benchmark"
+                   if self.resolution != self.data_side else "")
+        out.append(f"training at {self.resolution} px ({why}; the data is {self.data_side} px{resized})")
+        if self.kimg_requested:
+            out.append(f"the run is shortened from {self.kimg_requested:g} to {self.kimg:g} kimg to fit the budget "
+                       f"(~{format_duration(self.seconds)})")
+        elif self.over_budget:
+            out.append(f"warning: ~{format_duration(self.seconds)} exceeds the budget of "
+                       f"{format_duration(self.budget_s)}; lower --kimg or --resolution, or raise --budget")
+        else:
+            out.append(f"expected training time: ~{format_duration(self.seconds)}")
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "budget_s": self.budget_s,
+            "budget_source": self.budget_source,
+            "kimg": self.kimg,
+            "kimg_requested": self.kimg_requested,
+            "resolution": self.resolution,
+            "resolution_fixed": self.resolution_fixed,
+            "data_side": self.data_side,
+            "estimated_s": self.seconds,
+            "over_budget": self.over_budget,
+            "overhead": OVERHEAD,
+            "estimates": [vars(e) for e in sorted(self.estimates, key=lambda e: e.resolution)],
+        }
+
+
+def plan_budget(
+    candidates: Sequence[int],
+    kimg: float,
+    budget_s: float | None,
+    sec_per_kimg: Callable[[int], float],
+    *,
+    data_side: int,
+    resolution: int | None = None,  # given explicitly: kept, only estimated
+    kimg_fixed: bool = False,  # given explicitly: never shortened
+    budget_source: str = "as given",
+) -> BudgetPlan:
+    """Choose the GAN resolution (and, if needed, a shorter kimg) from timings.
+
+    ``sec_per_kimg(resolution)`` is called from the smallest candidate upward and stops once a
+    resolution does not fit the budget; larger ones are extrapolated from the last two timings
+    (at least x2 per doubling). Without a budget only ``resolution`` (or the largest candidate)
+    is timed.
+    """
+    cands = sorted(set(int(r) for r in candidates))
+    if resolution is not None:
+        cands = [int(resolution)]
+    if not cands:
+        raise ValueError("no candidate resolutions")
+    estimates: list[Estimate] = []
+
+    def est(r: int, spk: float, measured: bool) -> Estimate:
+        return Estimate(r, spk, spk * kimg * OVERHEAD, measured)
+
+    if budget_s is None:
+        r = cands[-1]
+        estimates.append(est(r, float(sec_per_kimg(r)), True))
+        return BudgetPlan(None, "none", kimg, r, data_side, estimates, resolution_fixed=resolution is not None)
+
+    for r in cands:
+        if estimates and estimates[-1].seconds > budget_s:
+            prev = estimates[-1]
+            ratio = 4.0
+            if len(estimates) >= 2 and estimates[-2].sec_per_kimg > 0:
+                ratio = max(2.0, prev.sec_per_kimg / estimates[-2].sec_per_kimg)
+            estimates.append(est(r, prev.sec_per_kimg * ratio ** math.log2(r / prev.resolution), False))
+        else:
+            estimates.append(est(r, float(sec_per_kimg(r)), True))
+    fitting = [e for e in estimates if e.seconds <= budget_s]
+    chosen = fitting[-1] if fitting else estimates[0]
+    plan = BudgetPlan(budget_s, budget_source, kimg, chosen.resolution, data_side, estimates,
+                      resolution_fixed=resolution is not None)
+    if not fitting:
+        if kimg_fixed:
+            plan.over_budget = True
+        else:
+            short = max(budget_s / (chosen.sec_per_kimg * OVERHEAD), min(MIN_KIMG, kimg))
+            short = math.floor(short * 10) / 10 if short >= 1 else round(short, 3)
+            plan.kimg_requested, plan.kimg = kimg, min(short, kimg)
+    return plan
+
+
+class _Enough(Exception):
+    """Raised by the timing callback to end a timing run early."""
+
+
+def measure_sec_per_kimg(train: Any, config: Any, *, min_steps: int = 2, max_steps: int = 8,
+                         min_seconds: float = 3.0) -> float:
+    """Seconds per kimg of ``config`` on ``train`` (an ImageSet) on this machine.
+
+    Runs the real training loop (``ganaug.training.train``) in a temporary folder in one-step
+    ticks: the first pays for allocation and warm-up and is not counted; then steps are timed
+    until ``min_steps`` of them took ``min_seconds`` together, or ``max_steps`` were timed. Returns
+    the median of the timed steps. The augmentation runs at p >= 0.2 so that its cost is included.
+    """
+    from ganaug.training import train as train_fn
+
+    b = config.batch_size
+    overrides: dict[str, Any] = dict(kimg=(1 + max_steps) * b / 1000, tick_kimg=b / 1000, snap=10**6,
+                                     grid_seeds=1, compile=False)
+    if config.aug in ("ada", "fixed"):
+        overrides["aug_p"] = max(config.aug_p, 0.2)
+    timed: list[float] = []
+
+    def collect(info: Any) -> None:
+        if info.tick > 1:
+            timed.append(float(info.stats["sec_per_kimg"]))
+        if len(timed) >= min_steps and sum(timed) * b / 1000 >= min_seconds:
+            raise _Enough
+
+    with tempfile.TemporaryDirectory(prefix="ganaug-timing-") as tmp:
+        try:
+            train_fn(train, config.replace(**overrides), run_dir=tmp, progress=False, log=lambda s: None,
+                     diagnostics=False, callbacks=[collect])
+        except _Enough:
+            pass
+    timed.sort()
+    return timed[len(timed) // 2]
+
+
+def fit_to_budget(
+    train: Any,
+    config: Any,
+    budget: str | float | None = None,
+    *,
+    resolution_fixed: bool = False,
+    kimg_fixed: bool = False,
+    sec_per_kimg: Callable[[Any], float] | None = None,
+    log: Callable[[str], None] = print,
+) -> tuple[Any, BudgetPlan | None]:
+    """The config to train with and the plan, for ``train`` (an ImageSet) and a resolved config.
+
+    ``budget``: a duration (see :func:`parse_budget`); None: the preset's default
+    (:data:`DEFAULT_BUDGETS`); 'off': nothing is timed or changed. Presets without a default budget
+    get an estimate only ('tiny': nothing at all). ``sec_per_kimg(config)``: the timing function (default
+    :func:`measure_sec_per_kimg` on ``train``).
+    """
+    source = "as given"
+    if budget is None:
+        if config.preset == "tiny" or config.preset not in DEFAULT_BUDGETS:
+            return config, None
+        budget_s, source = DEFAULT_BUDGETS[config.preset], f"the {config.preset} preset's default"
+    else:
+        budget_s = parse_budget(budget)
+        if budget_s is None:  # 'off': no timing, no change
+            return config, None
+    timer = sec_per_kimg or (lambda cfg: measure_sec_per_kimg(train, cfg))
+    side = max(train.resolution)
+    plan = plan_budget(candidate_resolutions(side), config.kimg, budget_s,
+                       lambda r: timer(config.replace(resolution=r)), data_side=side,
+                       resolution=config.network.resolution if resolution_fixed else None,
+                       kimg_fixed=kimg_fixed, budget_source=source)
+    for line in plan.lines():
+        log(line)
+    return config.replace(resolution=plan.resolution, kimg=plan.kimg), plan
