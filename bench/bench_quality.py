@@ -40,13 +40,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 # fields as key=value; "-" for none). Values are read as JSON where they parse (numbers, true/false).
 CANDIDATES = """
 name            arch        preset  overrides
+# the stylegan2 cpu preset: channel_base 4096, channel_max 128, style mixing 0.9, PL 2
 dcgan-cpu       dcgan       cpu     -
 dcgan-wide      dcgan       cpu     g_channels=128 d_channels=128
 dcgan-narrow    dcgan       cpu     g_channels=32 d_channels=32
 sg2-cpu         stylegan2   cpu     -
-sg2-wide        stylegan2   cpu     channel_base=4096 channel_max=128
+sg2-mid         stylegan2   cpu     channel_base=2048 channel_max=128
+sg2-old         stylegan2   cpu     channel_base=1024 channel_max=64 style_mixing=0 pl_weight=0
 sg2-wider       stylegan2   cpu     channel_base=8192 channel_max=256
 sg2-narrow      stylegan2   cpu     channel_base=512 channel_max=32
+sg2-nomix       stylegan2   cpu     style_mixing=0
+sg2-nopl        stylegan2   cpu     pl_weight=0
 sg2-batch16     stylegan2   cpu     batch_size=16
 sg2-batch64     stylegan2   cpu     batch_size=64
 sg2-r1-low      stylegan2   cpu     r1_gamma=0.001
@@ -57,8 +61,8 @@ sg2-ada-fast    stylegan2   cpu     ada_kimg=5
 sg2-ada-slow    stylegan2   cpu     ada_kimg=100
 sg2-ada-t0.4    stylegan2   cpu     ada_target=0.4
 sg2-ada-t0.8    stylegan2   cpu     ada_target=0.8
-sg2-mix         stylegan2   cpu     style_mixing=0.9
-sg2-wide-mix    stylegan2   cpu     channel_base=4096 channel_max=128 style_mixing=0.9
+fastgan-cpu     fastgan     cpu     -
+fastgan-wide    fastgan     cpu     g_channels=16 d_channels=16
 """
 
 DIST_METRICS = ("fid", "kid", "precision", "recall", "density", "coverage")
