@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 
 # Full pipeline on the embedded Fashion-MNIST subset (2 CPU cores: about 6 minutes).
 demo: venv
-	$(VENV)/bin/ganaug run --builtin fashion-demo --out $(DEMO_OUT)
+	$(VENV)/bin/ganaug run --builtin fashion-demo --out $(DEMO_OUT) --budget 3m
 
 # Headless Chromium renders the HTML report in the browser tests; installed when missing.
 browser:

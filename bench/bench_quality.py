@@ -40,17 +40,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 # fields as key=value; "-" for none). Values are read as JSON where they parse (numbers, true/false).
 CANDIDATES = """
 name            arch        preset  overrides
-# the stylegan2 cpu preset: channel_base 4096, channel_max 128, style mixing 0.9, PL 2
+# the stylegan2 cpu preset: channel_base 1024, channel_max 64, no style mixing, no PL (sg2-old below)
 dcgan-cpu       dcgan       cpu     -
 dcgan-wide      dcgan       cpu     g_channels=128 d_channels=128
 dcgan-narrow    dcgan       cpu     g_channels=32 d_channels=32
 sg2-cpu         stylegan2   cpu     -
 sg2-mid         stylegan2   cpu     channel_base=2048 channel_max=128
-sg2-old         stylegan2   cpu     channel_base=1024 channel_max=64 style_mixing=0 pl_weight=0
+sg2-official    stylegan2   cpu     channel_base=4096 channel_max=128 style_mixing=0.9 pl_weight=2
+sg2-mix         stylegan2   cpu     style_mixing=0.9
+sg2-pl          stylegan2   cpu     pl_weight=2
 sg2-wider       stylegan2   cpu     channel_base=8192 channel_max=256
 sg2-narrow      stylegan2   cpu     channel_base=512 channel_max=32
-sg2-nomix       stylegan2   cpu     style_mixing=0
-sg2-nopl        stylegan2   cpu     pl_weight=0
 sg2-batch16     stylegan2   cpu     batch_size=16
 sg2-batch64     stylegan2   cpu     batch_size=64
 sg2-r1-low      stylegan2   cpu     r1_gamma=0.001

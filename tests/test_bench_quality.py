@@ -23,8 +23,8 @@ def test_candidate_table_parses_and_every_override_is_a_config_option():
     bq = load_bench()
     cands = bq.parse_candidates()
     assert {"dcgan-cpu", "sg2-cpu"} <= set(cands)
-    assert cands["sg2-wide"] == {"arch": "stylegan2", "preset": "cpu",
-                                 "overrides": {"channel_base": 4096, "channel_max": 128}}
+    assert cands["sg2-mid"] == {"arch": "stylegan2", "preset": "cpu",
+                                "overrides": {"channel_base": 2048, "channel_max": 128}}
     assert cands["dcgan-cpu"]["overrides"] == {}
     with pytest.raises(UserError, match="unknown option"):
         bq.parse_candidates("name arch preset overrides\nx stylegan2 cpu chanel_base=4096\n")

@@ -42,7 +42,7 @@ DEFAULTS: dict[str, Any] = {
         "channels": None,
     },
     # plus any `ganaug train` option, e.g. kimg, and budget ("15m"; default: the preset's, see ganaug.budget)
-    "gan": {"arch": "dcgan", "preset": "cpu", "seed": 0},
+    "gan": {"arch": "stylegan2", "preset": "cpu", "seed": 0},  # bench/bench_quality.py's winner on CPU
     "generate": {"truncation": 1.0, "per_class": None},  # None: enough for the largest benchmark fraction
     "evaluate": {"features": "trained", "inception": None},
     "benchmark": pipeline_defaults(),  # every BenchmarkOptions field but device (the top-level one)
@@ -168,7 +168,7 @@ def validate_gan(g: dict[str, Any]) -> None:
         except UserError as e:
             raise UserError(f"[gan] budget: {e}") from None
     g = {k: v for k, v in g.items() if k not in _TRAIN_ARGS}
-    arch, preset = g.pop("arch", "dcgan"), g.pop("preset", "cpu")
+    arch, preset = g.pop("arch", DEFAULTS["gan"]["arch"]), g.pop("preset", "cpu")
     _string("gan", "arch", arch)
     _string("gan", "preset", preset)
     res, ch = g.pop("resolution", None), g.pop("channels", None)
