@@ -152,7 +152,8 @@ class BudgetPlan:
             why = "the smallest; none fits the budget"
         else:
             why = "the largest that fits the budget"
-        resized = (f"; generated images are resized to {self.data_side} px for evaluation and the benchmark"
+        # Padded and cropped back, or resized (TrainConfig.fit): the training log says which.
+        resized = (f"; generated images come back at {self.data_side} px for evaluation and the benchmark"
                    if self.resolution != self.data_side else "")
         out.append(f"training at {self.resolution} px ({why}; the data is {self.data_side} px{resized})")
         if self.kimg_requested:

@@ -670,7 +670,9 @@ class Trainer:
                 self.save_reals_grid()
                 self._save_png("fakes_init.png", self.sample_grid())  # G_ema == G at start
             writer = _tensorboard_writer(self.run_dir, purge_step=self.cur_nimg // 1000)
-        bar = tqdm(total=round(total_nimg / 1000, 3), initial=round(self.cur_nimg / 1000, 3), unit="kimg",
+        # The last batch may overshoot kimg (whole batches only): the bar's total is rounded up to it.
+        bar_total = math.ceil(total_nimg / cfg.batch_size) * cfg.batch_size
+        bar = tqdm(total=round(bar_total / 1000, 3), initial=round(self.cur_nimg / 1000, 3), unit="kimg",
                    disable=not (self.progress and self.is_main), dynamic_ncols=True, leave=False,
                    bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} kimg [{elapsed}<{remaining}{postfix}]")
         self._t0 = time.time()
