@@ -222,7 +222,8 @@ def benchmark_curve(
             series.setdefault(str(a.get("family") or "GAN synthetic"), []).append(a)
     if not series and not refs:
         return None
-    fig, axes = _figure(7.6, 4.2)
+    entries = len(refs) + len(series) + 1  # legend rows, one column (the real-only line included)
+    fig, axes = _figure(7.6, 3.4 + 0.22 * entries)
     ax = axes[0][0]
     all_x: list[float] = []
     all_y: list[float] = []
@@ -271,7 +272,7 @@ def benchmark_curve(
         ax.axhline(
             _finite(a["mean"]),
             color=color,
-            linestyle=styles[j % len(styles)],
+            linestyle=styles[(j + j // len(ref_colors)) % len(styles)],  # no two references alike
             linewidth=1.2,
             label=f"{a.get('label')} (mean, 95 % CI band)",
             zorder=2,
@@ -293,7 +294,8 @@ def benchmark_curve(
     _percent_axis(ax, all_means, all_y)
     # A figure legend below the axes: constrained layout makes room for it (one anchored to the axes,
     # wider than them, was cut off at the right edge).
-    fig.legend(loc="outside lower center", ncols=2)
+    # One column: the arms' labels are long (two columns of them were cut off at both edges).
+    fig.legend(loc="outside lower center", ncols=1)
     return to_png(fig)
 
 
