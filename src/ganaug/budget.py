@@ -152,9 +152,12 @@ class BudgetPlan:
             why = "the smallest; none fits the budget"
         else:
             why = "the largest that fits the budget"
-        # Padded and cropped back, or resized (TrainConfig.fit): the training log says which.
-        resized = (f"; generated images come back at {self.data_side} px for evaluation and the benchmark"
-                   if self.resolution != self.data_side else "")
+        if self.resolution < self.data_side:
+            resized = f"; generated images are resized to {self.data_side} px for evaluation and the benchmark"
+        elif self.resolution > self.data_side:  # padded and cropped back, or resized (TrainConfig.fit)
+            resized = f"; generated images come back at {self.data_side} px (see --fit)"
+        else:
+            resized = ""
         out.append(f"training at {self.resolution} px ({why}; the data is {self.data_side} px{resized})")
         if self.kimg_requested:
             out.append(f"the run is shortened from {self.kimg_requested:g} to {self.kimg:g} kimg to fit the budget "
