@@ -154,13 +154,13 @@ def downstream_vs_oversampling(p, synthetic, out: Path, *, seeds: int, epochs: i
 
     The GAN arm adds f x |train| synthetic images with balance "fix", f chosen so that every class is
     topped up to the largest one, which is exactly what random oversampling does with copies.
-    This is the one place that depends on the shape of ``ganaug.benchmark``'s result; adapt it when
+    This is the one place that depends on the shape of ``ganaug.benchmark()``'s result; adapt it when
     that API changes (e.g. to its own GAN-vs-oversampling comparison).
     """
     import numpy as np
 
     import ganaug
-    from ganaug.benchmark import paired_diff
+    from ganaug.benchmarking import paired_diff
 
     counts = np.bincount(p.train.labels, minlength=p.train.num_classes)
     n = int(counts.sum())

@@ -12,7 +12,7 @@ import pytest
 from scipy import stats
 
 from ganaug import classify
-from ganaug.benchmark import (
+from ganaug.benchmarking import (
     Arm,
     BenchmarkResult,
     _Data,
@@ -596,7 +596,7 @@ def test_no_real_only_classifier_collapses_on_90_real_images():
 
 
 def test_one_set_of_defaults_for_api_cli_and_pipeline():
-    from ganaug.benchmark import BenchmarkOptions
+    from ganaug.benchmarking import BenchmarkOptions
     from ganaug.cli.benchmark import benchmark_cmd
     from ganaug.pipeline import DEFAULTS
 

@@ -144,7 +144,7 @@ def test_train_with_budget_records_the_plan(tmp_path):
     assert res.config.network.resolution == 64  # fits: the largest candidate for 40 px data
     assert [e["resolution"] for e in opts["budget"]["estimates"]] == [32, 64]
     # The report's GAN section states the resolution, the budget's choice and the per-class curves.
-    from ganaug.report import build_report
+    from ganaug.reporting import build_report
 
     html = open(build_report(tmp_path / "run"), encoding="utf-8").read()
     assert "time budget" in html and "trained at 64 px" in html and "resized to it" in html

@@ -115,7 +115,7 @@ def test_rare_class_memorization_flags_copies_of_the_rare_class():
 
 
 def test_evaluate_reports_the_rare_class(tmp_path):
-    from ganaug.metrics.evaluate import evaluate
+    from ganaug.metrics.evaluation import evaluate
 
     train, test = blobs((40, 8), seed=2), blobs((20, 20), seed=3)
     rare = train.subset(np.flatnonzero(train.labels == 1))
@@ -125,7 +125,7 @@ def test_evaluate_reports_the_rare_class(tmp_path):
     assert "rare class 'c1'" in res.table()
     saved = json.loads((tmp_path / "run" / "evaluate" / "metrics.json").read_text())
     assert saved["rare_class_memorization"]["synthetic"]["near_copy_count"] == 8
-    from ganaug.report import build_report
+    from ganaug.reporting import build_report
 
     html = open(build_report(tmp_path / "run"), encoding="utf-8").read()
     assert "rarest class &#39;c1&#39; (8 training images)" in html and "8 / 8" in html

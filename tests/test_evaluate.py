@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from ganaug.data.imageset import ImageSet
-from ganaug.metrics.evaluate import evaluate
+from ganaug.metrics.evaluation import evaluate
 from ganaug.metrics.features import pixel_features
 
 

@@ -11,7 +11,7 @@ from PIL import Image
 
 from ganaug.data.imageset import ImageSet
 from ganaug.errors import UserError
-from ganaug.generate import balance, balance_plan, generate, parse_seeds, read_manifest
+from ganaug.generation import balance, balance_plan, generate, parse_seeds, read_manifest
 from ganaug.training import train
 from ganaug.utils import sha256_file
 from test_training import blobs, tiny

@@ -63,7 +63,7 @@ def _hostile_names(tmp_path: Path) -> list[str]:
 
 
 def _assert_export_contained(out: Path, before: set[Path], root: Path, names: list[str]) -> None:
-    from ganaug.generate import read_manifest
+    from ganaug.generation import read_manifest
 
     after = _files(root)
     outside = [p for p in after - before if out not in p.parents and p != out and p not in out.parents]
@@ -107,7 +107,7 @@ def test_generate_folder_with_hostile_class_names_writes_only_inside_out(hostile
 
 
 def test_balance_with_hostile_class_names_writes_only_inside_out(hostile_run, tmp_path):
-    from ganaug.generate import balance
+    from ganaug.generation import balance
 
     run, names, data = hostile_run
     unbalanced = data.subset(np.r_[np.arange(0, len(data), 4), np.arange(1, 8)])
@@ -119,7 +119,7 @@ def test_balance_with_hostile_class_names_writes_only_inside_out(hostile_run, tm
 
 
 def _export_loaded(imageset: ImageSet, out: Path) -> None:
-    from ganaug.generate import GenerateResult, export
+    from ganaug.generation import GenerateResult, export
 
     res = GenerateResult(imageset, np.arange(len(imageset)), "snap/snapshot-000001.pt", 1.0, 1.0)
     export(res, out, formats=("folder", "zip", "npz"), real=imageset)
@@ -333,7 +333,7 @@ def test_a_huge_dataset_json_label_allocates_no_class_per_index(tmp_path, write_
 
 
 def test_evaluate_of_one_pixel_images_is_a_clear_error(tmp_path, monkeypatch, capsys):
-    from ganaug.metrics.evaluate import evaluate
+    from ganaug.metrics.evaluation import evaluate
 
     s = _random_set(["a", "b"], n_per_class=10, size=1)
     with pytest.raises(UserError, match="1x1"):
@@ -640,7 +640,7 @@ def test_ten_thousand_classes_grids_inspect_and_report_stay_small(tmp_path):
     from PIL import Image
 
     from ganaug.data.validate import InspectReport
-    from ganaug.report import build_report
+    from ganaug.reporting import build_report
     from ganaug.training import train
 
     k = 10_000
@@ -682,7 +682,7 @@ def test_a_file_is_listed_once_in_the_problems(tmp_path, write_png):
 
 
 def test_class_count_plot_of_ten_thousand_classes_stays_small():
-    from ganaug.report import plots
+    from ganaug.reporting import plots
 
     names = [f"c{i:05d}" for i in range(10_000)]
     t0 = time.time()

@@ -366,7 +366,7 @@ def test_transfer_from_an_official_pickle_freezes_and_resumes_exactly(tmp_path, 
     the frozen D layers keep the source's weights, a resumed run equals an uninterrupted one, and
     generated images are 1-channel again."""
     from ganaug.checkpoint import load_snapshot
-    from ganaug.generate import generate
+    from ganaug.generation import generate
     from ganaug.training import train
 
     marker = tmp_path / "marker.txt"

@@ -23,8 +23,8 @@ import pytest
 from PIL import Image
 
 from ganaug.data.imageset import ImageSet, make_grid_array
-from ganaug.report import Report, build_report
-from ganaug.report.html import png_size, select_fakes
+from ganaug.reporting import Report, build_report
+from ganaug.reporting.html import png_size, select_fakes
 from ganaug.utils import append_jsonl, atomic_write_json
 
 CLASSES = ["shirt", "sneaker", "trouser"]  # sorted, as prepare() orders class folders; sneaker is rare
@@ -150,7 +150,7 @@ def _synthetic(n_per_class: int = 20) -> ImageSet:
 
 def write_evaluate_stage(run: Path) -> None:
     """The real evaluate() on pixel features (fast, no network)."""
-    from ganaug.metrics.evaluate import evaluate
+    from ganaug.metrics.evaluation import evaluate
 
     p = _prepared(run)
     evaluate(_synthetic(), p.train, p.test, val=p.val, features="pixels", out=run / "evaluate", device="cpu")
@@ -167,7 +167,7 @@ BENCH = {
 
 def write_benchmark_stage(run: Path) -> dict:
     """results.json through BenchmarkResult (the benchmark's own summary, verdict and writer)."""
-    from ganaug.benchmark import BenchmarkResult, plan_arms
+    from ganaug.benchmarking import BenchmarkResult, plan_arms
 
     train = _prepared(run).train
     counts = train.counts()
@@ -354,7 +354,7 @@ def test_full_report_is_self_contained_and_complete(full_run):
 
     # Quality metrics: the exact numbers of metrics.json, with the floor.
     m = json.loads((full_run / "evaluate" / "metrics.json").read_text())
-    from ganaug.report.html import fixed, fmt
+    from ganaug.reporting.html import fixed, fmt
 
     overall = m["metrics"]["overall"]
     for col in ("vs_train", "vs_test", "floor"):
@@ -525,7 +525,7 @@ def test_report_renders_in_headless_chromium(full_run, tmp_path):
 
 
 def _capture_figures(monkeypatch) -> list:
-    from ganaug.report import plots
+    from ganaug.reporting import plots
 
     figs, real = [], plots.to_png
     monkeypatch.setattr(plots, "to_png", lambda fig, dpi=110: (figs.append(fig), real(fig, dpi))[1])
@@ -534,7 +534,7 @@ def _capture_figures(monkeypatch) -> list:
 
 def test_benchmark_curve_legend_fits_in_the_figure(monkeypatch):
     # Regression: the two-column legend under the axes was wider than the figure and cut off at the right.
-    from ganaug.report.plots import benchmark_curve
+    from ganaug.reporting.plots import benchmark_curve
 
     figs = _capture_figures(monkeypatch)
     arms = [{"label": "real only", "fraction": 0.0, "mean": 0.6, "lo": 0.55, "hi": 0.65, "kind": "real",
@@ -555,7 +555,7 @@ def test_benchmark_curve_legend_fits_in_the_figure(monkeypatch):
 
 def test_per_class_recall_tells_nine_arms_apart_and_names_train_counts(monkeypatch):
     # Regression: the 9th arm (synthetic only, by default) reused the 1st arm's colour; "n=" read as a test count.
-    from ganaug.report.plots import PALETTE, per_class_recall
+    from ganaug.reporting.plots import PALETTE, per_class_recall
 
     figs = _capture_figures(monkeypatch)
     arms = [{"label": f"arm {j}", "recall": [0.5, 0.6]} for j in range(len(PALETTE) + 1)]

@@ -13,7 +13,7 @@ warning says so, once per class.
 
 :func:`rare_class_memorization` is the memorisation check restricted to the rarest class (the
 one balanced sampling repeats most, so the one most likely to be copied), next to the same check
-on that class's real test images; ``ganaug.metrics.evaluate`` runs it by default.
+on that class's real test images; ``ganaug.metrics.evaluation`` runs it by default.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ class ClassDiagnostics:
 
     def measure(self, G: Any, device: Any = "cpu", conditional: bool | None = None) -> dict[str, dict[str, float]]:
         """Per-class PRDC of ``G``'s samples (seeds 0..n-1 of each class) vs the fixed real samples."""
-        from ganaug.generate import synthesize
+        from ganaug.generation import synthesize
         from ganaug.metrics.distribution import prdc
         from ganaug.metrics.features import pixel_features
 
@@ -209,7 +209,7 @@ def _pct(v: float | None) -> str:
 
 def class_curves_png(rows: list[dict[str, Any]]) -> bytes | None:
     """Recall and coverage per class against kimg (PNG bytes), or None with fewer than 1 row."""
-    from ganaug.report.plots import PALETTE, _figure, to_png
+    from ganaug.reporting.plots import PALETTE, _figure, to_png
 
     rows = [r for r in rows if r.get("classes")]
     if not rows:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ganaug import __version__
-from ganaug.benchmark.options import pipeline_defaults
+from ganaug.benchmarking.options import pipeline_defaults
 from ganaug.errors import UserError
 from ganaug.locking import run_lock
 from ganaug.utils import atomic_write_json, read_json
@@ -196,7 +196,7 @@ def validate_evaluate(e: dict[str, Any]) -> None:
 def validate_benchmark(b: dict[str, Any]) -> None:
     """The [benchmark] section (fractions of the real training set, not percent): the checks of
     BenchmarkOptions, the options the benchmark stage is run with."""
-    from ganaug.benchmark.options import BenchmarkOptions
+    from ganaug.benchmarking.options import BenchmarkOptions
 
     try:
         BenchmarkOptions.from_mapping(b)
@@ -344,7 +344,7 @@ class Pipeline:
         return max(int(math.ceil(max(max_frac, 0.25) * n_train)), 64)
 
     def stage_generate(self) -> dict[str, Any]:
-        from ganaug.generate import export, generate
+        from ganaug.generation import export, generate
 
         n = self._pool_per_class()
         res = generate(self.run_dir / "gan", n=n, classes="all", truncation=self.cfg["generate"]["truncation"],
@@ -364,7 +364,7 @@ class Pipeline:
         return ImageSet.load_npz(self.run_dir / "synthetic" / "images.npz")
 
     def stage_evaluate(self) -> dict[str, Any]:
-        from ganaug.metrics.evaluate import evaluate
+        from ganaug.metrics.evaluation import evaluate
 
         p = self.prepared()
         e = self.cfg["evaluate"]
@@ -375,8 +375,8 @@ class Pipeline:
         return {"outputs": ["evaluate/metrics.json"]}
 
     def stage_benchmark(self) -> dict[str, Any]:
-        from ganaug.benchmark import benchmark
-        from ganaug.benchmark.options import options_from
+        from ganaug.benchmarking import benchmark
+        from ganaug.benchmarking.options import options_from
 
         p = self.prepared()
         opts = options_from(self.cfg["benchmark"], device=self.cfg["device"])
@@ -389,7 +389,7 @@ class Pipeline:
         return {"outputs": ["benchmark/results.json"], "verdict": res.headline(), "verdict_full": res.verdict()}
 
     def stage_report(self) -> dict[str, Any]:
-        from ganaug.report import build_report
+        from ganaug.reporting import build_report
 
         path = build_report(self.run_dir)
         return {"outputs": [str(Path(path).relative_to(self.run_dir))]}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ganaug.benchmark.options import BASELINES, CLASSIFIERS, BenchmarkOptions
+from ganaug.benchmarking.options import BASELINES, CLASSIFIERS, BenchmarkOptions
 from ganaug.cli import cli
 
 D = BenchmarkOptions()  # the defaults, shared with the API and `ganaug run`
@@ -167,8 +167,8 @@ def benchmark_cmd(
     """
     import numpy as np
 
-    from ganaug.benchmark import benchmark, plan_arms, resolve_budget, synthetic_counts
-    from ganaug.benchmark.options import options_from
+    from ganaug.benchmarking import benchmark, plan_arms, resolve_budget, synthetic_counts
+    from ganaug.benchmarking.options import options_from
 
     prepared = _load_prepared(data_dir)
     syn = _load_synthetic(synthetic) if synthetic else None

@@ -52,7 +52,7 @@ def evaluate_cmd(synthetic, data_dir, features, inception, out, device, k, kid_s
       ganaug evaluate --synthetic synth/ --data prepared/
       ganaug evaluate --synthetic synth/images.npz --data prepared/ --inception ~/weights-inception-2015-12-05-6726825d.pth
     """
-    from ganaug.metrics.evaluate import evaluate
+    from ganaug.metrics.evaluation import evaluate
 
     features = features or ("inception" if inception is not None else "trained")
     data = _load_prepared(data_dir)

@@ -34,7 +34,7 @@ def generate_cmd(run, n, classes, seeds, truncation, out, formats, batch_size, o
       ganaug generate runs/00000-prepared-stylegan2 --class shirt --seeds 0-499 --trunc 0.7 \\
           --out synth/ --format folder --format npz
     """
-    from ganaug.generate import generate
+    from ganaug.generation import generate
 
     if (n is None) == (not seeds):
         raise click.UsageError("give either --n or --seeds")
@@ -67,7 +67,7 @@ def balance_cmd(data, run, out, target, truncation, formats, quality_filter, min
     DATA is a folder made by `ganaug prepare`; the test split is never touched. The output mixes
     real and synthetic images (class folders, ImageFolder layout) with a provenance manifest.csv.
     """
-    from ganaug.generate import balance
+    from ganaug.generation import balance
 
     if target != "max":
         try:

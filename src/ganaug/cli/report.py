@@ -27,7 +27,7 @@ def report_cmd(run_dir, out):
     """
     from pathlib import Path
 
-    from ganaug.report import build_report
+    from ganaug.reporting import build_report
 
     path = build_report(run_dir, out)
     click.echo(f"report: {path.resolve()}")

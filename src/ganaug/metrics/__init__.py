@@ -5,43 +5,20 @@
 - :mod:`~ganaug.metrics.memorization`: ``memorization_check`` (nearest training images, near copies,
   authenticity) and its picture; ``data_copying_test`` (Meehan et al. 2020).
 - :mod:`~ganaug.metrics.features`: ``make_extractor("trained" | "inception" | "pixels")``.
-- :mod:`~ganaug.metrics.evaluate`: ``evaluate(synthetic, train, test)`` -> ``EvalResult``.
+- :mod:`~ganaug.metrics.evaluation`: ``evaluate(synthetic, train, test)`` -> ``EvalResult``.
 
-Names are imported lazily so ``import ganaug.metrics`` stays cheap. The ``evaluate`` function is
-``ganaug.evaluate`` (or ``ganaug.metrics.evaluate.evaluate``): here that name is the submodule.
+Names are imported lazily so ``import ganaug.metrics`` stays cheap. ``evaluate`` is also
+``ganaug.evaluate``; its module is ``ganaug.metrics.evaluation``.
 """
 
-from __future__ import annotations
+import lazy_loader
 
-import importlib
-
-_API = {
-    "fid": "distribution",
-    "kid": "distribution",
-    "prdc": "distribution",
-    "knn": "distribution",
-    "matched": "distribution",
-    "memorization_check": "memorization",
-    "MemorizationResult": "memorization",
-    "data_copying_test": "memorization",
-    "make_extractor": "features",
-    "FeatureExtractor": "features",
-    "find_inception_weights": "features",
-    "pixel_features": "features",
-    "EvalResult": "evaluate",
-}
-
-__all__ = list(_API)
-
-
-def __getattr__(name: str):
-    module = _API.get(name)
-    if module is None:
-        raise AttributeError(f"module 'ganaug.metrics' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__, __all__ = lazy_loader.attach(
+    __name__,
+    submod_attrs={
+        "distribution": ["fid", "kid", "prdc", "knn", "matched"],
+        "memorization": ["memorization_check", "MemorizationResult", "data_copying_test"],
+        "features": ["make_extractor", "FeatureExtractor", "find_inception_weights", "pixel_features"],
+        "evaluation": ["EvalResult", "evaluate"],
+    },
+)

@@ -387,7 +387,7 @@ def data_section(run: Path, num: _Numbering) -> dict[str, Any]:
                 ratios.append((col, f"{max(vals) / min(vals):.2f}"))
         sec["ratios"] = ratios
         if split_counts:
-            from ganaug.report import plots
+            from ganaug.reporting import plots
 
             png = plots.class_counts(
                 {k: split_counts[k] for k in ("train", "val", "test") if k in split_counts}, class_names
@@ -432,7 +432,7 @@ def select_fakes(gan: Path, n: int = 4) -> list[tuple[Path, float]]:
 
 
 def gan_section(run: Path, num: _Numbering, class_names: Sequence[str]) -> dict[str, Any]:
-    from ganaug.report import plots
+    from ganaug.reporting import plots
 
     gan = run / "gan"
     if not gan.is_dir() and (run / "training_options.json").is_file():
@@ -613,7 +613,7 @@ def _budget_text(b: Mapping[str, Any]) -> str:
 
 
 # ----------------------------------------------------------------------------
-# 3. Sample quality (evaluate/metrics.json, written by ganaug.metrics.evaluate)
+# 3. Sample quality (evaluate/metrics.json, written by ganaug.metrics.evaluation)
 
 # key, column label, better direction, scale for display, decimals
 _DIST_GROUPS = (
@@ -883,11 +883,11 @@ def quality_section(run: Path, num: _Numbering) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------
-# 4. Benchmark (benchmark/results.json, written by ganaug.benchmark)
+# 4. Benchmark (benchmark/results.json, written by ganaug.benchmarking)
 
 
 def _load_benchmark(run: Path):
-    from ganaug.benchmark import BenchmarkResult
+    from ganaug.benchmarking import BenchmarkResult
 
     return BenchmarkResult.load(run / "benchmark" / "results.json")
 
@@ -932,7 +932,7 @@ def _reading(s: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def benchmark_section(run: Path, num: _Numbering) -> dict[str, Any]:
-    from ganaug.benchmark import METRIC_LABELS, METRICS
+    from ganaug.benchmarking import METRIC_LABELS, METRICS
 
     sec: dict[str, Any] = {"id": "benchmark", "title": "Downstream benchmark"}
     if not (run / "benchmark" / "results.json").exists():
@@ -1161,8 +1161,8 @@ def verdict_box(run: Path, bench: Mapping[str, Any]) -> dict[str, Any]:
                 if saved:
                     text = saved
         return {"tone": "none", "text": text, "rows": []}
-    from ganaug.benchmark import METRIC_LABELS, METRICS
-    from ganaug.report.benchmark_text import pts, verdict_parts
+    from ganaug.benchmarking import METRIC_LABELS, METRICS
+    from ganaug.reporting.benchmark_text import pts, verdict_parts
 
     primary = METRICS[0]
     rows = []

@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from ganaug.benchmark.arms import _check_pool, _leak_check, _match_synthetic, matched_arm, plan_arms
-from ganaug.benchmark.options import BenchmarkOptions, options_from
-from ganaug.benchmark.result import BenchmarkResult
-from ganaug.benchmark.runner import _Data, _hash_sets, json_text, run_arms
+from ganaug.benchmarking.arms import _check_pool, _leak_check, _match_synthetic, matched_arm, plan_arms
+from ganaug.benchmarking.options import BenchmarkOptions, options_from
+from ganaug.benchmarking.result import BenchmarkResult
+from ganaug.benchmarking.runner import _Data, _hash_sets, json_text, run_arms
 from ganaug.data.imageset import ImageSet
 from ganaug.errors import UserError
 from ganaug.utils import atomic_write_text

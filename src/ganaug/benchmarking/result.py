@@ -13,7 +13,7 @@ generated from them, never parsed back):
 Each row holds arm, vs, diff, ci_low/ci_high, p, p_adjusted, se, mde (smallest detectable
 difference), n_seeds, n_test, method and reading ("better", "worse", "inconclusive"). With test
 predictions stored per run, intervals come from the paired bootstrap over seeds and test images
-(:func:`ganaug.benchmark.stats.paired_bootstrap`); without them (results of format 1), from the
+(:func:`ganaug.benchmarking.stats.paired_bootstrap`); without them (results of format 1), from the
 paired t-test over seeds.
 """
 
@@ -29,9 +29,9 @@ from typing import Any
 
 import numpy as np
 
-from ganaug.benchmark.arms import Arm, _pct
-from ganaug.benchmark.runner import FORMAT_VERSION, _clean, _runs_nan
-from ganaug.benchmark.stats import _isnan, holm, mean_ci, min_detectable, paired_bootstrap, paired_diff
+from ganaug.benchmarking.arms import Arm, _pct
+from ganaug.benchmarking.runner import FORMAT_VERSION, _clean, _runs_nan
+from ganaug.benchmarking.stats import _isnan, holm, mean_ci, min_detectable, paired_bootstrap, paired_diff
 from ganaug.errors import UserError
 from ganaug.utils import atomic_write_bytes, read_json
 
@@ -285,21 +285,21 @@ class BenchmarkResult:
             w.writerow(row)
         return buf.getvalue()
 
-    # -- display (the prose lives in ganaug.report.benchmark_text) ------------------------
+    # -- display (the prose lives in ganaug.reporting.benchmark_text) ------------------------
     def table(self) -> str:
-        from ganaug.report.benchmark_text import table
+        from ganaug.reporting.benchmark_text import table
 
         return table(self)
 
     def verdict(self, metric: str = "balanced_accuracy") -> str:
         """The full verdict in plain words, generated from the comparison rows and cautions."""
-        from ganaug.report.benchmark_text import verdict
+        from ganaug.reporting.benchmark_text import verdict
 
         return verdict(self)
 
     def headline(self, metric: str = "balanced_accuracy") -> str:
         """The verdict for one printed line: the primary comparisons, the best baseline, the same cautions."""
-        from ganaug.report.benchmark_text import headline
+        from ganaug.reporting.benchmark_text import headline
 
         return headline(self)
 
@@ -314,14 +314,14 @@ class BenchmarkResult:
                 f"{100 * ref:.1f} %{out}; .table(), .verdict(), .plot())")
 
     def _repr_html_(self) -> str:
-        from ganaug.report.benchmark_text import table_html
+        from ganaug.reporting.benchmark_text import table_html
 
         return table_html(self)
 
     # -- plots ------------------------------------------------------------------
     def plot(self, path: str | os.PathLike | None = None, metric: str = "balanced_accuracy") -> bytes | None:
         """Metric vs synthetic fraction (mean, 95 % CI) with the baselines as reference lines; PNG."""
-        from ganaug.report.plots import benchmark_curve
+        from ganaug.reporting.plots import benchmark_curve
 
         arms = []
         for a in self.arms:
@@ -347,7 +347,7 @@ class BenchmarkResult:
         self, path: str | os.PathLike | None = None, arms: list[str] | None = None
     ) -> bytes | None:
         """Per-class recall (mean, 95 % CI) as grouped bars for the given arms (default: all); PNG."""
-        from ganaug.report.plots import per_class_recall
+        from ganaug.reporting.plots import per_class_recall
 
         chosen = [a for a in self.arms if arms is None or a.name in arms]
         rows = []

@@ -37,12 +37,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ganaug.benchmark.options import BALANCE
+from ganaug.benchmarking.options import BALANCE
 from ganaug.data.imageset import ImageSet, pixel_hash
 from ganaug.errors import UserError
 
 if TYPE_CHECKING:
-    from ganaug.benchmark.runner import _Data
+    from ganaug.benchmarking.runner import _Data
 
 LABELS = {
     "classic": "real + classic augmentation",

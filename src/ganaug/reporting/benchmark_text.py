@@ -1,6 +1,6 @@
 """The benchmark in words: the verdict, its one-line headline and the text table.
 
-Everything here is generated from :class:`ganaug.benchmark.BenchmarkResult`'s structured rows
+Everything here is generated from :class:`ganaug.benchmarking.BenchmarkResult`'s structured rows
 (``choice``, ``comparisons``, ``cautions``); nothing parses prose back. The headline (printed by
 ``ganaug run`` and kept in ``pipeline.json``) and the full verdict (the report's top box,
 ``results.json``) carry the same primary comparisons and the same cautions; the full verdict adds the
@@ -14,7 +14,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ganaug.benchmark.result import BenchmarkResult
+    from ganaug.benchmarking.result import BenchmarkResult
 
 READING_WORDS = {
     "better": "better",

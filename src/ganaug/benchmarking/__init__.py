@@ -8,21 +8,21 @@ and scored once on the real **test** split.
 
 Modules
 -------
-- :mod:`~ganaug.benchmark.options`: :class:`BenchmarkOptions`, shared by the API, ``ganaug benchmark``
+- :mod:`~ganaug.benchmarking.options`: :class:`BenchmarkOptions`, shared by the API, ``ganaug benchmark``
   and ``ganaug run``'s ``[benchmark]`` section.
-- :mod:`~ganaug.benchmark.arms`: arm planning, synthetic allocation (``balance``), training sets.
-- :mod:`~ganaug.benchmark.runner`: running and caching runs (``runs/<arm>-seed<k>.json``), the pool.
-- :mod:`~ganaug.benchmark.stats`: t-intervals, the paired bootstrap over seeds and test images,
+- :mod:`~ganaug.benchmarking.arms`: arm planning, synthetic allocation (``balance``), training sets.
+- :mod:`~ganaug.benchmarking.runner`: running and caching runs (``runs/<arm>-seed<k>.json``), the pool.
+- :mod:`~ganaug.benchmarking.stats`: t-intervals, the paired bootstrap over seeds and test images,
   Holm's adjustment, the smallest detectable difference.
-- :mod:`~ganaug.benchmark.result`: :class:`BenchmarkResult`: choice on val, pre-specified comparisons,
-  cautions, files. Its table and prose are written by :mod:`ganaug.report.benchmark_text`.
+- :mod:`~ganaug.benchmarking.result`: :class:`BenchmarkResult`: choice on val, pre-specified comparisons,
+  cautions, files. Its table and prose are written by :mod:`ganaug.reporting.benchmark_text`.
 
 Files (``out/benchmark/``): ``runs/<arm>-seed<k>.json``, ``results.json``
 (:meth:`BenchmarkResult.to_dict`; NaN as null) and ``results.csv`` (one row per arm).
 """
 
-from ganaug.benchmark.api import benchmark, resolve_budget
-from ganaug.benchmark.arms import (
+from ganaug.benchmarking.api import benchmark, resolve_budget
+from ganaug.benchmarking.arms import (
     Arm,
     _match_synthetic,
     allocate_synthetic,
@@ -31,10 +31,10 @@ from ganaug.benchmark.arms import (
     plan_arms,
     synthetic_counts,
 )
-from ganaug.benchmark.options import BALANCE, BASELINES, BenchmarkOptions
-from ganaug.benchmark.result import METRIC_LABELS, METRICS, BenchmarkResult
-from ganaug.benchmark.runner import _Data
-from ganaug.benchmark.stats import mean_ci, paired_bootstrap, paired_diff
+from ganaug.benchmarking.options import BALANCE, BASELINES, BenchmarkOptions
+from ganaug.benchmarking.result import METRIC_LABELS, METRICS, BenchmarkResult
+from ganaug.benchmarking.runner import _Data
+from ganaug.benchmarking.stats import mean_ci, paired_bootstrap, paired_diff
 
 __all__ = [
     "BALANCE",

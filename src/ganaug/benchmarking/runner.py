@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ganaug.benchmark.arms import Arm, arm_train_set
+from ganaug.benchmarking.arms import Arm, arm_train_set
 from ganaug.data.imageset import ImageSet
 from ganaug.errors import UserError
 from ganaug.utils import atomic_write_text, read_json

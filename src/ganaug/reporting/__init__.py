@@ -6,6 +6,9 @@ benchmark and its verdict, run information) and writes ``run_dir/report.html``: 
 figure embedded, nothing loaded from the network. Sections of stages that have not run yet say so.
 """
 
-from ganaug.report.html import Report, build_report, collect, render
+from ganaug.reporting.html import Report, build_report, collect, render
 
-__all__ = ["Report", "build_report", "collect", "render"]
+# ``ganaug.report`` is this function under its public name.
+report = build_report
+
+__all__ = ["Report", "build_report", "collect", "render", "report"]
