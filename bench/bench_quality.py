@@ -98,7 +98,7 @@ def parse_candidates(text: str = CANDIDATES) -> dict[str, dict[str, Any]]:
 
 def prepare_demo(out: Path):
     import ganaug
-    from ganaug.data.split import load_prepared
+    from ganaug.data.prepared import load_prepared
 
     ganaug.prepare(builtin="fashion-demo", out=out / "prepared")
     return load_prepared(out / "prepared")
@@ -107,7 +107,7 @@ def prepare_demo(out: Path):
 def kimg_for_minutes(prepared_dir: Path, cand: dict[str, Any], minutes: float) -> tuple[float, float]:
     """kimg that fits ``minutes`` of training on this machine, and the timed seconds per kimg."""
     from ganaug.budget import OVERHEAD, measure_sec_per_kimg
-    from ganaug.data.split import load_prepared
+    from ganaug.data.prepared import load_prepared
     from ganaug.training import config_for
 
     train = load_prepared(prepared_dir).train

@@ -154,7 +154,7 @@ def test_cli_evaluate_end_to_end_with_prepared_folder(tmp_path):
 
     from ganaug.cli import cli
 
-    prepare = pytest.importorskip("ganaug.data.split").prepare
+    prepare = pytest.importorskip("ganaug.data.prepared").prepare
 
     def write_folder(root, s: ImageSet):
         for i, (img, lab) in enumerate(zip(s.images, s.labels)):

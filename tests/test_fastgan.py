@@ -142,7 +142,7 @@ def test_cli_train_fastgan(tmp_path):
     from click.testing import CliRunner
 
     from ganaug.cli import cli
-    from ganaug.data.split import prepare
+    from ganaug.data.prepared import prepare
 
     blobs(n_per_class=20).save_npz(tmp_path / "data.npz")
     prepare(str(tmp_path / "data.npz"), tmp_path / "prep", seed=0)

@@ -104,7 +104,7 @@ def test_balance_writes_exact_counts_and_manifest_matches_disk(runs, tmp_path):
 
 
 def test_balance_with_quality_filter_reports_drops(runs, tmp_path):
-    from ganaug.data.split import prepare
+    from ganaug.data.prepared import prepare
 
     blobs(n_per_class=24).subset(list(range(24)) + list(range(24, 34))).save_npz(tmp_path / "d.npz")
     prepare(str(tmp_path / "d.npz"), tmp_path / "prep", seed=0, val=0.25, test=0.2)

@@ -264,7 +264,7 @@ def test_run_refuses_bad_config_files_up_front(tmp_path, monkeypatch, capsys, to
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
-    from ganaug.data.split import prepare
+    from ganaug.data.prepared import prepare
 
     root = tmp_path_factory.mktemp("prep")
     blobs(n_per_class=20).save_npz(root / "d.npz")
@@ -563,7 +563,7 @@ def _session_pids(sid: int) -> list[int]:
 
 @pytest.fixture(scope="module")
 def bench_inputs(tmp_path_factory):
-    from ganaug.data.split import prepare
+    from ganaug.data.prepared import prepare
 
     root = tmp_path_factory.mktemp("bench")
     blobs(n_per_class=40).save_npz(root / "d.npz")

@@ -54,7 +54,7 @@ def _png(arr: np.ndarray) -> bytes:
 
 def write_data_stage(run: Path, src: Path) -> None:
     """A class-folder data set with one corrupt file and one duplicate, prepared with an imbalance."""
-    from ganaug.data.split import prepare
+    from ganaug.data.prepared import prepare
 
     rng = np.random.default_rng(0)
     for k, name in enumerate(CLASSES):
@@ -134,7 +134,7 @@ def write_gan_stage(run: Path, ticks: int = 5) -> None:
 
 
 def _prepared(run: Path):
-    from ganaug.data.split import load_prepared
+    from ganaug.data.prepared import load_prepared
 
     return load_prepared(run / "prepared")
 

@@ -9,13 +9,12 @@ import numpy as np
 import pytest
 
 from ganaug.data.imageset import ImageSet
+from ganaug.data.prepared import load_prepared, prepare
 from ganaug.data.split import (
     Split,
     apply_split,
-    load_prepared,
     make_split,
     parse_imbalance,
-    prepare,
     restrict_train,
 )
 from ganaug.errors import DataError, UserError

@@ -195,7 +195,7 @@ def test_cli_dry_run_and_train(tmp_path):
     from click.testing import CliRunner
 
     from ganaug.cli import cli
-    from ganaug.data.split import prepare
+    from ganaug.data.prepared import prepare
 
     ds = blobs()
     ds.save_npz(tmp_path / "data.npz")

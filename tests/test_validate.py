@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ganaug.data.sources import load
-from ganaug.data.validate import InspectReport, inspect
+from ganaug.data.sources import inspect, load
+from ganaug.data.validate import InspectReport
 from ganaug.errors import DataError
 
 

@@ -17,9 +17,8 @@ __version__ = "0.1.0"
 __getattr__, __dir__, __all__ = lazy_loader.attach(
     __name__,
     submod_attrs={
-        "data.sources": ["load"],
-        "data.validate": ["inspect"],
-        "data.split": ["prepare"],
+        "data.sources": ["load", "inspect"],
+        "data.prepared": ["prepare"],
         "data.imageset": ["ImageSet"],
         "training": ["train"],
         "config": ["TrainConfig", "NetworkConfig"],

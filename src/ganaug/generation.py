@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from ganaug.data.imageset import ImageSet
+from ganaug.data.prepared import is_prepared, load_prepared
 from ganaug.errors import UserError
 from ganaug.utils import (
     atomic_open,
@@ -523,9 +524,7 @@ def _train_val(data: Any) -> tuple[ImageSet, ImageSet | None]:
     if isinstance(data, ImageSet):
         return data, None
     path = Path(data)
-    if (path / "split.json").exists():
-        from ganaug.data.split import load_prepared
-
+    if is_prepared(path):
         p = load_prepared(path)
         return p.train, p.val
     raise UserError(f"{data} is not a prepared dataset folder: run `ganaug prepare {data} --out DIR` first, "

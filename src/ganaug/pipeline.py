@@ -279,14 +279,14 @@ class Pipeline:
 
     # -- stages -----------------------------------------------------------------
     def prepared(self):
-        from ganaug.data.split import load_prepared
+        from ganaug.data.prepared import load_prepared
 
         if self._prepared is None:
             self._prepared = load_prepared(self.run_dir / "prepared")
         return self._prepared
 
     def stage_inspect(self) -> dict[str, Any]:
-        from ganaug.data.validate import inspect
+        from ganaug.data.sources import inspect
         from ganaug.utils import atomic_write_json as write
 
         d = self.cfg["data"]
@@ -296,7 +296,7 @@ class Pipeline:
         return {"outputs": ["inspect.json"]}
 
     def stage_split(self) -> dict[str, Any]:
-        from ganaug.data.split import prepare
+        from ganaug.data.prepared import prepare
 
         d = dict(self.cfg["data"])
         source = d.pop("source")

@@ -33,6 +33,7 @@ from torch import nn
 from ganaug import checkpoint as ckpt
 from ganaug.config import NetworkConfig, TrainConfig, make_config
 from ganaug.data.imageset import ImageSet, make_grid_array
+from ganaug.data.prepared import is_prepared, load_prepared
 from ganaug.data.preprocess import padded_size
 from ganaug.errors import CheckpointError, DataError, TrainingDivergedError, UserError
 from ganaug.locking import run_lock
@@ -160,13 +161,11 @@ def resolve_training_data(data: Any, classes: Sequence[str] | None = None) -> Im
         path = Path(data)
         if not str(data).startswith("builtin:") and not path.exists():
             raise UserError(f"{data} does not exist")
-        if str(data).startswith("builtin:") or not (path / "split.json").exists():
+        if not is_prepared(data):
             raise UserError(
                 f"{data} is not a prepared dataset folder. Run `ganaug prepare {data} --out DIR` first "
                 "(it fixes the held-out test split), then `ganaug train DIR`."
             )
-        from ganaug.data.split import load_prepared
-
         train = load_prepared(path).train
     if classes:
         idx = [train.class_index(c) for c in classes]

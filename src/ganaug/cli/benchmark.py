@@ -14,7 +14,7 @@ D = BenchmarkOptions()  # the defaults, shared with the API and `ganaug run`
 
 def _load_prepared(path: str):
     """The prepared folder's train/val/test (a function, so tests can hand in small data)."""
-    from ganaug.data.split import load_prepared
+    from ganaug.data.prepared import load_prepared
 
     return load_prepared(path)
 

@@ -82,7 +82,7 @@ def _load_prepared(data_dir: Path):
     from ganaug.errors import UserError
 
     try:
-        from ganaug.data.split import load_prepared
+        from ganaug.data.prepared import load_prepared
     except ImportError as e:
         raise UserError(f"cannot read prepared data folders in this installation ({e})") from e
     return load_prepared(data_dir)

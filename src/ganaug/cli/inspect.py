@@ -32,7 +32,7 @@ def inspect_command(data: str, csv_path: str | None, json_out: str | None, resol
       ganaug inspect retina/train --csv retina/trainLabels.csv --json report.json
       ganaug inspect builtin:fashion-demo
     """
-    from ganaug.data.validate import inspect
+    from ganaug.data.sources import inspect
     from ganaug.errors import UserError
     from ganaug.utils import atomic_write_json
 

@@ -44,7 +44,7 @@ def prepare_command(data, out, builtin, csv_path, seed, val, test, per_class_lim
       ganaug prepare --builtin fashion-demo --out prepared/
       ganaug prepare fashion/ --out scarce/ --imbalance "shirt=20" --seed 1
     """
-    from ganaug.data.split import prepare
+    from ganaug.data.prepared import prepare
     from ganaug.errors import UserError
 
     try:

@@ -23,6 +23,10 @@ from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
+from PIL import Image, ImageOps
+
+from ganaug.data.imageset import ImageSet
+from ganaug.errors import DataError, UserError
 
 FITS = ("center-crop", "pad", "stretch")
 RESAMPLES = ("lanczos", "bicubic", "bilinear", "box", "hamming", "nearest")
@@ -40,8 +44,6 @@ def as_hw(size: Size) -> tuple[int, int]:
 
 
 def check_options(fit: str, resample: str) -> None:
-    from ganaug.errors import UserError
-
     if fit not in FITS:
         raise UserError(f"unknown fit {fit!r}; choose from {', '.join(FITS)}")
     if resample not in RESAMPLES:
@@ -49,8 +51,6 @@ def check_options(fit: str, resample: str) -> None:
 
 
 def _pil_filter(resample: str):
-    from PIL import Image
-
     return {
         "lanczos": Image.Resampling.LANCZOS,
         "bicubic": Image.Resampling.BICUBIC,
@@ -80,8 +80,6 @@ def is_gray_mode(img) -> bool:
 
 def normalize_mode(img, alpha: str = "white"):
     """Any PIL image -> (image in mode L or RGB, note or None saying what was converted)."""
-    from PIL import Image
-
     mode = orig = img.mode
     if mode in ("L", "RGB"):
         return img, None
@@ -124,6 +122,40 @@ def rescale_to_uint8(arr: np.ndarray, lo: float | None = None, hi: float | None 
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
+def to_uint8_nchw(x: np.ndarray, where: str) -> tuple[np.ndarray, str | None]:
+    """Any N x H x W / N x H x W x C / N x C x H x W array -> (uint8 N x C x H x W with C in (1, 3),
+    note saying what was rescaled or composited, or None). ``where`` names the source in errors."""
+    note = None
+    if x.ndim == 3:
+        x = x[:, None]
+    elif x.ndim == 4:
+        if x.shape[1] in (1, 2, 3, 4) and x.shape[3] not in (1, 2, 3, 4):
+            pass  # NCHW
+        elif x.shape[3] in (1, 2, 3, 4):
+            x = x.transpose(0, 3, 1, 2)  # NHWC
+        elif x.shape[1] not in (1, 2, 3, 4):
+            raise DataError(f"{where}: cannot tell the channel axis of images shaped {x.shape}")
+    else:
+        raise DataError(f"{where}: images must be N x H x W or N x H x W x C, got shape {x.shape}")
+    if x.dtype != np.uint8:
+        xf = x.astype(np.float32)
+        lo, hi = (float(xf.min()), float(xf.max())) if xf.size else (0.0, 1.0)
+        if x.dtype.kind == "f" and lo >= 0 and hi <= 1:
+            x, note = np.rint(xf * 255).astype(np.uint8), "float images in [0, 1] scaled to 0..255"
+        elif x.dtype.kind == "f" and lo >= -1 and hi <= 1:
+            x, note = np.rint((xf + 1) * 127.5).astype(np.uint8), "float images in [-1, 1] scaled to 0..255"
+        elif lo >= 0 and hi <= 255:
+            x = np.rint(xf).astype(np.uint8)
+        else:
+            x, note = rescale_to_uint8(xf, lo, hi), f"{x.dtype} images rescaled from {lo:g}..{hi:g} to 0..255"
+    c = x.shape[1]
+    if c in (2, 4):  # alpha: composite on white (as for files)
+        rgb, a = x[:, : c - 1].astype(np.float32), x[:, c - 1 :].astype(np.float32) / 255
+        x = np.rint(rgb * a + 255 * (1 - a)).astype(np.uint8)
+        note = "alpha composited on white"
+    return np.ascontiguousarray(x), note
+
+
 def content_is_gray(arr: np.ndarray) -> bool:
     """uint8 C x H x W: one channel, or three equal channels."""
     if arr.shape[0] == 1:
@@ -163,8 +195,6 @@ def scale_factor(src_wh: tuple[int, int], size: Size, fit: str) -> float:
 def fit_image(img, size: Size, fit: str = "center-crop", resample: str = "lanczos", pad_color: int = 0):
     """Resize a PIL image to ``size`` keeping its aspect by cropping (center-crop), letterboxing
     (pad, with ``pad_color``), or not at all (stretch)."""
-    from PIL import ImageOps
-
     h, w = as_hw(size)
     if img.size == (w, h):
         return img
@@ -205,7 +235,7 @@ def to_array(
 def _crop_or_pad_to_aspect(x, out_hw: tuple[int, int], fit: str):
     """Float N x C x H x W -> same content cropped (center-crop) or padded (pad) to the aspect
     ratio of ``out_hw``. stretch: unchanged."""
-    import torch.nn.functional as F
+    import torch.nn.functional as F  # deferred, as in resize_array: keeps torch out of `ganaug --help`
 
     _, _, h, w = x.shape
     oh, ow = out_hw
@@ -241,6 +271,9 @@ def resize_array(
 
     ``mode``: "bicubic" (default; "lanczos" maps to it), "bilinear", "area", "nearest".
     """
+    # Imported here, not at the top: the readers import this module, and `ganaug inspect` /
+    # `prepare` import the readers; a top-level torch import would add seconds to them (11 s
+    # against 0.6 s for all of ganaug.data.sources, measured on a busy machine) and to `--help`.
     import torch
     import torch.nn.functional as F
 
@@ -269,12 +302,8 @@ def resize_imageset(imageset, size: Size, channels: int | None = None, *, fit: s
     Labels, class names, paths and hashes (provenance of the source files) are kept.
     Returns the input itself when nothing changes.
     """
-    from ganaug.data.imageset import ImageSet
-
     images = imageset.images
     if channels is not None and channels not in (1, 3):
-        from ganaug.errors import UserError
-
         raise UserError(f"channels must be 1 or 3, got {channels}")
     same_size = len(images) == 0 or tuple(images.shape[2:]) == as_hw(size)
     same_ch = channels is None or images.shape[1] == channels

@@ -3,7 +3,7 @@
 Loading never crashes on a bad file: every file that cannot be used becomes a :class:`Problem`
 with severity ``"skip"`` (left out) and a reason; everything that was used but changed or looks
 suspicious (animated GIF, alpha composited, upscaled, duplicate...) is a ``"warning"``.
-:func:`inspect` loads a source and returns an :class:`InspectReport`.
+:func:`ganaug.data.sources.inspect` loads a source and returns an :class:`InspectReport`.
 """
 
 from __future__ import annotations
@@ -268,15 +268,3 @@ def check_classes(report: InspectReport, min_per_class: int = 5) -> None:
 def count(values) -> dict[str, int]:
     return dict(Counter(values).most_common())
 
-
-# ----------------------------------------------------------------------------
-# Public entry point
-
-
-def inspect(source, *, csv=None, resolution=None, channels=None, **load_options) -> InspectReport:
-    """Load ``source`` like :func:`ganaug.data.sources.load` and return the report, even when
-    nothing is usable (``report.ok`` is False then). Nothing in the source is modified."""
-    from ganaug.data.sources import load
-
-    result = load(source, csv=csv, resolution=resolution, channels=channels, allow_empty=True, **load_options)
-    return result.report
