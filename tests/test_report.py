@@ -24,7 +24,8 @@ from PIL import Image
 
 from ganaug.data.imageset import ImageSet, make_grid_array
 from ganaug.reporting import Report, build_report
-from ganaug.reporting.html import png_size, select_fakes
+from ganaug.reporting.figures import png_size
+from ganaug.reporting.sections.gan import select_fakes
 from ganaug.utils import append_jsonl, atomic_write_json
 
 CLASSES = ["shirt", "sneaker", "trouser"]  # sorted, as prepare() orders class folders; sneaker is rare
@@ -354,20 +355,20 @@ def test_full_report_is_self_contained_and_complete(full_run):
 
     # Quality metrics: the exact numbers of metrics.json, with the floor.
     m = json.loads((full_run / "evaluate" / "metrics.json").read_text())
-    from ganaug.reporting.html import fixed, fmt
+    from ganaug.formatting import fixed, number
 
     overall = m["metrics"]["overall"]
     for col in ("vs_train", "vs_test", "floor"):
-        assert fmt(overall["fid"][col]) in text, col
+        assert number(overall["fid"][col]) in text, col
         for key in ("precision", "recall", "density", "coverage"):
             assert (
                 f'<td class="n{" ref" if col == "floor" else ""}">{fixed(overall[key][col], 3)}</td>' in html
             )
-    assert fmt(overall["kid"]["vs_test"] * 1e3) in text
+    assert number(overall["kid"]["vs_test"] * 1e3) in text
     assert "raw pixels" in text
     assert f"{m['memorization']['near_copy_count']} of {m['memorization']['n_synthetic']} synthetic" in text
     # Matched sizes, the calibrated threshold and the data-copying test, from metrics.json.
-    assert f"\u2192 {fmt(m['counts']['overall']['n_matched'])} each" in text
+    assert f"\u2192 {number(m['counts']['overall']['n_matched'])} each" in text
     assert m["memorization"]["threshold_source"] in text
     if m["data_copying"]["z_u"] is not None:
         assert f"Z_U = {fixed(m['data_copying']['z_u'], 2)}" in text
