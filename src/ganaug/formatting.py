@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-MISSING = "\u2013"  # en dash: a number that is not there
+MISSING = "\u2013"  # en dash: a number that is not there, in the HTML report
+NA = "n/a"  # the same in plain-text summaries and log lines
 MINUS = "\u2212"  # the typographic minus sign, not a hyphen
 
 
@@ -49,13 +50,13 @@ def fixed(v: Any, decimals: int = 1, signed: bool = False, scale: float = 1.0, m
     return f"{f * scale:{'+' if signed else ''}.{decimals}f}"
 
 
-def significant(v: Any, digits: int = 4, missing: str = "n/a") -> str:
+def significant(v: Any, digits: int = 4, missing: str = NA) -> str:
     """``v`` to ``digits`` significant digits in Python's general format (log lines, text summaries)."""
     f = finite(v)
     return missing if f is None else f"{f:.{digits}g}"
 
 
-def with_sd(v: Any, sd: Any, digits: int = 4, sd_digits: int = 2, missing: str = "n/a") -> str:
+def with_sd(v: Any, sd: Any, digits: int = 4, sd_digits: int = 2, missing: str = NA) -> str:
     """``v +- sd`` in plain ASCII (the text summaries); the spread only where both are finite."""
     text = significant(v, digits, missing)
     if finite(v) is None or finite(sd) is None:
