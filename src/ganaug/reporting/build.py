@@ -29,7 +29,9 @@ from ganaug.utils import atomic_write_text
 TEMPLATES = Path(__file__).parent / "templates"
 
 
-def guard(sid: str, title: str, num: Numbering, files: str, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+def guard(
+    sid: str, title: str, num: Numbering, files: str, fn: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
     """Run a section builder; a file that cannot be read becomes an error note, not a crash."""
     counters = (num.figures, num.tables)
     try:
@@ -52,13 +54,29 @@ def collect(run_dir: str | Path) -> dict[str, Any]:
     run = Path(run_dir)
     generated = dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z").strip()
     num = Numbering()
-    data = guard("data", "Data", num, "prepared/inspect.json and prepared/split.json", lambda: data_section(run, num))
-    gan = guard("gan", "GAN training", num, "gan/", lambda: gan_section(run, num, data.get("class_names", [])))
-    quality = guard("quality", "Sample quality", num, "evaluate/metrics.json", lambda: quality_section(run, num))
-    bench = guard("benchmark", "Downstream benchmark", num, "benchmark/results.json",
-                  lambda: benchmark_section(run, num))
-    runinfo = guard("run", "Run information", num, "pipeline.json",
-                    lambda: runinfo_section(run, num, __version__, generated))
+    data = guard(
+        "data", "Data", num, "prepared/inspect.json and prepared/split.json", lambda: data_section(run, num)
+    )
+    gan = guard(
+        "gan", "GAN training", num, "gan/", lambda: gan_section(run, num, data.get("class_names", []))
+    )
+    quality = guard(
+        "quality", "Sample quality", num, "evaluate/metrics.json", lambda: quality_section(run, num)
+    )
+    bench = guard(
+        "benchmark",
+        "Downstream benchmark",
+        num,
+        "benchmark/results.json",
+        lambda: benchmark_section(run, num),
+    )
+    runinfo = guard(
+        "run",
+        "Run information",
+        num,
+        "pipeline.json",
+        lambda: runinfo_section(run, num, __version__, generated),
+    )
     return {
         "run_name": run.resolve().name,
         "generated": generated,

@@ -27,21 +27,27 @@ def benchmark_section(run: Path, num: Numbering) -> dict[str, Any]:
     sec: dict[str, Any] = {"id": "benchmark", "title": "Downstream benchmark"}
     path = run / "benchmark" / "results.json"
     if not path.exists():
-        return {**sec, "status": "missing", "note": "no benchmark/results.json (the benchmark stage): whether the "
-                "synthetic images help a classifier is not known yet."}
+        return {
+            **sec,
+            "status": "missing",
+            "note": "no benchmark/results.json (the benchmark stage): whether the "
+            "synthetic images help a classifier is not known yet.",
+        }
     res = BenchmarkResult.load(path)
     cfg = res.config or {}
     label = METRIC_LABELS.get(PRIMARY, PRIMARY)
     ref = res.summary.get("real", {}).get(PRIMARY, {})
-    sec.update({
-        "_result": res,
-        "cfg": cfg,
-        "n_seeds": len(res.seeds),
-        "metric_label": label,
-        "steps": number(cfg.get("steps")),
-        "n_real_train": number(sum((cfg.get("train_counts") or {}).values()) or None),
-        "real_score": points(ref.get("mean")) if ref else None,
-    })
+    sec.update(
+        {
+            "_result": res,
+            "cfg": cfg,
+            "n_seeds": len(res.seeds),
+            "metric_label": label,
+            "steps": number(cfg.get("steps")),
+            "n_real_train": number(sum((cfg.get("train_counts") or {}).values()) or None),
+            "real_score": points(ref.get("mean")) if ref else None,
+        }
+    )
     sec["curve_fig"] = num.figure(res.plot(metric=PRIMARY), alt="benchmark curve")
     sec["tables"] = [_headline_table(res, num), _other_metrics_table(res, num), _per_class_table(res, num)]
     # The synthetic fractions (at most 5, real only first) and one baseline.
@@ -73,8 +79,18 @@ def _vs_real(res: BenchmarkResult, arm: str) -> dict[str, Any] | None:
 def _headline_table(res: BenchmarkResult, num: Numbering) -> dict[str, Any]:
     """Every arm: mean [CI] of the headline metric, the paired difference against real only, its reading."""
     label = METRIC_LABELS.get(PRIMARY, PRIMARY)
-    header = ["arm", "train images", "seeds", "single-class runs", f"{label} %", "95 % CI",
-              "\u0394 vs real, points", "95 % CI", "adj. p", "reading"]
+    header = [
+        "arm",
+        "train images",
+        "seeds",
+        "single-class runs",
+        f"{label} %",
+        "95 % CI",
+        "\u0394 vs real, points",
+        "95 % CI",
+        "adj. p",
+        "reading",
+    ]
     gan_arm = (res.choice or {}).get("gan_arm")
     rows = []
     for arm in res.arms:
@@ -139,13 +155,23 @@ def _per_class_table(res: BenchmarkResult, num: Numbering) -> dict[str, Any]:
     rows = []
     for arm in res.arms:
         s = res.summary[arm.name]
-        cells = [_cell(points(s.get(f"recall/{c}", {}).get("mean")),
-                       "" if arm.name == "real" else _diff_class(s.get(f"recall/{c}", {}))) for c in classes]
+        cells = [
+            _cell(
+                points(s.get(f"recall/{c}", {}).get("mean")),
+                "" if arm.name == "real" else _diff_class(s.get(f"recall/{c}", {})),
+            )
+            for c in classes
+        ]
         rows.append(_row(arm, cells))
     train_counts = (res.config or {}).get("train_counts") or {}
     if train_counts:
-        rows.append({"label": "real training images", "cls": "ref",
-                     "cells": [_cell(number(train_counts.get(c))) for c in classes]})
+        rows.append(
+            {
+                "label": "real training images",
+                "cls": "ref",
+                "cells": [_cell(number(train_counts.get(c))) for c in classes],
+            }
+        )
     return {"number": num.table(), "kind": "per_class", "header": ["arm", *classes], "rows": rows}
 
 
@@ -171,13 +197,16 @@ def verdict_box(run: Path, res: BenchmarkResult | None, status: str) -> dict[str
         reading = c.get("reading") or "no result"
         a, b = res.arm(c["arm"]), res.arm(c["vs"])
         primary = c["role"] == "primary"
-        rows.append({
-            "label": f"{a.label if a else c['arm']} vs {b.label if b else c['vs']}" + (" (primary)" if primary else ""),
-            "diff": points(c.get("diff"), signed=True, missing="\u2014"),
-            "ci": interval(c.get("ci_low"), c.get("ci_high")),
-            "reading": reading + ("" if primary else f", adj. p {pvalue(c.get('p_adjusted'))}"),
-            "cls": _READING_CLASS.get(reading, ""),
-        })
+        rows.append(
+            {
+                "label": f"{a.label if a else c['arm']} vs {b.label if b else c['vs']}"
+                + (" (primary)" if primary else ""),
+                "diff": points(c.get("diff"), signed=True, missing="\u2014"),
+                "ci": interval(c.get("ci_low"), c.get("ci_high")),
+                "reading": reading + ("" if primary else f", adj. p {pvalue(c.get('p_adjusted'))}"),
+                "cls": _READING_CLASS.get(reading, ""),
+            }
+        )
     main = res.comparison("gan_vs_real")
     lead, text = verdict_parts(res)
     return {

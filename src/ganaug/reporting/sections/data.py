@@ -1,4 +1,5 @@
-"""Section 1, the data: what the inspect stage found and the split (``prepared/``)."""
+"""Section 1, the data: what the inspect stage found and the split (``prepared/``), read as
+:class:`~ganaug.data.validate.InspectReport` and :class:`~ganaug.data.split.Split`."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ganaug.data.split import SPLITS, Split
+from ganaug.data.validate import InspectReport, Problem
 from ganaug.formatting import number
 from ganaug.reporting.figures import Numbering
 from ganaug.reporting.plots import class_counts
@@ -19,19 +21,24 @@ MAX_PROBLEMS = 500  # problem rows listed in full (the counts by kind cover all 
 
 def data_section(run: Path, num: Numbering) -> dict[str, Any]:
     sec: dict[str, Any] = {"id": "data", "title": "Data"}
-    inspect_path = next((p for p in (run / "prepared" / "inspect.json", run / "inspect.json") if p.exists()), None)
+    inspect_path = next(
+        (p for p in (run / "prepared" / "inspect.json", run / "inspect.json") if p.exists()), None
+    )
     split_path = run / "prepared" / "split.json"
     if inspect_path is None and not split_path.exists():
-        return {**sec, "status": "missing",
-                "note": "no prepared/inspect.json or prepared/split.json (the inspect and split stages)."}
+        return {
+            **sec,
+            "status": "missing",
+            "note": "no prepared/inspect.json or prepared/split.json (the inspect and split stages).",
+        }
     class_names: list[str] = []
     per_col: dict[str, dict[str, int]] = {}  # table column ("source", "train", ...) -> class -> images
     if inspect_path is not None:
-        insp = read_json(inspect_path)
+        insp = InspectReport.from_dict(read_json(inspect_path))
         sec.update(_inspect_part(insp))
-        class_names = list(insp.get("class_names") or insp.get("counts") or [])
-        if insp.get("counts"):
-            per_col["source"] = {str(k): int(v) for k, v in insp["counts"].items()}
+        class_names = list(insp.class_names or insp.counts)
+        if insp.counts:
+            per_col["source"] = {str(k): int(v) for k, v in insp.counts.items()}
 
     split_counts: dict[str, dict[str, int]] = {}
     if split_path.exists():
@@ -61,35 +68,35 @@ def data_section(run: Path, num: Numbering) -> dict[str, Any]:
 # Inspect
 
 
-def _inspect_part(d: Mapping[str, Any]) -> dict[str, Any]:
-    """The source summary and its problems, from inspect.json."""
-    res = d.get("resolution")
-    problems = list(d.get("problems") or [])
+def _inspect_part(insp: InspectReport) -> dict[str, Any]:
+    """The source summary and its problems."""
+    res = insp.resolution
     return {
         "inspect": {
-            "source": d.get("source", "?"),
-            "format": d.get("format", ""),
-            "num_files": number(d.get("num_files", 0)),
-            "num_loaded": number(d.get("num_loaded", 0)),
-            "num_classes": len(d.get("class_names") or d.get("counts") or []),
-            "resolution": f"{res[0]}\u00d7{res[1]}" if isinstance(res, (list, tuple)) and len(res) == 2 else "",
-            "channels": d.get("channels"),
-            "resolution_reason": d.get("resolution_reason", ""),
-            "notes": list(d.get("notes") or []),
+            "source": insp.source,
+            "format": insp.format,
+            "num_files": number(insp.num_files),
+            "num_loaded": number(insp.num_loaded),
+            "num_classes": len(insp.class_names or insp.counts),
+            "resolution": f"{res[0]}\u00d7{res[1]}" if res and len(res) == 2 else "",
+            "channels": insp.channels,
+            "resolution_reason": insp.resolution_reason,
+            "notes": list(insp.notes),
         },
-        "problem_kinds": _problem_kinds(problems),
-        "problems": problems[:MAX_PROBLEMS],
-        "problems_total": len(problems),
-        "problems_truncated": len(problems) > MAX_PROBLEMS,
+        "problem_kinds": _problem_kinds(insp.problems),
+        "problems": insp.problems[:MAX_PROBLEMS],
+        "problems_total": len(insp.problems),
+        "problems_truncated": len(insp.problems) > MAX_PROBLEMS,
     }
 
 
-def _problem_kinds(problems: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def _problem_kinds(problems: Sequence[Problem]) -> list[dict[str, Any]]:
+    """One row per kind of problem: its severity, how many files, the first as an example."""
     by_kind: dict[str, dict[str, Any]] = {}
     for p in problems:
-        kind = str(p.get("kind", "?"))
-        example = f"{p.get('path', '')}: {p.get('reason', '')}"
-        rec = by_kind.setdefault(kind, {"kind": kind, "severity": p.get("severity", ""), "count": 0, "example": example})
+        rec = by_kind.setdefault(
+            p.kind, {"kind": p.kind, "severity": p.severity, "count": 0, "example": f"{p.path}: {p.reason}"}
+        )
         rec["count"] += 1
     # Skips first (data left out), then the most frequent.
     return sorted(by_kind.values(), key=lambda r: (r["severity"] != "skip", -r["count"], r["kind"]))
@@ -103,7 +110,11 @@ def _split_counts(split: Split, run: Path) -> dict[str, dict[str, int]]:
     """Per split, images per class: stored in split.json, else counted from images.npz's labels."""
     stored = split.counts()
     if stored:
-        return {str(s): {str(k): int(v) for k, v in c.items()} for s, c in stored.items() if isinstance(c, Mapping)}
+        return {
+            str(s): {str(k): int(v) for k, v in c.items()}
+            for s, c in stored.items()
+            if isinstance(c, Mapping)
+        }
     npz = run / "prepared" / "images.npz"
     if not split.class_names or not npz.exists():
         return {}
@@ -128,12 +139,18 @@ def _split_part(split: Split, counts: Mapping[str, Mapping[str, int]]) -> dict[s
         caps = ", ".join(f"{k} {v}" for k, v in opts["imbalance"].items())
         rows.append(("imbalance", f"training images per class capped at {caps}"))
     if split.dropped:
-        rows.append(("left out of train",
-                     f"{number(len(split.dropped))} images (listed in split.json; never trained on)"))
+        rows.append(
+            (
+                "left out of train",
+                f"{number(len(split.dropped))} images (listed in split.json; never trained on)",
+            )
+        )
     prep = opts.get("prepare") if isinstance(opts.get("prepare"), Mapping) else {}
     if prep.get("resolution") or prep.get("fit"):
         shown = ("resolution", "channels", "fit", "resample")
-        rows.append(("preprocessing", ", ".join(f"{k} {v}" for k, v in prep.items() if k in shown and v is not None)))
+        rows.append(
+            ("preprocessing", ", ".join(f"{k} {v}" for k, v in prep.items() if k in shown and v is not None))
+        )
     return {
         "has_split": True,
         "split": rows,

@@ -25,16 +25,21 @@ DIST_GROUPS = (
     ),
 )
 COLUMNS = (("vs_train", "vs train"), ("vs_test", "vs test"), ("floor", "floor"))
-_FEATURES_IN_WORDS = {"trained": "the features of a network trained on this dataset's training split",
-                      "pixels": "raw pixels"}
+_FEATURES_IN_WORDS = {
+    "trained": "the features of a network trained on this dataset's training split",
+    "pixels": "raw pixels",
+}
 
 
 def quality_section(run: Path, num: Numbering) -> dict[str, Any]:
     sec: dict[str, Any] = {"id": "quality", "title": "Sample quality"}
     path = run / "evaluate" / "metrics.json"
     if not path.exists():
-        return {**sec, "status": "missing",
-                "note": "no evaluate/metrics.json (the evaluate stage): no FID/KID/precision/recall yet."}
+        return {
+            **sec,
+            "status": "missing",
+            "note": "no evaluate/metrics.json (the evaluate stage): no FID/KID/precision/recall yet.",
+        }
     d = read_json(path)
     features = d.get("features") or {}
     kind = features.get("kind")
@@ -65,18 +70,28 @@ def _extractor_text(features: Mapping[str, Any]) -> tuple[str, str]:
     """The feature network in words, and its details."""
     kind = str(features.get("kind", "?"))
     if kind == "trained":
-        bits = [f"{features.get('arch', 'classifier')} trained on {number(features.get('n_train'))} training images"]
+        bits = [
+            f"{features.get('arch', 'classifier')} trained on {number(features.get('n_train'))} training images"
+        ]
         if features.get("n_val") is not None:
             bits.append(f"best epoch chosen on {number(features.get('n_val'))} validation images")
         if finite(features.get("val_balanced_accuracy")) is not None:
-            bits.append(f"its validation balanced accuracy {fixed(features['val_balanced_accuracy'], 1, scale=100)} %")
+            bits.append(
+                f"its validation balanced accuracy {fixed(features['val_balanced_accuracy'], 1, scale=100)} %"
+            )
         if features.get("cached"):
             bits.append("loaded from the cache")
         return "penultimate-layer features of a classifier trained on this dataset", "; ".join(bits)
     if kind == "inception":
-        return "Inception-v3 pool features (the standard FID network)", f"weights {features.get('weights', '?')}"
+        return (
+            "Inception-v3 pool features (the standard FID network)",
+            f"weights {features.get('weights', '?')}",
+        )
     if kind == "pixels":
-        return "raw pixels", f"downscaled to {features.get('size', '?')} px; a sanity baseline, not perceptual"
+        return (
+            "raw pixels",
+            f"downscaled to {features.get('size', '?')} px; a sanity baseline, not perceptual",
+        )
     return kind, ""
 
 
@@ -106,7 +121,9 @@ def _distance_table(d: Mapping[str, Any], group: tuple, num: Numbering) -> dict[
         "distances": first,
         "better": "; ".join(f"{label}: {better}" for _, label, better, _, _ in group),
         "groups": [("", 2 if first else 1)] + [(label, len(COLUMNS)) for _, label, _, _, _ in group],
-        "header": ["scope"] + (["images (synth / train / test)"] if first else []) + [c for _ in group for _, c in COLUMNS],
+        "header": ["scope"]
+        + (["images (synth / train / test)"] if first else [])
+        + [c for _ in group for _, c in COLUMNS],
         "rows": rows,
     }
 
@@ -116,7 +133,12 @@ def _cell(text: str, cls: str = "") -> dict[str, str]:
 
 
 def _metric_value(
-    m: Mapping[str, Any], key: str, col: str, scale: float, decimals: int | None, sd: Mapping[str, Any] | None = None
+    m: Mapping[str, Any],
+    key: str,
+    col: str,
+    scale: float,
+    decimals: int | None,
+    sd: Mapping[str, Any] | None = None,
 ) -> str:
     """3 significant digits (FID, KID) with the SD over matched draws where there is one, or fixed
     decimals for the [0, 1]-like PRDC values."""
@@ -147,13 +169,20 @@ def _memo_text(d: Mapping[str, Any]) -> str:
         text += (
             f"The same check flags {number(f.get('near_copy_count'))} of {number(f.get('n_synthetic'))} real "
             "test images, which were never trained on"
-            + (": the threshold was calibrated on them, so this is the chosen quantile by construction. "
-               if str(source) != "fixed" else ": that is the false-flag rate. ")
+            + (
+                ": the threshold was calibrated on them, so this is the chosen quantile by construction. "
+                if str(source) != "fixed"
+                else ": that is the false-flag rate. "
+            )
         )
     text += (
         f"{fixed(finite(m.get('authentic_fraction')), 0, scale=100)} % of synthetic images are authentic "
         f"({m.get('authentic_space', '?')} space; Alaa et al. 2022)"
-        + (f", against {fixed(f.get('authentic_fraction'), 0, scale=100)} % of real test images." if f else ".")
+        + (
+            f", against {fixed(f.get('authentic_fraction'), 0, scale=100)} % of real test images."
+            if f
+            else "."
+        )
     )
     dc = d.get("data_copying") or {}
     if dc:
@@ -171,9 +200,11 @@ def _memo_text(d: Mapping[str, Any]) -> str:
 
 def _copying_reading(z: float) -> str:
     if z < -3:
-        return ("data-copying in the test's sense: generated images sit closer to their nearest training "
-                "image than real test images do, even where none is a near copy (samples crowding the "
-                "densest regions, e.g. after a partial mode collapse, do this too)")
+        return (
+            "data-copying in the test's sense: generated images sit closer to their nearest training "
+            "image than real test images do, even where none is a near copy (samples crowding the "
+            "densest regions, e.g. after a partial mode collapse, do this too)"
+        )
     if z < 3:
         return "no evidence of data-copying"
     return "generated images sit farther from the training images than real test images do (not copying)"
@@ -184,28 +215,45 @@ def _memo_rows(d: Mapping[str, Any]) -> list[tuple[str, str]]:
     m, f = d.get("memorization") or {}, d.get("memorization_floor") or {}
     rows = [
         ("near copies (synthetic)", f"{number(m.get('near_copy_count'))} / {number(m.get('n_synthetic'))}"),
-        ("near copies (real test, reference)",
-         f"{number(f.get('near_copy_count'))} / {number(f.get('n_synthetic'))}" if f else MISSING),
+        (
+            "near copies (real test, reference)",
+            f"{number(f.get('near_copy_count'))} / {number(f.get('n_synthetic'))}" if f else MISSING,
+        ),
         ("authentic fraction (synthetic)", fixed(m.get("authentic_fraction"), 3)),
-        ("authentic fraction (real test, reference)", fixed(f.get("authentic_fraction"), 3) if f else MISSING),
+        (
+            "authentic fraction (real test, reference)",
+            fixed(f.get("authentic_fraction"), 3) if f else MISSING,
+        ),
     ]
     for space in ("pixel", "feature"):
         sp = m.get(space)
         if isinstance(sp, Mapping):
-            rows.append((f"{space} space: min / median distance ratio",
-                         f"{fixed(sp.get('min_ratio'), 3)} / {fixed(sp.get('median_ratio'), 3)}"))
+            rows.append(
+                (
+                    f"{space} space: min / median distance ratio",
+                    f"{fixed(sp.get('min_ratio'), 3)} / {fixed(sp.get('median_ratio'), 3)}",
+                )
+            )
     per_class = m.get("near_copy_per_class") or {}
     if per_class and any(per_class.values()):
         rows.append(("near copies per class", ", ".join(f"{k} {v}" for k, v in per_class.items() if v)))
     rare = d.get("rare_class_memorization") or {}
     if isinstance(rare.get("synthetic"), Mapping):  # ganaug.diagnostics.rare_class_memorization
         rs, rf = rare["synthetic"], rare.get("test_floor") or {}
-        own = (f" (its real test images: {number(rf.get('near_copy_count'))} / {number(rf.get('n'))}, "
-               f"{fixed(rf.get('authentic_fraction'), 3)})" if rf else "")
-        rows.append((f"rarest class {rare.get('class')!r} ({number(rare.get('n_train'))} training images) vs its own "
-                     "training images: near copies / authentic",
-                     f"{number(rs.get('near_copy_count'))} / {number(rs.get('n'))}, "
-                     f"{fixed(rs.get('authentic_fraction'), 3)}{own}"))
+        own = (
+            f" (its real test images: {number(rf.get('near_copy_count'))} / {number(rf.get('n'))}, "
+            f"{fixed(rf.get('authentic_fraction'), 3)})"
+            if rf
+            else ""
+        )
+        rows.append(
+            (
+                f"rarest class {rare.get('class')!r} ({number(rare.get('n_train'))} training images) vs its own "
+                "training images: near copies / authentic",
+                f"{number(rs.get('near_copy_count'))} / {number(rs.get('n'))}, "
+                f"{fixed(rs.get('authentic_fraction'), 3)}{own}",
+            )
+        )
     dc = d.get("data_copying") or {}
     if dc:
         z, p = finite(dc.get("z_u")), finite(dc.get("p_value"))

@@ -29,7 +29,11 @@ FILES_READ = (
 
 def runinfo_section(run: Path, num: Numbering, version: str, generated: str) -> dict[str, Any]:
     sec: dict[str, Any] = {"id": "run", "title": "Run information"}
-    facts = [("run folder", str(run.resolve())), ("report generated", generated), ("ganaug (report)", version)]
+    facts = [
+        ("run folder", str(run.resolve())),
+        ("report generated", generated),
+        ("ganaug (report)", version),
+    ]
     pj = run / "pipeline.json"
     if pj.exists():
         p = read_json(pj)
