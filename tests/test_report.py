@@ -580,3 +580,37 @@ def test_report_of_a_train_run_folder_and_of_a_wrong_folder(tmp_path):
     (tmp_path / "other").mkdir()
     r = CliRunner().invoke(cli, ["report", str(tmp_path / "other")])
     assert r.exit_code == 0 and "holds no stage outputs" in r.output
+
+
+# ----------------------------------------------------------------------------
+# Numbers and words
+
+
+def test_numbers_read_the_same_everywhere():
+    from ganaug import formatting as f
+
+    assert [f.number(v) for v in (12345, True, 2.5, 0.000012345, None, float("nan"), "?")] == [
+        "12,345", "yes", "2.5", "1.23e-05", "\u2013", "\u2013", "?"]
+    assert f.number(3, signed=True) == "+3" and f.fixed(0.25, 0, scale=100) == "25"
+    assert f.points(-0.0123, signed=True) == "\u22121.2" and f.points(0.5) == "50.0"
+    assert f.interval(0.1, None) == "\u2013" and f.interval(-0.02, 0.031) == "[\u22122.0, 3.1]"
+    assert [f.pvalue(p) for p in (0.0004, 0.0123, 0.5, None)] == ["< 0.001", "0.012", "0.50", "\u2013"]
+    assert [f.duration(s) for s in (5, 125, 7380)] == ["5.0 s", "2 min 05 s", "2 h 03 min"]
+    assert [f.size(n) for n in (512, 3 * 1024, 5 * 1024**4)] == ["512 B", "3.0 KB", "5120.0 GB"]
+    # Plain-text summaries (evaluate's table, the training log) say n/a.
+    assert f.significant(float("inf")) == "n/a" and f.with_sd(12.345678, 0.1234) == "12.35 +- 0.12"
+    assert f.with_sd(1.0, float("nan")) == "1" and f.fixed(None, 2, missing=f.NA) == "n/a"
+
+
+def test_verdict_box_shows_the_verdicts_parts(full_run):
+    from ganaug.benchmarking import BenchmarkResult
+    from ganaug.reporting import collect
+    from ganaug.reporting.benchmark_text import verdict_parts
+
+    res = BenchmarkResult.load(full_run / "benchmark" / "results.json")
+    lead, body = verdict_parts(res)
+    assert lead.startswith("Balanced accuracy on the real test split") and body.startswith("GAN images at 25 %")
+    assert res.verdict() == f"{lead}: {body}"
+    box = collect(full_run)["verdict"]
+    assert (box["lead"], box["text"]) == (lead, body)
+    assert box["rows"][0]["label"] == "real + 25 % synthetic vs real only (primary)"
