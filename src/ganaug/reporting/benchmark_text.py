@@ -145,7 +145,7 @@ def _power(res: BenchmarkResultLike) -> str:
             "smaller ones may go unseen.")
 
 
-def _results(res: BenchmarkResultLike) -> bool:
+def _has_results(res: BenchmarkResultLike) -> bool:
     return bool(res.summary.get("real", {}).get("balanced_accuracy", {}).get("n"))
 
 
@@ -165,7 +165,7 @@ def verdict_parts(res: BenchmarkResultLike) -> tuple[str, str]:
 
     Without results: ("", "No results.").
     """
-    if not _results(res):
+    if not _has_results(res):
         return "", "No results."
     body = "; ".join(_primary(res)) + "." + _secondary(res)
     return _lead(res), " ".join(x for x in [body, _power(res), *caution_sentences(res)] if x)
@@ -173,7 +173,7 @@ def verdict_parts(res: BenchmarkResultLike) -> tuple[str, str]:
 
 def headline(res: BenchmarkResultLike) -> str:
     """One line: the primary comparisons with their intervals, the best baseline, power, cautions."""
-    if not _results(res):
+    if not _has_results(res):
         return "No results."
     text = f"{_lead(res)}: " + "; ".join(_primary(res)) + "."
     return " ".join(x for x in [text, _power(res), *caution_sentences(res)] if x)

@@ -81,7 +81,7 @@ def collect(run_dir: str | Path) -> dict[str, Any]:
         "run_name": run.resolve().name,
         "generated": generated,
         "version": __version__,
-        "verdict": verdict_box(run, bench.get("_result"), bench["status"]),
+        "verdict": verdict_box(run, bench.get("result"), bench["status"]),
         "sections": [data, gan, quality, bench, runinfo],
         "data": data,
         "gan": gan,

@@ -1,4 +1,5 @@
-"""Embedding figures in the report: PNG bytes become numbered ``data:`` URIs the template places.
+"""Figures and tables of the report: PNG bytes become numbered ``data:`` URIs the template places,
+tables get numbers in page order and cells the template's ``table`` macro renders.
 
 Every figure is embedded, so the report references nothing outside itself; anything that is not
 a PNG is left out rather than shown as a broken image.
@@ -71,3 +72,8 @@ class Numbering:
     def table(self) -> int:
         self.tables += 1
         return self.tables
+
+
+def cell(text: str, cls: str = "") -> dict[str, str]:
+    """A cell of a numbered table; ``cls``: its CSS class ("ref" greyed, "pos"/"neg" green/red, "ci")."""
+    return {"text": text, "cls": cls}

@@ -13,10 +13,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ganaug.benchmarking.arms import Arm
 from ganaug.benchmarking.result import METRIC_LABELS, METRICS, BenchmarkResult
 from ganaug.formatting import MISSING, finite, interval, number, points, pvalue
 from ganaug.reporting.benchmark_text import verdict_parts
-from ganaug.reporting.figures import Numbering
+from ganaug.reporting.figures import Numbering, cell
 from ganaug.utils import read_json
 
 PRIMARY = METRICS[0]  # the headline metric (balanced accuracy)
@@ -39,7 +40,7 @@ def benchmark_section(run: Path, num: Numbering) -> dict[str, Any]:
     ref = res.summary.get("real", {}).get(PRIMARY, {})
     sec.update(
         {
-            "_result": res,
+            "result": res,
             "cfg": cfg,
             "n_seeds": len(res.seeds),
             "metric_label": label,
@@ -64,11 +65,7 @@ def benchmark_section(run: Path, num: Numbering) -> dict[str, Any]:
     return sec
 
 
-def _cell(text: str, cls: str = "") -> dict[str, str]:
-    return {"text": text, "cls": cls}
-
-
-def _row(arm: Any, cells: list[dict[str, str]]) -> dict[str, Any]:
+def _row(arm: Arm, cells: list[dict[str, str]]) -> dict[str, Any]:
     return {"label": arm.label or arm.name, "cls": "sub" if arm.name == "real" else "", "cells": cells}
 
 
@@ -99,24 +96,24 @@ def _headline_table(res: BenchmarkResult, num: Numbering) -> dict[str, Any]:
         collapsed = sum(bool(r.get("collapsed")) for r in runs)
         p = res.summary[arm.name][PRIMARY]
         cells = [
-            _cell(number(round(sum(n_train) / len(n_train))) if n_train else MISSING),
-            _cell(number(p.get("n"))),
-            _cell(f"{collapsed} of {len(runs)}" if collapsed else "0", "neg" if collapsed else ""),
-            _cell(points(p.get("mean"))),
-            _cell(interval(p.get("ci_low"), p.get("ci_high")), "ci"),
+            cell(number(round(sum(n_train) / len(n_train))) if n_train else MISSING),
+            cell(number(p.get("n"))),
+            cell(f"{collapsed} of {len(runs)}" if collapsed else "0", "neg" if collapsed else ""),
+            cell(points(p.get("mean"))),
+            cell(interval(p.get("ci_low"), p.get("ci_high")), "ci"),
         ]
         c = _vs_real(res, arm.name)
         if arm.name == "real":
-            cells += [_cell("reference", "ci"), _cell(""), _cell(""), _cell("")]
+            cells += [cell("reference", "ci"), cell(""), cell(""), cell("")]
         elif c is None:
-            cells += [_cell(MISSING), _cell(""), _cell(""), _cell("")]
+            cells += [cell(MISSING), cell(""), cell(""), cell("")]
         else:
             reading = c.get("reading") or "no result"
             cells += [
-                _cell(points(c.get("diff"), signed=True), _READING_CLASS.get(reading, "")),
-                _cell(interval(c.get("ci_low"), c.get("ci_high")), "ci"),
-                _cell(pvalue(c.get("p_adjusted"))),
-                _cell(reading + (" (GAN arm, primary)" if arm.name == gan_arm else "")),
+                cell(points(c.get("diff"), signed=True), _READING_CLASS.get(reading, "")),
+                cell(interval(c.get("ci_low"), c.get("ci_high")), "ci"),
+                cell(pvalue(c.get("p_adjusted"))),
+                cell(reading + (" (GAN arm, primary)" if arm.name == gan_arm else "")),
             ]
         rows.append(_row(arm, cells))
     return {"number": num.table(), "kind": "headline", "header": header, "rows": rows}
@@ -139,12 +136,12 @@ def _other_metrics_table(res: BenchmarkResult, num: Numbering) -> dict[str, Any]
         cells = []
         for m in others:
             st = res.summary[arm.name][m]
-            cells.append(_cell(points(st.get("mean"))))
+            cells.append(cell(points(st.get("mean"))))
             if arm.name == "real":
-                cells.append(_cell("reference", "ci"))
+                cells.append(cell("reference", "ci"))
             else:
                 diff = f"{points(st.get('diff'), signed=True)} {interval(st.get('diff_ci_low'), st.get('diff_ci_high'))}"
-                cells.append(_cell(diff, _diff_class(st)))
+                cells.append(cell(diff, _diff_class(st)))
         rows.append(_row(arm, cells))
     return {"number": num.table(), "kind": "others", "header": header, "rows": rows}
 
@@ -156,7 +153,7 @@ def _per_class_table(res: BenchmarkResult, num: Numbering) -> dict[str, Any]:
     for arm in res.arms:
         s = res.summary[arm.name]
         cells = [
-            _cell(
+            cell(
                 points(s.get(f"recall/{c}", {}).get("mean")),
                 "" if arm.name == "real" else _diff_class(s.get(f"recall/{c}", {})),
             )
@@ -169,7 +166,7 @@ def _per_class_table(res: BenchmarkResult, num: Numbering) -> dict[str, Any]:
             {
                 "label": "real training images",
                 "cls": "ref",
-                "cells": [_cell(number(train_counts.get(c))) for c in classes],
+                "cells": [cell(number(train_counts.get(c))) for c in classes],
             }
         )
     return {"number": num.table(), "kind": "per_class", "header": ["arm", *classes], "rows": rows}

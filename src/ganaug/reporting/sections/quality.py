@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ganaug.formatting import MISSING, finite, fixed, number
-from ganaug.reporting.figures import Numbering, read_png
+from ganaug.reporting.figures import Numbering, cell, read_png
 from ganaug.utils import read_json
 
 # Per table: key, column label, better direction, scale for display, decimals (None: 3 significant digits)
@@ -110,11 +110,11 @@ def _distance_table(d: Mapping[str, Any], group: tuple, num: Numbering) -> dict[
             c = counts.get(scope) or {}
             matched = f" \u2192 {number(c['n_matched'])} each" if c.get("n_matched") is not None else ""
             sizes = f"{number(c.get('n_synthetic'))} / {number(c.get('n_train'))} / {number(c.get('n_test'))}"
-            cells.append(_cell(sizes + matched, "ref"))
+            cells.append(cell(sizes + matched, "ref"))
         for key, _, _, scale, decimals in group:
             for col, _ in COLUMNS:
                 value = _metric_value(metrics[scope], key, col, scale, decimals, spreads.get(scope))
-                cells.append(_cell(value, "ref" if col == "floor" else ""))
+                cells.append(cell(value, "ref" if col == "floor" else ""))
         rows.append({"label": scope, "cls": "sub" if scope == "overall" else "", "cells": cells})
     return {
         "number": num.table(),
@@ -126,10 +126,6 @@ def _distance_table(d: Mapping[str, Any], group: tuple, num: Numbering) -> dict[
         + [c for _ in group for _, c in COLUMNS],
         "rows": rows,
     }
-
-
-def _cell(text: str, cls: str = "") -> dict[str, str]:
-    return {"text": text, "cls": cls}
 
 
 def _metric_value(
