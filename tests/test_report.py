@@ -24,7 +24,8 @@ from PIL import Image
 
 from ganaug.data.imageset import ImageSet, make_grid_array
 from ganaug.reporting import Report, build_report
-from ganaug.reporting.html import png_size, select_fakes
+from ganaug.reporting.figures import png_size
+from ganaug.reporting.sections.gan import select_fakes
 from ganaug.utils import append_jsonl, atomic_write_json
 
 CLASSES = ["shirt", "sneaker", "trouser"]  # sorted, as prepare() orders class folders; sneaker is rare
@@ -354,20 +355,20 @@ def test_full_report_is_self_contained_and_complete(full_run):
 
     # Quality metrics: the exact numbers of metrics.json, with the floor.
     m = json.loads((full_run / "evaluate" / "metrics.json").read_text())
-    from ganaug.reporting.html import fixed, fmt
+    from ganaug.formatting import fixed, number
 
     overall = m["metrics"]["overall"]
     for col in ("vs_train", "vs_test", "floor"):
-        assert fmt(overall["fid"][col]) in text, col
+        assert number(overall["fid"][col]) in text, col
         for key in ("precision", "recall", "density", "coverage"):
             assert (
                 f'<td class="n{" ref" if col == "floor" else ""}">{fixed(overall[key][col], 3)}</td>' in html
             )
-    assert fmt(overall["kid"]["vs_test"] * 1e3) in text
+    assert number(overall["kid"]["vs_test"] * 1e3) in text
     assert "raw pixels" in text
     assert f"{m['memorization']['near_copy_count']} of {m['memorization']['n_synthetic']} synthetic" in text
     # Matched sizes, the calibrated threshold and the data-copying test, from metrics.json.
-    assert f"\u2192 {fmt(m['counts']['overall']['n_matched'])} each" in text
+    assert f"\u2192 {number(m['counts']['overall']['n_matched'])} each" in text
     assert m["memorization"]["threshold_source"] in text
     if m["data_copying"]["z_u"] is not None:
         assert f"Z_U = {fixed(m['data_copying']['z_u'], 2)}" in text
@@ -579,3 +580,37 @@ def test_report_of_a_train_run_folder_and_of_a_wrong_folder(tmp_path):
     (tmp_path / "other").mkdir()
     r = CliRunner().invoke(cli, ["report", str(tmp_path / "other")])
     assert r.exit_code == 0 and "holds no stage outputs" in r.output
+
+
+# ----------------------------------------------------------------------------
+# Numbers and words
+
+
+def test_numbers_read_the_same_everywhere():
+    from ganaug import formatting as f
+
+    assert [f.number(v) for v in (12345, True, 2.5, 0.000012345, None, float("nan"), "?")] == [
+        "12,345", "yes", "2.5", "1.23e-05", "\u2013", "\u2013", "?"]
+    assert f.number(3, signed=True) == "+3" and f.fixed(0.25, 0, scale=100) == "25"
+    assert f.points(-0.0123, signed=True) == "\u22121.2" and f.points(0.5) == "50.0"
+    assert f.interval(0.1, None) == "\u2013" and f.interval(-0.02, 0.031) == "[\u22122.0, 3.1]"
+    assert [f.pvalue(p) for p in (0.0004, 0.0123, 0.5, None)] == ["< 0.001", "0.012", "0.50", "\u2013"]
+    assert [f.duration(s) for s in (5, 125, 7380)] == ["5.0 s", "2 min 05 s", "2 h 03 min"]
+    assert [f.size(n) for n in (512, 3 * 1024, 5 * 1024**4)] == ["512 B", "3.0 KB", "5120.0 GB"]
+    # Plain-text summaries (evaluate's table, the training log) say n/a.
+    assert f.significant(float("inf")) == "n/a" and f.with_sd(12.345678, 0.1234) == "12.35 +- 0.12"
+    assert f.with_sd(1.0, float("nan")) == "1" and f.fixed(None, 2, missing=f.NA) == "n/a"
+
+
+def test_verdict_box_shows_the_verdicts_parts(full_run):
+    from ganaug.benchmarking import BenchmarkResult
+    from ganaug.reporting import collect
+    from ganaug.reporting.benchmark_text import verdict_parts
+
+    res = BenchmarkResult.load(full_run / "benchmark" / "results.json")
+    lead, body = verdict_parts(res)
+    assert lead.startswith("Balanced accuracy on the real test split") and body.startswith("GAN images at 25 %")
+    assert res.verdict() == f"{lead}: {body}"
+    box = collect(full_run)["verdict"]
+    assert (box["lead"], box["text"]) == (lead, body)
+    assert box["rows"][0]["label"] == "real + 25 % synthetic vs real only (primary)"

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from ganaug.data.imageset import ImageSet
+from ganaug.formatting import NA, fixed
 from ganaug.utils import append_jsonl, atomic_open, read_jsonl
 
 FILENAME = "class_stats.jsonl"
@@ -103,7 +104,8 @@ class ClassDiagnostics:
             row["warnings"] = warnings
         append_jsonl(self.path, row)
         self.log("per class (recall / coverage, pixel features): " + "  ".join(
-            f"{name} {_fmt(m['recall'])}/{_fmt(m['coverage'])}" for name, m in classes.items()))
+            f"{name} {fixed(m['recall'], 2, missing=NA)}/{fixed(m['coverage'], 2, missing=NA)}"
+            for name, m in classes.items()))
         for w in warnings:
             self.log(f"warning: {w}")
             if trainer is not None:
@@ -135,10 +137,6 @@ def _match_channels(images: np.ndarray, channels: int) -> np.ndarray:
 
 def _r(v: float) -> float | None:
     return round(float(v), 4) if v is not None and math.isfinite(v) else None
-
-
-def _fmt(v: float | None) -> str:
-    return "n/a" if v is None else f"{v:.2f}"
 
 
 def read_class_stats(run_dir: str | Path) -> list[dict[str, Any]]:
@@ -193,10 +191,11 @@ def rare_class_line(d: dict[str, Any]) -> str:
         return "rare class memorisation: not checked (one class, or no synthetic images of the rarest class)"
     s, f = d["synthetic"], d.get("test_floor")
     ref = (f"; its real test images: {f['near_copy_count']} of {f['n']}, median ratio "
-           f"{_fmt(f['median_pixel_ratio'])}, authentic {_pct(f['authentic_fraction'])}") if f else ""
+           f"{fixed(f['median_pixel_ratio'], 2, missing=NA)}, authentic {_pct(f['authentic_fraction'])}"
+           if f else "")
     return (f"rare class {d['class']!r} ({d['n_train']} training images), against its own training images: "
             f"near copies {s['near_copy_count']} of {s['n']} synthetic, median pixel ratio "
-            f"{_fmt(s['median_pixel_ratio'])}, authentic {_pct(s['authentic_fraction'])}{ref}")
+            f"{fixed(s['median_pixel_ratio'], 2, missing=NA)}, authentic {_pct(s['authentic_fraction'])}{ref}")
 
 
 def _pct(v: float | None) -> str:

@@ -33,6 +33,8 @@ from ganaug.benchmarking.arms import Arm, _pct
 from ganaug.benchmarking.runner import FORMAT_VERSION, _clean, _runs_nan
 from ganaug.benchmarking.stats import _isnan, holm, mean_ci, min_detectable, paired_bootstrap, paired_diff
 from ganaug.errors import UserError
+from ganaug.reporting.benchmark_text import headline, table, table_html, verdict
+from ganaug.reporting.plots import benchmark_curve, per_class_recall
 from ganaug.utils import atomic_write_bytes, read_json
 
 METRICS = ("balanced_accuracy", "accuracy", "macro_f1", "auroc")  # scalar metrics, headline first
@@ -287,20 +289,14 @@ class BenchmarkResult:
 
     # -- display (the prose lives in ganaug.reporting.benchmark_text) ------------------------
     def table(self) -> str:
-        from ganaug.reporting.benchmark_text import table
-
         return table(self)
 
     def verdict(self, metric: str = "balanced_accuracy") -> str:
         """The full verdict in plain words, generated from the comparison rows and cautions."""
-        from ganaug.reporting.benchmark_text import verdict
-
         return verdict(self)
 
     def headline(self, metric: str = "balanced_accuracy") -> str:
         """The verdict for one printed line: the primary comparisons, the best baseline, the same cautions."""
-        from ganaug.reporting.benchmark_text import headline
-
         return headline(self)
 
     def __str__(self) -> str:
@@ -314,15 +310,11 @@ class BenchmarkResult:
                 f"{100 * ref:.1f} %{out}; .table(), .verdict(), .plot())")
 
     def _repr_html_(self) -> str:
-        from ganaug.reporting.benchmark_text import table_html
-
         return table_html(self)
 
     # -- plots ------------------------------------------------------------------
     def plot(self, path: str | os.PathLike | None = None, metric: str = "balanced_accuracy") -> bytes | None:
         """Metric vs synthetic fraction (mean, 95 % CI) with the baselines as reference lines; PNG."""
-        from ganaug.reporting.plots import benchmark_curve
-
         arms = []
         for a in self.arms:
             s = self.summary[a.name][metric]
@@ -347,8 +339,6 @@ class BenchmarkResult:
         self, path: str | os.PathLike | None = None, arms: list[str] | None = None
     ) -> bytes | None:
         """Per-class recall (mean, 95 % CI) as grouped bars for the given arms (default: all); PNG."""
-        from ganaug.reporting.plots import per_class_recall
-
         chosen = [a for a in self.arms if arms is None or a.name in arms]
         rows = []
         for a in chosen:

@@ -31,6 +31,7 @@ import numpy as np
 
 from ganaug.data.imageset import ImageSet
 from ganaug.errors import DataError, UserError
+from ganaug.formatting import significant, with_sd
 from ganaug.metrics.distribution import fid, kid, matched, prdc
 from ganaug.metrics.features import make_extractor, resize_imageset
 from ganaug.metrics.memorization import (
@@ -86,7 +87,7 @@ class EvalResult:
             for i, (name, title, better) in enumerate(METRICS):
                 arrow = {"lower": " (lower better)", "higher": " (higher better)", "~1": " (~1 ideal)"}.get(better, "")
                 lines.append((label if i == 0 else "", title + arrow,
-                              *(_fmt_sd(ms[name][col], _get(sd, name, col)) for col in COLUMNS)))
+                              *(with_sd(ms[name][col], _get(sd, name, col)) for col in COLUMNS)))
         widths = [max(len(r[j]) for r in [head, *lines]) for j in range(len(head))]
         fmt = "  ".join(f"{{:<{w}}}" if j < 2 else f"{{:>{w}}}" for j, w in enumerate(widths))
         out = [fmt.format(*head), fmt.format(*("-" * w for w in widths))]
@@ -100,7 +101,7 @@ class EvalResult:
             (f"near copies of training images (pixels, also mirrored / 1-px shifted; ratio < {m['threshold']:.3g}, "
              f"threshold: {m.get('threshold_source', 'fixed')}): {m['near_copy_count']} of {m['n_synthetic']} "
              f"synthetic; real test images flagged the same way: {f['near_copy_count']} of {f['n_synthetic']}"),
-            (f"close in feature space (ratio < {_fmt(m.get('feature_threshold'))}): "
+            (f"close in feature space (ratio < {significant(m.get('feature_threshold'))}): "
              f"{_get(m, 'feature', 'near_copy_count')} synthetic; real test images: "
              f"{_get(f, 'feature', 'near_copy_count')}"),
             (f"authentic ({m['authentic_space']} space): {_pct(m['authentic_fraction'])} of synthetic; "
@@ -123,8 +124,8 @@ class EvalResult:
         m = self.memorization.summary()
         out = f", out={str(Path(next(iter(self.files.values()))).parent)!r}" if self.files else ""
         return (f"EvalResult(features={self.features.get('kind')!r}, {c.get('n_synthetic')} synthetic vs "
-                f"{c.get('n_train')} train / {c.get('n_test')} test; FID vs train {_fmt(fid_.get('vs_train'))}, "
-                f"vs test {_fmt(fid_.get('vs_test'))}, floor {_fmt(fid_.get('floor'))}; near copies "
+                f"{c.get('n_train')} train / {c.get('n_test')} test; FID vs train {significant(fid_.get('vs_train'))}, "
+                f"vs test {significant(fid_.get('vs_test'))}, floor {significant(fid_.get('floor'))}; near copies "
                 f"{m['near_copy_count']}/{m['n_synthetic']}{out})")
 
     def to_dict(self) -> dict[str, Any]:
@@ -151,7 +152,7 @@ class EvalResult:
             for i, (name, title, better) in enumerate(METRICS):
                 first = (f'<td rowspan="{len(METRICS)}">{html.escape(scope)}<br><small>{c["n_synthetic"]} synth / '
                          f'{c["n_train"]} train / {c["n_test"]} test</small></td>') if i == 0 else ""
-                vals = "".join(f"<td style='text-align:right'>{_fmt(ms[name][col])}</td>" for col in COLUMNS)
+                vals = "".join(f"<td style='text-align:right'>{significant(ms[name][col])}</td>" for col in COLUMNS)
                 cells.append(f"<tr>{first}<td>{title} <small>{better}</small></td>{vals}</tr>")
         png = base64.b64encode(self.memorization.grid_png(8)).decode()
         m, f = self.memorization.summary(), self.memorization_floor
@@ -320,15 +321,6 @@ def _get(d: dict, *keys: str) -> Any:
             return "n/a"
         d = d[key]
     return d
-
-
-def _fmt(v: float) -> str:
-    return "n/a" if v is None or not math.isfinite(v) else f"{v:.4g}"
-
-
-def _fmt_sd(v: float, sd: Any) -> str:
-    ok = isinstance(sd, float) and math.isfinite(sd)
-    return _fmt(v) + (f" +- {sd:.2g}" if ok and v is not None and math.isfinite(v) else "")
 
 
 def _pct(v: float | None) -> str:

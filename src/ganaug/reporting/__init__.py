@@ -4,11 +4,18 @@
 GAN training curves and sample grids, quality metrics and the memorisation check, the downstream
 benchmark and its verdict, run information) and writes ``run_dir/report.html``: one file, every
 figure embedded, nothing loaded from the network. Sections of stages that have not run yet say so.
+
+Modules: :mod:`~ganaug.reporting.build` (collect, render, write), :mod:`~ganaug.reporting.sections`
+(one module per section), :mod:`~ganaug.reporting.figures` (embedding PNGs),
+:mod:`~ganaug.reporting.plots` (matplotlib figures) and :mod:`~ganaug.reporting.benchmark_text` (the
+benchmark's verdict and table in words). Imports are lazy, so ``BenchmarkResult`` and
+``ganaug.diagnostics`` can use the plots and the prose without loading the report builder.
 """
 
-from ganaug.reporting.html import Report, build_report, collect, render
+import lazy_loader
 
-# ``ganaug.report`` is this function under its public name.
-report = build_report
-
-__all__ = ["Report", "build_report", "collect", "render", "report"]
+__getattr__, __dir__, __all__ = lazy_loader.attach(
+    __name__,
+    submodules=["benchmark_text", "build", "figures", "plots", "sections"],
+    submod_attrs={"build": ["Report", "build_report", "collect", "render", "report"]},
+)

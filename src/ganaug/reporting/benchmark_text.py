@@ -10,11 +10,10 @@ Holm-adjusted secondary comparisons.
 from __future__ import annotations
 
 import html
-import math
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from ganaug.benchmarking.result import BenchmarkResult
+from ganaug.formatting import finite, points, pvalue
 
 READING_WORDS = {
     "better": "better",
@@ -22,41 +21,53 @@ READING_WORDS = {
     "inconclusive": "inconclusive (the interval contains 0)",
     "no result": "no result",
 }
+_NONE = "\u2014"  # em dash: no number, in the prose and the text table
 
 
-def _isnan(x: Any) -> bool:
-    return x is None or (isinstance(x, float) and math.isnan(x))
+class BenchmarkResultLike(Protocol):
+    """What the prose reads of a :class:`ganaug.benchmarking.result.BenchmarkResult`.
+
+    A protocol rather than an import: ``BenchmarkResult``'s ``verdict()``, ``headline()`` and ``table()``
+    call this module, so importing it back would make a cycle.
+    """
+
+    arms: Sequence[Any]
+    runs: list[dict[str, Any]]
+    summary: dict[str, dict[str, dict[str, float]]]
+    seeds: list[int]
+    config: dict[str, Any]
+    skipped: dict[str, str]
+    test_labels: list[int] | None
+    choice: dict[str, Any]
+    comparisons: list[dict[str, Any]]
+    cautions: list[dict[str, Any]]
+
+    def arm(self, name: str | None) -> Any: ...
+
+    def comparison(self, cid: str) -> dict[str, Any] | None: ...
 
 
 def pts(x: Any, signed: bool = True) -> str:
-    """A proportion as percentage points, with a real minus sign."""
-    if _isnan(x):
-        return "\u2014"
-    return (f"{100 * x:+.1f}" if signed else f"{100 * x:.1f}").replace("-", "\u2212")
+    """A proportion as percentage points, signed by default; an em dash when missing."""
+    return points(x, signed=signed, missing=_NONE)
 
 
 def ci(c: dict[str, Any]) -> str:
-    if _isnan(c.get("ci_low")):
+    if finite(c.get("ci_low")) is None:
         return "no interval"
     return f"{int(round(100 * (c.get('confidence') or 0.95)))} % CI [{pts(c['ci_low'], False)}, {pts(c['ci_high'], False)}]"
 
 
-def pvalue(p: Any) -> str:
-    if _isnan(p):
-        return "\u2013"
-    return "< 0.001" if p < 0.001 else f"{p:.2g}" if p < 0.1 else f"{p:.2f}"
-
-
-def _label(res: BenchmarkResult, name: str | None) -> str:
+def _label(res: BenchmarkResultLike, name: str | None) -> str:
     a = res.arm(name)
     return (a.label or a.name) if a else str(name)
 
 
-def _conf(res: BenchmarkResult) -> float:
+def _conf(res: BenchmarkResultLike) -> float:
     return float((res.config or {}).get("confidence", 0.95))
 
 
-def comparison_phrase(res: BenchmarkResult, c: dict[str, Any] | None, what: str) -> str:
+def comparison_phrase(res: BenchmarkResultLike, c: dict[str, Any] | None, what: str) -> str:
     if c is None:
         return f"{what.rstrip(':')}: not run"
     c = {**c, "confidence": _conf(res)}
@@ -65,7 +76,7 @@ def comparison_phrase(res: BenchmarkResult, c: dict[str, Any] | None, what: str)
     return f"{what} {pts(c['diff'])} points ({ci(c)}): {READING_WORDS[c['reading']]}"
 
 
-def caution_sentences(res: BenchmarkResult) -> list[str]:
+def caution_sentences(res: BenchmarkResultLike) -> list[str]:
     """One sentence per caution, the same in the headline and the full verdict."""
     out = []
     collapsed = [c for c in res.cautions if c["kind"] == "collapsed"]
@@ -96,7 +107,7 @@ def caution_sentences(res: BenchmarkResult) -> list[str]:
     return out
 
 
-def _lead(res: BenchmarkResult) -> str:
+def _lead(res: BenchmarkResultLike) -> str:
     ref = res.summary.get("real", {}).get("balanced_accuracy", {})
     c = res.comparison("gan_vs_real") or (res.comparisons[0] if res.comparisons else {})
     n_test = c.get("n_test") or len(res.test_labels or [])
@@ -106,7 +117,7 @@ def _lead(res: BenchmarkResult) -> str:
             f"real only {pts(ref.get('mean'), False)} %)")
 
 
-def _primary(res: BenchmarkResult) -> list[str]:
+def _primary(res: BenchmarkResultLike) -> list[str]:
     ch = res.choice or {}
     parts = []
     if ch.get("gan_arm"):
@@ -126,42 +137,52 @@ def _primary(res: BenchmarkResult) -> list[str]:
     return parts
 
 
-def _power(res: BenchmarkResult) -> str:
+def _power(res: BenchmarkResultLike) -> str:
     c = res.comparison("gan_vs_real") or res.comparison("gan_vs_oversampling")
-    if c is None or _isnan(c.get("mde")):
+    if c is None or finite(c.get("mde")) is None:
         return ""
     return (f"This benchmark detects a true difference of about {pts(c['mde'], False)} points with 80 % power; "
             "smaller ones may go unseen.")
 
 
-def verdict_parts(res: BenchmarkResult) -> tuple[str, str]:
-    """(lead, body) with ``verdict(res) == f"{lead}: {body}"``: the report shows them on two lines."""
-    lead = _lead(res)
-    return lead, verdict(res)[len(lead) + 2 :]
+def _has_results(res: BenchmarkResultLike) -> bool:
+    return bool(res.summary.get("real", {}).get("balanced_accuracy", {}).get("n"))
 
 
-def headline(res: BenchmarkResult) -> str:
-    """One line: the primary comparisons with their intervals, the best baseline, power, cautions."""
-    if not res.summary.get("real", {}).get("balanced_accuracy", {}).get("n"):
-        return "No results."
-    text = f"{_lead(res)}: " + "; ".join(_primary(res)) + "."
-    return " ".join(x for x in [text, _power(res), *caution_sentences(res)] if x)
-
-
-def verdict(res: BenchmarkResult) -> str:
-    """The headline plus the secondary comparisons with Holm-adjusted p-values."""
-    if not res.summary.get("real", {}).get("balanced_accuracy", {}).get("n"):
-        return "No results."
-    text = f"{_lead(res)}: " + "; ".join(_primary(res)) + "."
-    sec = [c for c in res.comparisons if c["role"] == "secondary"]
-    if sec:
-        items = []
-        for c in sec:
+def _secondary(res: BenchmarkResultLike) -> str:
+    """The secondary comparisons with Holm-adjusted p-values, one sentence (empty when there are none)."""
+    items = []
+    for c in res.comparisons:
+        if c["role"] == "secondary":
             what = f"{_label(res, c['arm'])} vs {_label(res, c['vs'])}"
             items.append(f"{what} {pts(c['diff'])} ({ci({**c, 'confidence': _conf(res)})}, adjusted p "
                          f"{pvalue(c.get('p_adjusted'))}): {c['reading']}")
-        text += " Secondary comparisons (Holm-adjusted): " + "; ".join(items) + "."
+    return (" Secondary comparisons (Holm-adjusted): " + "; ".join(items) + ".") if items else ""
+
+
+def verdict_parts(res: BenchmarkResultLike) -> tuple[str, str]:
+    """(lead, body) with ``verdict(res) == f"{lead}: {body}"``: the report shows them on two lines.
+
+    Without results: ("", "No results.").
+    """
+    if not _has_results(res):
+        return "", "No results."
+    body = "; ".join(_primary(res)) + "." + _secondary(res)
+    return _lead(res), " ".join(x for x in [body, _power(res), *caution_sentences(res)] if x)
+
+
+def headline(res: BenchmarkResultLike) -> str:
+    """One line: the primary comparisons with their intervals, the best baseline, power, cautions."""
+    if not _has_results(res):
+        return "No results."
+    text = f"{_lead(res)}: " + "; ".join(_primary(res)) + "."
     return " ".join(x for x in [text, _power(res), *caution_sentences(res)] if x)
+
+
+def verdict(res: BenchmarkResultLike) -> str:
+    """The headline plus the secondary comparisons with Holm-adjusted p-values."""
+    lead, body = verdict_parts(res)
+    return f"{lead}: {body}" if lead else body
 
 
 # ----------------------------------------------------------------------------
@@ -171,7 +192,7 @@ HEADER = ("arm", "train imgs", "steps", "seeds", "bal. acc. % [95 % CI]", "\u039
           "adj. p", "reading", "collapsed", "acc. %", "macro-F1 %", "AUROC %")
 
 
-def rows(res: BenchmarkResult) -> list[list[str]]:
+def rows(res: BenchmarkResultLike) -> list[list[str]]:
     out = []
     for arm in res.arms:
         s = res.summary[arm.name]
@@ -199,7 +220,7 @@ def rows(res: BenchmarkResult) -> list[list[str]]:
     return out
 
 
-def table(res: BenchmarkResult) -> str:
+def table(res: BenchmarkResultLike) -> str:
     body = [list(HEADER), *rows(res)]
     widths = [max(len(r[i]) for r in body) for i in range(len(HEADER))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in body]
@@ -209,7 +230,7 @@ def table(res: BenchmarkResult) -> str:
     return "\n".join(lines)
 
 
-def table_html(res: BenchmarkResult) -> str:
+def table_html(res: BenchmarkResultLike) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in HEADER)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows(res))
     skipped = "".join(f"<p>skipped {html.escape(k)}: {html.escape(v)}</p>" for k, v in (res.skipped or {}).items())

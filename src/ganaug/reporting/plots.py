@@ -9,8 +9,12 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+from ganaug.utils import spread_indices
+
+MAX_PLOT_CLASSES = 40  # more classes: the class-count bars show an evenly spaced subset
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 _RC = {
@@ -31,6 +35,8 @@ _RC = {
 
 def _figure(width: float, height: float, ncols: int = 1, nrows: int = 1):
     """A figure on an Agg canvas, independent of pyplot and of the notebook's backend."""
+    # matplotlib is imported here, on the first figure: it takes about 1 s, and BenchmarkResult imports
+    # this module for its plot methods, so every user of the benchmark would pay it at import time.
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -158,8 +164,6 @@ def class_counts(counts: Mapping[str, Mapping[str, int]], class_names: Sequence[
         return None
     total = len(class_names)
     if total > MAX_PLOT_CLASSES:  # many classes: an evenly spaced, readable subset, said in the title
-        from ganaug.utils import spread_indices
-
         class_names = [class_names[i] for i in spread_indices(total, MAX_PLOT_CLASSES)]
     n = len(class_names)
     fig, axes = _figure(7.0, max(1.4, 0.28 * n + 0.9))
@@ -179,13 +183,10 @@ def class_counts(counts: Mapping[str, Mapping[str, int]], class_names: Sequence[
     return to_png(fig)
 
 
-MAX_PLOT_CLASSES = 40
-
-
 def _percent_axis(ax, means: Iterable[float], extent: Iterable[float] = ()) -> None:
     """A [0, 1] metric: show it in % (the tables use % too) and keep the axis inside [0, 1] even when a
     confidence interval from very few seeds runs past it (its bar is then cut at the frame)."""
-    from matplotlib.ticker import PercentFormatter
+    from matplotlib.ticker import PercentFormatter  # deferred like matplotlib in _figure
 
     means = [v for v in means if not math.isnan(v)]
     if not means or not all(0.0 <= v <= 1.0 for v in means):
@@ -225,78 +226,78 @@ def benchmark_curve(
     entries = len(refs) + len(series) + 1  # legend rows, one column (the real-only line included)
     fig, axes = _figure(7.6, 3.4 + 0.22 * entries)
     ax = axes[0][0]
-    all_x: list[float] = []
-    all_y: list[float] = []
-    all_means: list[float] = []
+    extent = _Extent()
     for i, (family, pts) in enumerate(series.items()):
-        pts = sorted(pts, key=lambda a: float(a["fraction"]))
-        x = [float(a["fraction"]) * 100 for a in pts]
-        y = [_finite(a["mean"]) for a in pts]
-        lo_v = [_finite(a.get("lo")) for a in pts]
-        hi_v = [_finite(a.get("hi")) for a in pts]
-        lo = [0.0 if math.isnan(v) else max(0.0, yy - v) for yy, v in zip(y, lo_v)]
-        hi = [0.0 if math.isnan(v) else max(0.0, v - yy) for yy, v in zip(y, hi_v)]
-        color = PALETTE[i % len(PALETTE)]
-        ax.errorbar(
-            x,
-            y,
-            yerr=[lo, hi],
-            marker="o",
-            markersize=5,
-            capsize=4,
-            linewidth=1.6,
-            elinewidth=1.2,
-            color=color,
-            label=f"{family} (mean, 95 % CI)",
-            zorder=3,
-        )
-        # The real-only point, extended as a reference line: the level every arm is compared with.
-        for a, _xx, yy in zip(pts, x, y):
-            if a.get("kind") == "real":
-                ax.axhline(
-                    yy,
-                    color=color,
-                    linewidth=0.9,
-                    linestyle=":",
-                    alpha=0.8,
-                    zorder=2,
-                    label=f"{a.get('label') or 'real only'} (reference)",
-                )
-        all_x += x
-        all_means += y
-        all_y += lo_v + hi_v
-    ref_colors = ["#444444", PALETTE[3], PALETTE[4], PALETTE[5], PALETTE[1]]
-    styles = ["-", "--", "-.", (0, (5, 2, 1, 2)), (0, (1, 1))]
+        _fraction_series(ax, family, pts, PALETTE[i % len(PALETTE)], extent)
     for j, a in enumerate(refs):
-        color = ref_colors[j % len(ref_colors)]
-        ax.axhline(
-            _finite(a["mean"]),
-            color=color,
-            linestyle=styles[(j + j // len(ref_colors)) % len(styles)],  # no two references alike
-            linewidth=1.2,
-            label=f"{a.get('label')} (mean, 95 % CI band)",
-            zorder=2,
-        )
-        lo, hi = _finite(a.get("lo")), _finite(a.get("hi"))
-        if not (math.isnan(lo) or math.isnan(hi)):
-            ax.axhspan(lo, hi, color=color, alpha=0.07, linewidth=0, zorder=1)
-        all_means.append(_finite(a["mean"]))
-        all_y += [lo, hi]
-    if all_x:
+        _reference_line(ax, a, j, extent)
+    if extent.x:
         ax.set_xlabel("synthetic images added, % of the real training set")
-        ticks = sorted(set(all_x))
+        ticks = sorted(set(extent.x))
         ax.set_xticks(ticks, [f"{t:g} %" for t in ticks])
         span = max(ticks) - min(ticks) or 1.0
         ax.set_xlim(min(ticks) - 0.06 * span, max(ticks) + 0.06 * span)
     else:
         ax.set_xticks([])
     ax.set_ylabel(metric_label)
-    _percent_axis(ax, all_means, all_y)
+    _percent_axis(ax, extent.means, extent.y)
     # A figure legend below the axes: constrained layout makes room for it (one anchored to the axes,
     # wider than them, was cut off at the right edge).
     # One column: the arms' labels are long (two columns of them were cut off at both edges).
     fig.legend(loc="outside lower center", ncols=1)
     return to_png(fig)
+
+
+@dataclass
+class _Extent:
+    """What the benchmark curve drew: fractions (x), means, and interval ends (y), to fit the axes."""
+
+    x: list[float] = field(default_factory=list)
+    means: list[float] = field(default_factory=list)
+    y: list[float] = field(default_factory=list)
+
+
+def _fraction_series(ax, family: str, pts: Sequence[Mapping[str, Any]], color: str, extent: _Extent) -> None:
+    """One arm family against the fraction, with CI error bars; its real-only point as a dotted line."""
+    pts = sorted(pts, key=lambda a: float(a["fraction"]))
+    x = [float(a["fraction"]) * 100 for a in pts]
+    y = [_finite(a["mean"]) for a in pts]
+    lo_v = [_finite(a.get("lo")) for a in pts]
+    hi_v = [_finite(a.get("hi")) for a in pts]
+    lo = [0.0 if math.isnan(v) else max(0.0, yy - v) for yy, v in zip(y, lo_v)]
+    hi = [0.0 if math.isnan(v) else max(0.0, v - yy) for yy, v in zip(y, hi_v)]
+    ax.errorbar(x, y, yerr=[lo, hi], marker="o", markersize=5, capsize=4, linewidth=1.6, elinewidth=1.2,
+                color=color, label=f"{family} (mean, 95 % CI)", zorder=3)
+    # The real-only point, extended as a reference line: the level every arm is compared with.
+    for a, yy in zip(pts, y):
+        if a.get("kind") == "real":
+            ax.axhline(yy, color=color, linewidth=0.9, linestyle=":", alpha=0.8, zorder=2,
+                       label=f"{a.get('label') or 'real only'} (reference)")
+    extent.x += x
+    extent.means += y
+    extent.y += lo_v + hi_v
+
+
+_REF_COLORS = ["#444444", PALETTE[3], PALETTE[4], PALETTE[5], PALETTE[1]]
+_REF_STYLES = ["-", "--", "-.", (0, (5, 2, 1, 2)), (0, (1, 1))]
+
+
+def _reference_line(ax, a: Mapping[str, Any], j: int, extent: _Extent) -> None:
+    """The ``j``-th arm without a fraction (a baseline): a horizontal line, its CI as a band."""
+    color = _REF_COLORS[j % len(_REF_COLORS)]
+    ax.axhline(
+        _finite(a["mean"]),
+        color=color,
+        linestyle=_REF_STYLES[(j + j // len(_REF_COLORS)) % len(_REF_STYLES)],  # no two references alike
+        linewidth=1.2,
+        label=f"{a.get('label')} (mean, 95 % CI band)",
+        zorder=2,
+    )
+    lo, hi = _finite(a.get("lo")), _finite(a.get("hi"))
+    if not (math.isnan(lo) or math.isnan(hi)):
+        ax.axhspan(lo, hi, color=color, alpha=0.07, linewidth=0, zorder=1)
+    extent.means.append(_finite(a["mean"]))
+    extent.y += [lo, hi]
 
 
 def per_class_recall(
