@@ -146,7 +146,7 @@ def _run_logger(echo: Callable[[str], None]) -> Iterator[logging.Logger]:
 
 def _log_file(path: Path) -> logging.Handler:
     """Appends each message to the run's log.txt with a time stamp (flushed per message: a killed run keeps it)."""
-    handler = logging.FileHandler(path, encoding="utf-8")
+    handler = logging.FileHandler(path, encoding="utf-8", delay=True)  # made on the first message, as before
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", datefmt="%Y-%m-%d %H:%M:%S"))
     return handler
 
