@@ -410,3 +410,13 @@ def test_fit_resize_keeps_the_old_behaviour(tmp_path):
     train(data, tiny(fit="resize"), run_dir=tmp_path / "run", progress=False, log=lambda s: None)
     opts = json.loads((tmp_path / "run" / "training_options.json").read_text())
     assert opts["crop_to"] is None
+
+
+def test_without_tensorboard_training_says_so_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # as if not installed: import fails
+    logs = []
+    train(blobs(), tiny(kimg=0.032, tick_kimg=0.032), run_dir=tmp_path / "run", progress=False, log=logs.append)
+    said = [m for m in logs if "TensorBoard" in m]
+    assert len(said) == 1 and "pip install 'ganaug[tensorboard]'" in said[0] and "\n" not in said[0]
+    assert not any((tmp_path / "run").glob("events.out.tfevents.*"))
+    assert read_jsonl(tmp_path / "run" / "stats.jsonl")[-1]["tick"] == 1

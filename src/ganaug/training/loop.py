@@ -47,11 +47,16 @@ from ganaug.training.collapse import check_collapse
 from ganaug.training.grids import SampleGrid, save_png
 from ganaug.training.result import TickCallback, TickInfo, TrainResult
 from ganaug.training.sampler import BatchSampler
-from ganaug.training.stats import format_stats, tensorboard_writer, tick_stats, write_tensorboard, zero_totals
+from ganaug.training.stats import (
+    Totals,
+    format_stats,
+    tensorboard_writer,
+    tick_stats,
+    write_tensorboard,
+    zero_totals,
+)
 from ganaug.training.transfer import load_transfer
 from ganaug.utils import append_jsonl, read_jsonl, resolve_device
-
-Totals = dict[str, torch.Tensor]  # running totals of a tick (ganaug.training.stats)
 
 
 def cpu_has_native_bf16() -> bool:

@@ -24,14 +24,15 @@ except ImportError:
 TOTALS = ("loss_D", "loss_G", "loss_r1", "loss_pl", "d_real_acc", "d_fake_acc", "logit_real", "logit_fake",
           "nonfinite_grads", "n_d", "n_g", "n_r1", "n_pl")
 AUX_TOTAL = "loss_rec"  # only for a D with an auxiliary loss on reals (FastGAN)
+Totals = dict[str, torch.Tensor]
 
 
-def zero_totals(device: torch.device | str = "cpu", *, aux_loss: bool = False) -> dict[str, torch.Tensor]:
+def zero_totals(device: torch.device | str = "cpu", *, aux_loss: bool = False) -> Totals:
     """Fresh running totals for one tick."""
     return {k: torch.zeros((), device=device) for k in TOTALS + ((AUX_TOTAL,) if aux_loss else ())}
 
 
-def tick_stats(totals: dict[str, torch.Tensor], *, tick: int, cur_nimg: int, tick_nimg: int, tick_time: float,
+def tick_stats(totals: Totals, *, tick: int, cur_nimg: int, tick_nimg: int, tick_time: float,
                elapsed: float, device: torch.device, pl_mean: torch.Tensor, augment_pipe: Any, ada: Any) -> dict:
     """The stats line of a tick that showed ``tick_nimg`` images in ``tick_time`` seconds."""
     t = {k: float(v) for k, v in average_over_ranks(totals).items()}
