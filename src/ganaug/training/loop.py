@@ -118,6 +118,7 @@ class Trainer:
         self.stats_history: list[dict] = []
         self.warnings: list[str] = []
         self.start_time_offset = 0.0
+        self._last_snapshot: Path | None = None  # written by this call of run()
 
         if transfer is not None:
             load_transfer(transfer, cfg.network, {"G": self.G, "D": self.D, "G_ema": self.G_ema}, self._log)
@@ -457,7 +458,7 @@ class Trainer:
             writer = tensorboard_writer(self.run_dir, self.cur_nimg // 1000, self._log)
         bar = self._progress_bar(total_nimg)
         self._t0 = time.time()
-        self._last_snapshot: Path | None = None
+        self._last_snapshot = None
         ticks_run = 0
         done = self.cur_nimg >= total_nimg
         try:
