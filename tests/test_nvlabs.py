@@ -223,8 +223,7 @@ CASES = [(1, 0), (3, 0), (3, 3), (1, 2)]
 
 @pytest.mark.parametrize(("channels", "num_classes"), CASES)
 def test_imported_networks_reproduce_the_originals(tmp_path, official_modules, channels, num_classes):
-    from ganaug.checkpoint import load_generator, load_snapshot
-    from ganaug.nvlabs import import_nvlabs
+    from ganaug.checkpoint import import_nvlabs, load_generator, load_snapshot
 
     marker = tmp_path / "marker.txt"
     net = tiny_net(channels, num_classes, d_mapping_layers=3 if num_classes else None)
@@ -326,7 +325,7 @@ def test_malicious_pickles_are_refused_and_run_nothing(tmp_path, official_module
 
 
 def test_unsupported_variants_are_refused_with_the_reason(tmp_path, official_modules):
-    from ganaug.nvlabs import import_nvlabs
+    from ganaug.checkpoint import import_nvlabs
 
     net = tiny_net(3, 0)
     rec = official_generator(official_modules, "", build_generator(net), net)

@@ -19,6 +19,9 @@ from ganaug.config import make_config
 from ganaug.data.imageset import ImageSet
 from ganaug.errors import CheckpointError, TrainingDivergedError
 from ganaug.training import Trainer, train
+from ganaug.training.collapse import check_collapse
+from ganaug.training.loop import cpu_has_native_bf16
+from ganaug.training.stats import zero_totals
 from ganaug.utils import read_jsonl
 
 
@@ -145,12 +148,12 @@ def test_nan_stops_cleanly_with_snapshot_intact(tmp_path, monkeypatch):
     calls = {"n": 0}
     original = Trainer._g_step
 
-    def poisoned(self, acc):
+    def poisoned(self, totals):
         calls["n"] += 1
         if self.cur_nimg >= 64:  # after two good ticks, blow up G
             with torch.no_grad():
                 next(self.G.parameters()).fill_(float("nan"))
-        return original(self, acc)
+        return original(self, totals)
 
     monkeypatch.setattr(Trainer, "_g_step", poisoned)
     with pytest.raises(TrainingDivergedError, match="diverged.*last good snapshot is kept"):
@@ -163,13 +166,12 @@ def test_nan_stops_cleanly_with_snapshot_intact(tmp_path, monkeypatch):
 
 
 def test_collapse_warning():
-    t = Trainer.__new__(Trainer)
-    t.cfg = tiny(collapse_window=3)
-    t.stats_history = [{"loss_D": 0.01, "loss_G": 4.0}, {"loss_D": 0.02, "loss_G": 5.0}]
-    assert "collapse" in t._check_collapse({"loss_D": 0.01, "loss_G": 6.5})
-    assert t._check_collapse({"loss_D": 0.6, "loss_G": 6.5}) is None
-    t.stats_history = [{"loss_D": 0.01, "loss_G": 4.0}, {"loss_D": 0.02, "loss_G": 3.9}]
-    assert t._check_collapse({"loss_D": 0.01, "loss_G": 6.5}) is None
+    window = tiny(collapse_window=3).collapse_window
+    history = [{"loss_D": 0.01, "loss_G": 4.0}, {"loss_D": 0.02, "loss_G": 5.0}]
+    assert "collapse" in check_collapse(history, {"loss_D": 0.01, "loss_G": 6.5}, window)
+    assert check_collapse(history, {"loss_D": 0.6, "loss_G": 6.5}, window) is None
+    history = [{"loss_D": 0.01, "loss_G": 4.0}, {"loss_D": 0.02, "loss_G": 3.9}]
+    assert check_collapse(history, {"loss_D": 0.01, "loss_G": 6.5}, window) is None
 
 
 def test_transfer_checks_shapes_and_freezes(tmp_path):
@@ -216,7 +218,7 @@ def test_cli_dry_run_and_train(tmp_path):
 def test_balanced_sampling_shows_rare_classes_as_often(tmp_path):
     data = blobs(n_per_class=24).subset(list(range(24)) + list(range(24, 28)))  # a: 24, b: 4
     t = Trainer(data, tiny(batch_size=64), tmp_path, progress=False, log=lambda s: None)
-    assert t.balanced
+    assert t.sampler.balanced
     seen = torch.cat([t.labels[t._next_indices()] for _ in range(50)])
     assert abs(float((seen == 1).float().mean()) - 0.5) < 0.05  # ~half, not 4/28
     _, c = t._latents()
@@ -227,7 +229,7 @@ def test_balanced_sampling_shows_rare_classes_as_often(tmp_path):
     assert abs(float((seen == 1).float().mean()) - 4 / 28) < 0.03
 
 
-@pytest.mark.skipif(not __import__("ganaug.training", fromlist=["x"]).cpu_has_native_bf16(),
+@pytest.mark.skipif(not cpu_has_native_bf16(),
                     reason="this CPU has no native bf16: mixed precision stays off on CPU")
 @pytest.mark.parametrize("arch", ["dcgan", "stylegan2"])
 def test_cpu_bf16_mixed_precision_trains(tmp_path, arch):
@@ -268,23 +270,17 @@ def test_public_functions_and_modules_have_distinct_names():
     assert ganaug.benchmark.__name__ == "benchmark" and ganaug.report.__name__ == "build_report"
 
 
-def _acc(t: Trainer) -> dict:
-    keys = ("loss_D", "loss_G", "loss_r1", "loss_pl", "d_real_acc", "d_fake_acc", "logit_real", "logit_fake",
-            "nonfinite_grads", "n_d", "n_g", "n_r1", "n_pl")
-    return {k: torch.zeros(()) for k in keys}
-
-
 @pytest.mark.parametrize("arch,frozen", [("stylegan2", 5), ("dcgan", 1)])
 def test_frozen_d_layers_stay_fixed_through_training_steps_including_r1(tmp_path, arch, frozen):
     t = Trainer(blobs(), tiny(arch, freeze_d=frozen, r1_interval=2, r1_gamma=1.0), tmp_path, progress=False,
                 log=lambda s: None)
     layers = t.D.freezable_layers()
     before = [[p.detach().clone() for p in layer.parameters()] for layer in layers]
-    acc = _acc(t)
+    totals = zero_totals()
     for _ in range(4):  # D steps 0 and 2 carry R1
-        t._d_step(acc)
-        t._g_step(acc)
-    assert int(acc["n_r1"]) == 2
+        t._d_step(totals)
+        t._g_step(totals)
+    assert int(totals["n_r1"]) == 2
     for i, (layer, old) in enumerate(zip(layers, before)):
         same = all(torch.equal(p, q) for p, q in zip(layer.parameters(), old))
         assert same == (i < frozen), f"layer {i} ({'frozen' if i < frozen else 'trainable'}) changed={not same}"
@@ -319,25 +315,25 @@ def test_path_length_regularisation_steps_g_at_its_interval(tmp_path):
     assert t.pl_weight == 2.0  # the stylegan2 default
     group = t.opt_G.param_groups[0]  # lazy regularisation: lr and betas scaled by 3/4
     assert group["lr"] == pytest.approx(cfg.g_lr * 0.75) and group["betas"][1] == pytest.approx(cfg.betas[1] ** 0.75)
-    acc, ran = _acc(t), []
+    totals, ran = zero_totals(), []
     for step in range(7):
-        n = int(acc["n_pl"])
-        t._d_step(acc)
-        t._g_step(acc)
-        if int(acc["n_pl"]) > n:
+        n = int(totals["n_pl"])
+        t._d_step(totals)
+        t._g_step(totals)
+        if int(totals["n_pl"]) > n:
             ran.append(step)
     assert ran == [0, 3, 6]
-    assert float(t.pl_mean) > 0 and float(acc["loss_pl"]) > 0
+    assert float(t.pl_mean) > 0 and float(totals["loss_pl"]) > 0
     # The PL step alone moves G's synthesis weights (the penalty has a gradient there).
     before = [p.detach().clone() for p in t.G.synthesis.parameters()]
-    t._g_pl_step(acc)
+    t._g_pl_step(totals)
     assert any(not torch.equal(p, q) for p, q in zip(t.G.synthesis.parameters(), before))
     off = Trainer(blobs(), tiny("stylegan2", pl_weight=0.0), tmp_path / "off", progress=False, log=lambda s: None)
-    acc = _acc(off)
+    totals = zero_totals()
     for _ in range(4):
-        off._d_step(acc)
-        off._g_step(acc)
-    assert int(acc["n_pl"]) == 0 and off.opt_G.param_groups[0]["lr"] == pytest.approx(off.cfg.g_lr)
+        off._d_step(totals)
+        off._g_step(totals)
+    assert int(totals["n_pl"]) == 0 and off.opt_G.param_groups[0]["lr"] == pytest.approx(off.cfg.g_lr)
 
 
 def test_g_step_draws_fresh_latents(tmp_path):
@@ -350,9 +346,9 @@ def test_g_step_draws_fresh_latents(tmp_path):
         return original(z, c, **kw)
 
     t._run_G = spy
-    acc = _acc(t)
-    t._d_step(acc)
-    t._g_step(acc)
+    totals = zero_totals()
+    t._d_step(totals)
+    t._g_step(totals)
     assert len(seen) == 2 and not torch.allclose(seen[0], seen[1])
 
 
@@ -360,9 +356,9 @@ def test_non_finite_gradients_are_zeroed_and_counted(tmp_path):
     t = Trainer(blobs(), tiny("stylegan2", r1_gamma=0.0), tmp_path, progress=False, log=lambda s: None)
     poisoned = t.D.epilogue.out.weight
     poisoned.register_hook(lambda g: torch.full_like(g, float("nan")))
-    acc = _acc(t)
-    t._d_step(acc)
-    assert int(acc["nonfinite_grads"]) == 1  # one parameter tensor had a NaN gradient at the step
+    totals = zero_totals()
+    t._d_step(totals)
+    assert int(totals["nonfinite_grads"]) == 1  # one parameter tensor had a NaN gradient at the step
     assert all(torch.isfinite(p).all() for p in t.D.parameters())  # zeroed, not applied
     res = train(blobs(), tiny("stylegan2", kimg=0.032, tick_kimg=0.032), run_dir=tmp_path / "run", progress=False,
                 log=lambda s: None)
@@ -414,3 +410,13 @@ def test_fit_resize_keeps_the_old_behaviour(tmp_path):
     train(data, tiny(fit="resize"), run_dir=tmp_path / "run", progress=False, log=lambda s: None)
     opts = json.loads((tmp_path / "run" / "training_options.json").read_text())
     assert opts["crop_to"] is None
+
+
+def test_without_tensorboard_training_says_so_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # as if not installed: import fails
+    logs = []
+    train(blobs(), tiny(kimg=0.032, tick_kimg=0.032), run_dir=tmp_path / "run", progress=False, log=logs.append)
+    said = [m for m in logs if "TensorBoard" in m]
+    assert len(said) == 1 and "pip install 'ganaug[tensorboard]'" in said[0] and "\n" not in said[0]
+    assert not any((tmp_path / "run").glob("events.out.tfevents.*"))
+    assert read_jsonl(tmp_path / "run" / "stats.jsonl")[-1]["tick"] == 1

@@ -14,8 +14,9 @@ benchmark, the pipeline's synthetic pool) resizes them to the data's size, so a 
 resolution costs detail, not compatibility.
 
 Timing is an input of the choice: :func:`plan_budget` takes any ``sec_per_kimg(resolution)``
-function, :func:`measure_sec_per_kimg` is the real one (it runs ``ganaug.training.train`` for a
-few one-step ticks in a temporary folder and reads the steps' own timing from ``stats.jsonl``).
+function, :func:`measure_sec_per_kimg` is the real one (it runs the training loop,
+:class:`ganaug.training.loop.Trainer`, for a few one-step ticks in a temporary folder and reads the
+steps' own timing from their stats).
 Larger resolutions are timed only while they might fit; beyond the first that does not, the cost
 is extrapolated (marked "~" and "extrapolated").
 """
@@ -27,9 +28,11 @@ import re
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ganaug.errors import UserError
+from ganaug.training.loop import Trainer
 
 # Default budget per preset, in seconds (None: only an estimate is printed, nothing is changed).
 # "tiny" is for tests and is neither timed nor changed.
@@ -249,13 +252,11 @@ def measure_sec_per_kimg(train: Any, config: Any, *, min_steps: int = 2, max_ste
                          min_seconds: float = 3.0) -> float:
     """Seconds per kimg of ``config`` on ``train`` (an ImageSet) on this machine.
 
-    Runs the real training loop (``ganaug.training.train``) in a temporary folder in one-step
+    Runs the real training loop (:class:`~ganaug.training.loop.Trainer`) in a temporary folder in one-step
     ticks: the first pays for allocation and warm-up and is not counted; then steps are timed
     until ``min_steps`` of them took ``min_seconds`` together, or ``max_steps`` were timed. Returns
     the median of the timed steps. The augmentation runs at p >= 0.2 so that its cost is included.
     """
-    from ganaug.training import train as train_fn
-
     b = config.batch_size
     overrides: dict[str, Any] = dict(kimg=(1 + max_steps) * b / 1000, tick_kimg=b / 1000, snap=10**6,
                                      grid_seeds=1, compile=False)
@@ -271,8 +272,8 @@ def measure_sec_per_kimg(train: Any, config: Any, *, min_steps: int = 2, max_ste
 
     with tempfile.TemporaryDirectory(prefix="ganaug-timing-") as tmp:
         try:
-            train_fn(train, config.replace(**overrides), run_dir=tmp, progress=False, log=lambda s: None,
-                     diagnostics=False, callbacks=[collect])
+            Trainer(train, config.replace(**overrides), Path(tmp), callbacks=[collect], progress=False,
+                    log=lambda s: None).run()
         except _Enough:
             pass
     timed.sort()

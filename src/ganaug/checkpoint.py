@@ -7,13 +7,16 @@ and are safe to load from untrusted sources.
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from ganaug import nvlabs
 from ganaug.config import NetworkConfig, TrainConfig
 from ganaug.errors import CheckpointError
+from ganaug.models import build_generator
 from ganaug.utils import atomic_torch_save, atomic_write_json, read_json
 
 LATEST = "snapshot-latest.json"
@@ -79,8 +82,6 @@ def find_latest_run(root: str | Path) -> Path:
 def load_tensors(path: str | Path, map_location: str | torch.device = "cpu") -> Any:
     """``torch.load(weights_only=True)``; a file holding other pickled objects is refused with our own
     message (PyTorch's suggests retrying with weights_only=False, which would run the file's code)."""
-    import pickle
-
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
@@ -94,8 +95,6 @@ def load_tensors(path: str | Path, map_location: str | torch.device = "cpu") -> 
 def load_snapshot(target: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """A ganaug snapshot (run folder or file), or an official StyleGAN2-ADA .pkl read safely (ganaug.nvlabs)."""
     path = find_snapshot(target)
-    from ganaug import nvlabs
-
     if nvlabs.is_pickle(path):
         return dict(nvlabs.snapshot_state(path), path=str(path))
     try:
@@ -115,8 +114,6 @@ def load_generator(target: str | Path, device: str | torch.device = "cpu", ema: 
 
     ``info`` holds ``config`` (TrainConfig), ``class_names``, ``cur_nimg`` and ``path``.
     """
-    from ganaug.models import build_generator
-
     state = load_snapshot(target, map_location="cpu")
     cfg = TrainConfig.from_dict(state["config"])
     G = build_generator(cfg.network)
@@ -139,3 +136,15 @@ def check_compatible(src: NetworkConfig, dst: NetworkConfig) -> None:
             raise CheckpointError(
                 f"cannot transfer: the source snapshot has {key}={a!r} but this run needs {key}={b!r}"
             )
+
+
+def import_nvlabs(path: str | Path, out: str | Path, class_names: list[str] | None = None) -> Path:
+    """Write the ganaug snapshot of an official StyleGAN2-ADA pickle (read safely by :mod:`ganaug.nvlabs`)
+    into folder ``out``; returns the snapshot file.
+
+    ``out`` then works wherever a run folder does: ``generate``, ``train --transfer``, ``balance``.
+    """
+    state = nvlabs.snapshot_state(path, class_names)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    return save_snapshot(out, state, state.pop("cur_nimg"))

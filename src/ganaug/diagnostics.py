@@ -27,7 +27,13 @@ from typing import Any
 import numpy as np
 
 from ganaug.data.imageset import ImageSet
+from ganaug.data.preprocess import convert_channels
 from ganaug.formatting import NA, fixed
+from ganaug.generation import synthesize
+from ganaug.metrics.distribution import prdc
+from ganaug.metrics.features import pixel_features
+from ganaug.metrics.memorization import memorization_check
+from ganaug.reporting.plots import PALETTE, _figure, to_png
 from ganaug.utils import append_jsonl, atomic_open, read_jsonl
 
 FILENAME = "class_stats.jsonl"
@@ -40,8 +46,6 @@ class ClassDiagnostics:
     def __init__(self, train: ImageSet, run_dir: str | Path, *, per_class: int = 64, k: int = 5, every: int = 1,
                  pixel_size: int = 16, seed: int = 0, start_nimg: int = 0,
                  log: Callable[[str], None] | None = None):
-        from ganaug.metrics.features import pixel_features
-
         self.path = Path(run_dir) / FILENAME
         self.k, self.every, self.pixel_size, self.per_class = k, max(1, every), pixel_size, per_class
         self.log = log or (lambda s: None)
@@ -72,10 +76,6 @@ class ClassDiagnostics:
 
     def measure(self, G: Any, device: Any = "cpu", conditional: bool | None = None) -> dict[str, dict[str, float]]:
         """Per-class PRDC of ``G``'s samples (seeds 0..n-1 of each class) vs the fixed real samples."""
-        from ganaug.generation import synthesize
-        from ganaug.metrics.distribution import prdc
-        from ganaug.metrics.features import pixel_features
-
         conditional = getattr(G, "num_classes", 0) > 0 if conditional is None else conditional
         out: dict[str, dict[str, float]] = {}
         if conditional:
@@ -130,8 +130,6 @@ class ClassDiagnostics:
 
 
 def _match_channels(images: np.ndarray, channels: int) -> np.ndarray:
-    from ganaug.data.preprocess import convert_channels
-
     return images if images.shape[1] == channels else convert_channels(images, channels)
 
 
@@ -157,8 +155,6 @@ def rare_class_memorization(synthetic: ImageSet, train: ImageSet, test: ImageSet
     the overall check's, so that both agree; None: calibrated on the class's test images). Empty
     when there is no rare class to check (one class, fewer than 2 training images of it, or no
     synthetic image of it)."""
-    from ganaug.metrics.memorization import memorization_check
-
     counts = np.bincount(train.labels, minlength=train.num_classes)
     eligible = [c for c in range(train.num_classes) if counts[c] >= 2 and (synthetic.labels == c).any()]
     if train.num_classes < 2 or not eligible:
@@ -208,8 +204,6 @@ def _pct(v: float | None) -> str:
 
 def class_curves_png(rows: list[dict[str, Any]]) -> bytes | None:
     """Recall and coverage per class against kimg (PNG bytes), or None with fewer than 1 row."""
-    from ganaug.reporting.plots import PALETTE, _figure, to_png
-
     rows = [r for r in rows if r.get("classes")]
     if not rows:
         return None

@@ -1,5 +1,6 @@
-"""Multi-process training helpers: process-group setup from torchrun's environment, and a
-batch norm whose statistics are synchronised across processes on CPU (gloo) and GPU (NCCL).
+"""Multi-process training helpers: process-group setup from torchrun's environment, the
+collectives of the training loop (each a no-op in a single process), and a batch norm whose
+statistics are synchronised across processes on CPU (gloo) and GPU (NCCL).
 
 torch's own ``SyncBatchNorm`` runs on GPUs only; the version here works with gloo too, so that
 CI can test multi-process training on CPU.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -38,6 +40,65 @@ def init_from_env(device: str | None = "auto") -> bool:
 def destroy() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def rank_and_world_size() -> tuple[int, int]:
+    """(0, 1) outside a process group."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def average_gradients(module: nn.Module) -> None:
+    """Average gradients across ranks in one flat all-reduce (the DDP reduction, done by hand
+    so D can take part in the G step without its gradients being synchronised)."""
+    world_size = rank_and_world_size()[1]
+    if world_size == 1:
+        return
+    params = [p for p in module.parameters() if p.grad is not None]
+    if not params:
+        return
+    flat = torch.cat([p.grad.flatten() for p in params])
+    dist.all_reduce(flat)
+    flat /= world_size
+    offset = 0
+    for p in params:
+        n = p.numel()
+        p.grad.copy_(flat[offset:offset + n].view_as(p.grad))
+        offset += n
+
+
+def mean_over_ranks(t: torch.Tensor) -> torch.Tensor:
+    """``t`` averaged over ranks, in place (returned for convenience)."""
+    world_size = rank_and_world_size()[1]
+    if world_size > 1:
+        dist.all_reduce(t)
+        t /= world_size
+    return t
+
+
+def average_over_ranks(values: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The mean over ranks of each scalar tensor, in one all-reduce."""
+    if rank_and_world_size()[1] == 1:
+        return values
+    return dict(zip(values.keys(), mean_over_ranks(torch.stack(list(values.values())))))
+
+
+def broadcast_module(module: nn.Module) -> None:
+    """Rank 0's parameters and buffers on every rank (each rank initialised its own)."""
+    if rank_and_world_size()[1] == 1:
+        return
+    for t in list(module.parameters()) + list(module.buffers()):
+        dist.broadcast(t.data, src=0)
+
+
+def broadcast_object(obj: Any) -> Any:
+    """Rank 0's ``obj`` (picklable) on every rank."""
+    if rank_and_world_size()[1] == 1:
+        return obj
+    holder = [obj]
+    dist.broadcast_object_list(holder, src=0)
+    return holder[0]
 
 
 class _SyncBatchNormFn(torch.autograd.Function):

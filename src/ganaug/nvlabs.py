@@ -71,8 +71,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from ganaug.augment.ada import AugmentPipe
 from ganaug.config import NetworkConfig, make_config
 from ganaug.errors import CheckpointError
+from ganaug.models import build_discriminator, build_generator
 
 PERSISTENCE = ("torch_utils.persistence", "_reconstruct_persistent_obj")
 _FIR = [1, 3, 3, 1]
@@ -418,8 +420,6 @@ def _load_strict(module: torch.nn.Module, tensors: dict[str, torch.Tensor], what
 
 def convert(data: dict[str, Any], *, w_avg_samples: int = 4096) -> Imported:
     """Official records -> ganaug state dicts (checked by loading them into ganaug's networks)."""
-    from ganaug.models import build_discriminator, build_generator
-
     net, lr = network_config(data)
     notes = []
     try:
@@ -479,9 +479,8 @@ def _estimate_class_averages(G: torch.nn.Module, n: int) -> None:
 
 
 def snapshot_state(path: str | Path, class_names: list[str] | None = None) -> dict[str, Any]:
-    """A ganaug snapshot dict (G, D, G_ema, augment_pipe, config, class_names) from an official pickle."""
-    from ganaug.augment.ada import AugmentPipe
-
+    """A ganaug snapshot dict (G, D, G_ema, augment_pipe, config, class_names) from an official pickle.
+    :func:`ganaug.checkpoint.import_nvlabs` writes it as a snapshot file."""
     path = Path(path)
     imported = convert(read_pickle(path))
     net = imported.network
@@ -511,16 +510,3 @@ def snapshot_state(path: str | Path, class_names: list[str] | None = None) -> di
                           "notes": imported.notes},
     }
     return state
-
-
-def import_nvlabs(path: str | Path, out: str | Path, class_names: list[str] | None = None) -> Path:
-    """Write the ganaug snapshot of an official pickle into folder ``out``; returns the snapshot file.
-
-    ``out`` then works wherever a run folder does: ``generate``, ``train --transfer``, ``balance``.
-    """
-    from ganaug.checkpoint import save_snapshot
-
-    state = snapshot_state(path, class_names)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    return save_snapshot(out, state, state.pop("cur_nimg"))

@@ -27,9 +27,8 @@ def import_nvlabs_cmd(pkl, out, class_names):
       ganaug generate pretrained/brecahad --n 16 --out samples/
       ganaug train prepared/ --transfer pretrained/brecahad --freeze-d 4 --resolution 512
     """
-    from ganaug.checkpoint import load_snapshot
+    from ganaug.checkpoint import import_nvlabs, load_snapshot
     from ganaug.config import TrainConfig
-    from ganaug.nvlabs import import_nvlabs
 
     names = [s.strip() for s in class_names.split(",")] if class_names else None
     path = import_nvlabs(pkl, out, class_names=names)

@@ -1,94 +1,56 @@
-"""Network builders: a NetworkConfig in, a G or D out (see docs/DESIGN.md, "Network contract")."""
+"""Network builders: a NetworkConfig in, a G or D out (see docs/DESIGN.md, "Network contract").
+
+Each constructor receives the ``NetworkConfig`` fields it takes, matched by name: the networks
+use the field's name, or the conventional one listed in ``_G_NAMES`` / ``_D_NAMES`` (``ngf``,
+``img_resolution``...). A new option is a config field plus a constructor argument, nothing here.
+"""
 
 from __future__ import annotations
+
+import dataclasses
+import inspect
+from typing import Any
 
 from torch import nn
 
 from ganaug.config import NetworkConfig
+from ganaug.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from ganaug.models.fastgan import FastGANDiscriminator, FastGANGenerator
+from ganaug.models.stylegan2 import Discriminator, Generator
+
+GENERATORS: dict[str, type[nn.Module]] = {"dcgan": DCGANGenerator, "stylegan2": Generator,
+                                          "fastgan": FastGANGenerator}
+DISCRIMINATORS: dict[str, type[nn.Module]] = {"dcgan": DCGANDiscriminator, "stylegan2": Discriminator,
+                                              "fastgan": FastGANDiscriminator}
+
+# NetworkConfig field -> constructor argument, where the names differ.
+_COMMON_NAMES = {"resolution": "img_resolution", "channels": "img_channels", "leaky_slope": "slope"}
+_G_NAMES = {**_COMMON_NAMES, "g_channels": "ngf", "g_batch_norm": "batch_norm"}
+_D_NAMES = {**_COMMON_NAMES, "d_channels": "ndf", "d_batch_norm": "batch_norm", "d_spectral_norm": "spectral",
+            "d_dropout": "dropout"}
+
+
+def _build(classes: dict[str, type[nn.Module]], net_cfg: NetworkConfig, names: dict[str, str],
+           **extra: Any) -> nn.Module:
+    if net_cfg.arch not in classes:
+        raise ValueError(f"unknown architecture {net_cfg.arch!r}")
+    cls = classes[net_cfg.arch]
+    accepted = inspect.signature(cls).parameters
+    values = {names.get(f.name, f.name): getattr(net_cfg, f.name) for f in dataclasses.fields(net_cfg)}
+    values.update(extra)
+    return cls(**{k: v for k, v in values.items() if k in accepted})
 
 
 def build_generator(net_cfg: NetworkConfig) -> nn.Module:
     """G(z, c=None, truncation_psi=1.0, noise_mode="random") -> [B, C, R, R]."""
-    if net_cfg.arch == "dcgan":
-        from ganaug.models.dcgan import DCGANGenerator
-
-        return DCGANGenerator(
-            z_dim=net_cfg.z_dim,
-            img_resolution=net_cfg.resolution,
-            img_channels=net_cfg.channels,
-            num_classes=net_cfg.num_classes,
-            ngf=net_cfg.g_channels,
-            batch_norm=net_cfg.g_batch_norm,
-        )
-    if net_cfg.arch == "stylegan2":
-        from ganaug.models.stylegan2 import Generator
-
-        return Generator(
-            z_dim=net_cfg.z_dim,
-            w_dim=net_cfg.w_dim,
-            img_resolution=net_cfg.resolution,
-            img_channels=net_cfg.channels,
-            num_classes=net_cfg.num_classes,
-            mapping_layers=net_cfg.mapping_layers,
-            channel_base=net_cfg.channel_base,
-            channel_max=net_cfg.channel_max,
-            slope=net_cfg.leaky_slope,
-            num_fp16_res=net_cfg.num_fp16_res,
-            conv_clamp=net_cfg.conv_clamp,
-        )
-    if net_cfg.arch == "fastgan":
-        from ganaug.models.fastgan import FastGANGenerator
-
-        return FastGANGenerator(
-            z_dim=net_cfg.z_dim,
-            img_resolution=net_cfg.resolution,
-            img_channels=net_cfg.channels,
-            num_classes=net_cfg.num_classes,
-            ngf=net_cfg.g_channels,
-        )
-    raise ValueError(f"unknown architecture {net_cfg.arch!r}")
+    return _build(GENERATORS, net_cfg, _G_NAMES)
 
 
 def build_discriminator(net_cfg: NetworkConfig) -> nn.Module:
     """D(img, c=None) -> logits [B] (float32); D.freeze_layers(n) (Freeze-D), D.freeze_blocks(n)."""
-    if net_cfg.arch == "dcgan":
-        from ganaug.models.dcgan import DCGANDiscriminator
-
-        return DCGANDiscriminator(
-            img_resolution=net_cfg.resolution,
-            img_channels=net_cfg.channels,
-            num_classes=net_cfg.num_classes,
-            ndf=net_cfg.d_channels,
-            batch_norm=net_cfg.d_batch_norm,
-            spectral=net_cfg.d_spectral_norm,
-            dropout=net_cfg.d_dropout,
-            slope=net_cfg.leaky_slope,
-        )
-    if net_cfg.arch == "stylegan2":
-        from ganaug.models.stylegan2 import Discriminator
-
-        return Discriminator(
-            img_resolution=net_cfg.resolution,
-            img_channels=net_cfg.channels,
-            num_classes=net_cfg.num_classes,
-            channel_base=net_cfg.channel_base,
-            channel_max=net_cfg.channel_max,
-            mbstd_group=net_cfg.mbstd_group,
-            mapping_layers=net_cfg.d_mapping_layers or net_cfg.mapping_layers,
-            slope=net_cfg.leaky_slope,
-            num_fp16_res=net_cfg.num_fp16_res,
-            conv_clamp=net_cfg.conv_clamp,
-        )
-    if net_cfg.arch == "fastgan":
-        from ganaug.models.fastgan import FastGANDiscriminator
-
-        return FastGANDiscriminator(
-            img_resolution=net_cfg.resolution,
-            img_channels=net_cfg.channels,
-            num_classes=net_cfg.num_classes,
-            ndf=net_cfg.d_channels,
-        )
-    raise ValueError(f"unknown architecture {net_cfg.arch!r}")
+    # D's class-embedding network has its own depth when given (stylegan2 presets: 8, the official cmap).
+    return _build(DISCRIMINATORS, net_cfg, _D_NAMES,
+                  mapping_layers=net_cfg.d_mapping_layers or net_cfg.mapping_layers)
 
 
 def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
