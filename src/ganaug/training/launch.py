@@ -22,8 +22,8 @@ from ganaug import checkpoint as ckpt
 from ganaug.budget import BudgetPlan, candidate_resolutions, fit_to_budget
 from ganaug.config import NetworkConfig, TrainConfig, make_config
 from ganaug.data.imageset import ImageSet
-from ganaug.data.preprocess import padded_size
 from ganaug.data.prepared import is_prepared, load_prepared
+from ganaug.data.preprocess import padded_size
 from ganaug.diagnostics import ClassDiagnostics
 from ganaug.distributed import broadcast_object, destroy, init_from_env, rank_and_world_size
 from ganaug.errors import CheckpointError, DataError, UserError
