@@ -11,13 +11,8 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
+from ganaug.constants import ARCHS, AUGS, GAN_FITS, LOSSES, PRESETS
 from ganaug.errors import UserError
-
-ARCHS = ("dcgan", "stylegan2", "fastgan")
-PRESETS = ("tiny", "cpu", "gpu")
-AUGS = ("ada", "fixed", "diffaug", "none")
-LOSSES = ("nonsaturating", "hinge")
-FITS = ("auto", "pad", "resize")
 
 
 @dataclass
@@ -127,7 +122,6 @@ class TrainConfig:
     # pad when the data's side is at least 3/4 of the GAN's (28 -> 32, 224 -> 256), otherwise resize
     crop_to: list[int] | None = None  # set at training start when the data was padded: [H, W] to crop back to
     collapse_window: int = 3  # ticks of D loss ~ 0 with G loss rising before warning
-    nan_check: bool = True
 
     def __post_init__(self) -> None:
         if isinstance(self.network, dict):
@@ -140,8 +134,8 @@ class TrainConfig:
             raise UserError(f"betas must be two numbers in [0, 1), got {list(self.betas)}")
         if self.aug not in AUGS:
             raise UserError(f"unknown augmentation {self.aug!r}; choose from {', '.join(AUGS)}")
-        if self.fit not in FITS:
-            raise UserError(f"unknown fit {self.fit!r}; choose from {', '.join(FITS)}")
+        if self.fit not in GAN_FITS:
+            raise UserError(f"unknown fit {self.fit!r}; choose from {', '.join(GAN_FITS)}")
         if self.loss not in LOSSES:
             raise UserError(f"unknown loss {self.loss!r}; choose from {', '.join(LOSSES)}")
         if self.batch_size < 1 or self.kimg <= 0:
@@ -180,6 +174,8 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        """Rebuild a saved config. Keys this version does not know are ignored, so snapshots of earlier
+        versions still load (e.g. their ``nan_check``: removed because nothing ever read it)."""
         known = {f.name for f in fields(cls)}
         d = {k: v for k, v in d.items() if k in known}
         d["network"] = NetworkConfig.from_dict(d.get("network", {}))

@@ -20,11 +20,11 @@ from typing import Any
 
 from ganaug import __version__
 from ganaug.benchmarking.options import pipeline_defaults
+from ganaug.constants import FEATURE_KINDS, STAGES
 from ganaug.errors import UserError
 from ganaug.locking import run_lock
 from ganaug.utils import atomic_write_json, read_json
 
-STAGES = ("inspect", "split", "train", "generate", "evaluate", "benchmark", "report")
 # What each stage reads: those stages must have run (now or before) in this run folder.
 REQUIRES = {"train": ("split",), "generate": ("train",), "evaluate": ("split", "generate"),
             "benchmark": ("split", "generate")}
@@ -189,7 +189,7 @@ def validate_generate(g: dict[str, Any]) -> None:
 
 
 def validate_evaluate(e: dict[str, Any]) -> None:
-    _string("evaluate", "features", e["features"], choices=("trained", "inception", "pixels"))
+    _string("evaluate", "features", e["features"], choices=FEATURE_KINDS)
     _string("evaluate", "inception", e["inception"], optional=True)
 
 

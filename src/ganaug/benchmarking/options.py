@@ -10,11 +10,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from ganaug.constants import BALANCE, BASELINES, CLASSIFIERS
 from ganaug.errors import UserError
-
-BASELINES = ("classic", "oversample", "weighted", "balanced_sampling", "smote", "synthetic_only")
-BALANCE = ("keep", "fix")
-CLASSIFIERS = ("smallcnn", "resnet18", "resnet50")
 
 
 @dataclass(frozen=True)
@@ -132,4 +129,4 @@ def options_from(options: BenchmarkOptions | Mapping[str, Any] | None = None, **
     return BenchmarkOptions.from_mapping(base)
 
 
-__all__ = ["BALANCE", "BASELINES", "CLASSIFIERS", "BenchmarkOptions", "options_from", "pipeline_defaults"]
+__all__ = ["BenchmarkOptions", "options_from", "pipeline_defaults"]

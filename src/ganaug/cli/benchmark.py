@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
-from ganaug.benchmarking.options import BASELINES, CLASSIFIERS, BenchmarkOptions
+from ganaug.benchmarking.options import BenchmarkOptions
 from ganaug.cli import cli
+from ganaug.constants import BALANCE, BASELINES, CLASSIFIERS
 
 D = BenchmarkOptions()  # the defaults, shared with the API and `ganaug run`
 
@@ -88,7 +89,7 @@ def _parse_baselines(ctx, param, value: str) -> list[str]:
               help="Seeds per arm (0..N-1).")
 @click.option(
     "--balance",
-    type=click.Choice(["keep", "fix"]),
+    type=click.Choice(BALANCE),
     default=D.balance,
     show_default=True,
     help="keep: synthetic images in the real class proportions; fix: rare classes first.",

@@ -7,8 +7,7 @@ from pathlib import Path
 import click
 
 from ganaug.cli import cli
-
-FEATURES = ("trained", "inception", "pixels")  # ganaug.metrics.features.FEATURE_KINDS (not imported: no torch here)
+from ganaug.constants import FEATURE_KINDS
 
 
 @cli.command("evaluate")
@@ -16,7 +15,7 @@ FEATURES = ("trained", "inception", "pixels")  # ganaug.metrics.features.FEATURE
               help="Synthetic images: an .npz (ImageSet.save_npz) or a folder of class sub-folders of PNGs.")
 @click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Prepared data folder (from `ganaug prepare`): its train/val/test split is used.")
-@click.option("--features", type=click.Choice(FEATURES), default=None,
+@click.option("--features", type=click.Choice(FEATURE_KINDS), default=None,
               help="trained: a classifier trained on the training split (offline; compare within one dataset "
                    "only); inception: standard FID Inception-v3 (needs its weights file); pixels: raw pixels. "
                    "[default: inception if --inception is given, else trained]")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ganaug.cli import GanaugError, cli
+from ganaug.constants import IMAGE_FITS, RESAMPLES
 
 
 @cli.command("prepare")
@@ -26,9 +27,9 @@ from ganaug.cli import GanaugError, cli
               help="Stored resolution. [default: common size, else median shorter side]")
 @click.option("--channels", type=click.Choice(["1", "3"]), default=None,
               help="Stored channels. [default: 1 if every image is grayscale, else 3]")
-@click.option("--fit", type=click.Choice(["center-crop", "pad", "stretch"]), default="center-crop",
+@click.option("--fit", type=click.Choice(IMAGE_FITS), default="center-crop",
               show_default=True, help="How non-matching aspect ratios are handled.")
-@click.option("--resample", type=click.Choice(["lanczos", "bicubic", "bilinear", "box", "hamming", "nearest"]),
+@click.option("--resample", type=click.Choice(RESAMPLES),
               default="lanczos", show_default=True, help="Resize filter.")
 @click.option("--overwrite", is_flag=True, help="Redo an existing prepared folder made with other options.")
 def prepare_command(data, out, builtin, csv_path, seed, val, test, per_class_limit, imbalance, resolution,

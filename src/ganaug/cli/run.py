@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ganaug.cli import cli
-from ganaug.pipeline import STAGES
+from ganaug.constants import ARCHS, PRESETS, STAGES
 
 
 @cli.command("run")
@@ -18,8 +18,8 @@ from ganaug.pipeline import STAGES
 @click.option("--force", help="Comma-separated stages to recompute even if up to date.")
 @click.option("--set", "sets", multiple=True, metavar="SECTION.KEY=VALUE",
               help="Override a config value, e.g. --set gan.kimg=20 --set benchmark.seeds=3 (repeatable).")
-@click.option("--arch", type=click.Choice(["dcgan", "stylegan2", "fastgan"]), help="Shortcut for --set gan.arch=...")
-@click.option("--preset", type=click.Choice(["tiny", "cpu", "gpu"]), help="Shortcut for --set gan.preset=...")
+@click.option("--arch", type=click.Choice(ARCHS), help="Shortcut for --set gan.arch=...")
+@click.option("--preset", type=click.Choice(PRESETS), help="Shortcut for --set gan.preset=...")
 @click.option("--kimg", type=float, help="Shortcut for --set gan.kimg=...")
 @click.option("--budget", help="GAN time budget (15m, 90s, 1h, off): shortcut for --set gan.budget=...")
 @click.option("--seeds", type=click.IntRange(min=1), help="Shortcut for --set benchmark.seeds=...")

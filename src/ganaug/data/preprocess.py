@@ -24,8 +24,8 @@ from typing import Literal
 
 import numpy as np
 
-FITS = ("center-crop", "pad", "stretch")
-RESAMPLES = ("lanczos", "bicubic", "bilinear", "box", "hamming", "nearest")
+from ganaug.constants import IMAGE_FITS as FITS
+from ganaug.constants import RESAMPLES
 
 Fit = Literal["center-crop", "pad", "stretch"]
 Size = int | tuple[int, int]  # int: square; tuple: (height, width)
