@@ -8,6 +8,7 @@ import click
 
 from ganaug.cli import cli
 from ganaug.constants import FEATURE_KINDS
+from ganaug.errors import UserError
 
 
 @cli.command("evaluate")
@@ -91,7 +92,6 @@ def load_synthetic(path: Path, like=None):
     """An ImageSet from an .npz (ImageSet.save_npz) or any source `ganaug.load` reads (a class folder
     of PNGs, a zip...), loaded at ``like``'s size and channels."""
     from ganaug.data.imageset import ImageSet
-    from ganaug.errors import UserError
 
     path = Path(path)
     if path.is_file() and path.suffix.lower() == ".npz":

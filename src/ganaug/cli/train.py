@@ -8,6 +8,7 @@ import click
 
 from ganaug.cli import cli
 from ganaug.constants import ARCHS, AUGS, GAN_FITS, LOSSES, PRESETS
+from ganaug.errors import UserError
 
 
 @cli.command("train")
@@ -109,7 +110,6 @@ def train_cmd(data, arch, preset, out, classes, unconditional, resume, transfer,
 def _check_budget(value):
     """--budget: refuse a value that is not a duration before anything runs."""
     from ganaug.budget import parse_budget
-    from ganaug.errors import UserError
 
     if value is not None:
         try:
