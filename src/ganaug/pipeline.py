@@ -14,7 +14,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,11 +47,12 @@ def _fingerprint(*parts: Any) -> str:
 
 @dataclass
 class PipelineResult:
+    """What ``ganaug.run`` returns: each stage's record, the report and the benchmark's one-line verdict."""
+
     run_dir: Path
     stages: dict[str, dict[str, Any]]
     report: Path | None = None
     verdict: str | None = None
-    results: dict[str, Any] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         done = ", ".join(f"{k}:{v.get('status')}" for k, v in self.stages.items())
