@@ -8,6 +8,7 @@ import click
 
 from ganaug.benchmarking.options import BenchmarkOptions, check_fractions, options_from
 from ganaug.cli import cli
+from ganaug.cli._common import load_synthetic
 from ganaug.constants import BALANCE, BASELINES, CLASSIFIERS
 from ganaug.errors import UserError
 
@@ -19,16 +20,6 @@ def _load_prepared(path: str):
     from ganaug.data.split import load_prepared
 
     return load_prepared(path)
-
-
-def _load_synthetic(path: str):
-    from ganaug.data.imageset import ImageSet
-
-    if str(path).endswith(".npz"):
-        return ImageSet.load_npz(path)
-    from ganaug.data.sources import load
-
-    return load(path).imageset
 
 
 def _default_out(synthetic: str | None, data_dir: str) -> Path:
@@ -157,7 +148,7 @@ def benchmark_cmd(data_dir, synthetic, out, dry_run, quiet, **options):
 
     opts = options_from(**options)
     prepared = _load_prepared(data_dir)
-    syn = _load_synthetic(synthetic) if synthetic else None
+    syn = load_synthetic(synthetic) if synthetic else None
     if out is None:
         out = str(_default_out(synthetic, data_dir))
     if dry_run:

@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 
 from ganaug.cli import cli
+from ganaug.cli._common import load_synthetic
 from ganaug.constants import FEATURE_KINDS
-from ganaug.errors import UserError
 
 
 @cli.command("evaluate")
@@ -56,7 +56,7 @@ def evaluate_cmd(synthetic, data_dir, features, inception, out, device, k, kid_s
 
     features = features or ("inception" if inception is not None else "trained")
     data = _load_prepared(data_dir)
-    synth = load_synthetic(synthetic, data.train)
+    synth = load_synthetic(synthetic, like=data.train)
     if out is None:
         out = default_out(synthetic, "eval")
     if not quiet:
@@ -86,23 +86,3 @@ def _load_prepared(data_dir: Path):
     except ImportError as e:
         raise UserError(f"cannot read prepared data folders in this installation ({e})") from e
     return load_prepared(data_dir)
-
-
-def load_synthetic(path: Path, like=None):
-    """An ImageSet from an .npz (ImageSet.save_npz) or any source `ganaug.load` reads (a class folder
-    of PNGs, a zip...), loaded at ``like``'s size and channels."""
-    from ganaug.data.imageset import ImageSet
-
-    path = Path(path)
-    if path.is_file() and path.suffix.lower() == ".npz":
-        return ImageSet.load_npz(path)
-    try:
-        from ganaug.data.sources import load
-    except ImportError as e:
-        raise UserError(f"cannot read {path} in this installation ({e}); pass an .npz instead") from e
-    kwargs = {}
-    if like is not None:
-        h, w = like.resolution
-        kwargs = {"resolution": h if h == w else (h, w), "channels": like.channels}
-    loaded = load(str(path), **kwargs)
-    return getattr(loaded, "imageset", loaded)
