@@ -391,7 +391,7 @@ def test_cli_benchmark(splits, tmp_path, monkeypatch):
         "--synthetic",
         str(tmp_path / "syn.npz"),
         "--fractions",
-        "0,50",
+        "0,0.5",
         "--seeds",
         "1",
         "--epochs",
@@ -417,7 +417,7 @@ def test_cli_benchmark(splits, tmp_path, monkeypatch):
     assert r.exit_code == 0, r.output
     assert "real + 50 % synthetic" in r.output and (tmp_path / "o" / "benchmark" / "benchmark.png").is_file()
     r = CliRunner().invoke(cli, args[:-1] + ["--fractions", "0,x"])
-    assert r.exit_code != 0 and "percentages" in r.output
+    assert r.exit_code != 0 and "comma-separated fractions" in r.output
 
 
 def test_bad_option_values_are_user_errors(splits):
@@ -454,7 +454,7 @@ def test_cli_default_out_is_outside_a_generate_folder(splits, tmp_path, monkeypa
     (syn / "manifest.csv").write_text("file,kind\n")
     splits.synthetic.save_npz(syn / "images.npz")
     r = CliRunner().invoke(cli, ["benchmark", "--data", str(tmp_path / "prep"), "--synthetic", str(syn / "images.npz"),
-                                 "--fractions", "0,50", "--seeds", "1", "--epochs", "1", "--min-steps", "0",
+                                 "--fractions", "0,0.5", "--seeds", "1", "--epochs", "1", "--min-steps", "0",
                                  "--jobs", "1", "--baselines", "none",
                                  "--device", "cpu", "-q"])
     assert r.exit_code == 0, r.output
@@ -598,15 +598,15 @@ def test_no_real_only_classifier_collapses_on_90_real_images():
 def test_one_set_of_defaults_for_api_cli_and_pipeline():
     from ganaug.benchmarking import BenchmarkOptions
     from ganaug.cli.benchmark import benchmark_cmd
-    from ganaug.pipeline import DEFAULTS
+    from ganaug.config import PipelineConfig
 
     d = BenchmarkOptions()
     cli_defaults = {p.name: p.default for p in benchmark_cmd.params}
     assert cli_defaults["seeds"] == d.seeds and cli_defaults["balance"] == d.balance
     assert cli_defaults["epochs"] == d.epochs and cli_defaults["min_steps"] == d.min_steps
     assert cli_defaults["jobs"] == d.jobs and cli_defaults["baselines"] == ",".join(d.baselines)
-    assert [float(x) / 100 for x in cli_defaults["fractions"].split(",")] == list(d.fractions)
-    pipe = DEFAULTS["benchmark"]
+    assert [float(x) for x in cli_defaults["fractions"].split(",")] == list(d.fractions)
+    pipe = PipelineConfig().to_dict()["benchmark"]
     assert {k: v for k, v in d.to_dict().items() if k != "device"} == pipe
     with pytest.raises(UserError, match="unknown option"):
         BenchmarkOptions.from_mapping({"epoch": 3})

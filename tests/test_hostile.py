@@ -574,7 +574,7 @@ def bench_inputs(tmp_path_factory):
 
 def _start_benchmark(root: Path, out: Path) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "ganaug", "benchmark", "--data", root / "prepared", "--synthetic",
-           root / "syn.npz", "--fractions", "0,50", "--seeds", "4", "--baselines", "none", "--epochs", "500",
+           root / "syn.npz", "--fractions", "0,0.5", "--seeds", "4", "--baselines", "none", "--epochs", "500",
            "--jobs", "2", "--device", "cpu", "--out", out, "-q"]
     p = subprocess.Popen([str(c) for c in cmd], env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True, start_new_session=True)

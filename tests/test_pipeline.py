@@ -6,8 +6,10 @@ import json
 
 import pytest
 
+from ganaug.config import PipelineConfig
+from ganaug.constants import STAGES
 from ganaug.errors import UserError
-from ganaug.pipeline import STAGES, Pipeline, load_config, run
+from ganaug.pipeline import Pipeline, run
 from test_training import blobs
 
 TINY = {
@@ -103,15 +105,15 @@ def test_changed_option_recomputes_downstream_only(data, tmp_path):
 def test_config_file_and_errors(tmp_path):
     f = tmp_path / "c.toml"
     f.write_text('[gan]\narch = "stylegan2"\nkimg = 3\n[benchmark]\nseeds = 7\n')
-    cfg = load_config(f, {"benchmark.seeds": 9})
-    assert cfg["gan"]["arch"] == "stylegan2" and cfg["gan"]["kimg"] == 3 and cfg["benchmark"]["seeds"] == 9
+    cfg = PipelineConfig.load(f, {"benchmark.seeds": 9})
+    assert cfg.gan.arch == "stylegan2" and cfg.gan.options["kimg"] == 3 and cfg.benchmark.seeds == 9
     bad = tmp_path / "bad.toml"
     bad.write_text("[benchmark]\nsedes = 3\n")
     with pytest.raises(UserError, match="unknown key 'sedes'"):
-        load_config(bad)
+        PipelineConfig.load(bad)
     y = tmp_path / "c.yaml"
     y.write_text("gan:\n  arch: dcgan\nbenchmark:\n  fractions: [0, 1.5]\n")
-    assert load_config(y)["benchmark"]["fractions"] == [0, 1.5]
+    assert PipelineConfig.load(y).to_dict()["benchmark"]["fractions"] == [0, 1.5]
     with pytest.raises(UserError, match="unknown stage"):
         run(tmp_path, out=tmp_path / "r", stages=["trian"])
 

@@ -226,9 +226,9 @@ def write_benchmark_stage(run: Path) -> dict:
 
 
 def write_pipeline_json(run: Path, stages: dict) -> None:
-    from ganaug.pipeline import DEFAULTS
+    from ganaug.config import PipelineConfig
 
-    cfg = json.loads(json.dumps(DEFAULTS))
+    cfg = PipelineConfig().to_dict()
     cfg["data"]["source"] = "data/clothes"
     atomic_write_json(run / "pipeline.json", {"version": "0.1.0", "config": cfg, "stages": stages})
 

@@ -12,7 +12,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-KINDS = ("nonsaturating", "hinge")
+from ganaug.constants import LOSSES as KINDS
 
 
 def _check(kind: str) -> None:

@@ -31,10 +31,11 @@ from ganaug.benchmarking.arms import (
     plan_arms,
     synthetic_counts,
 )
-from ganaug.benchmarking.options import BALANCE, BASELINES, BenchmarkOptions
+from ganaug.benchmarking.options import BenchmarkOptions
 from ganaug.benchmarking.result import METRIC_LABELS, METRICS, BenchmarkResult
 from ganaug.benchmarking.runner import _Data
 from ganaug.benchmarking.stats import mean_ci, paired_bootstrap, paired_diff
+from ganaug.constants import BALANCE, BASELINES
 
 __all__ = [
     "BALANCE",

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ganaug.benchmarking.options import BALANCE
+from ganaug.constants import BALANCE
 from ganaug.data.imageset import ImageSet, pixel_hash
 from ganaug.errors import UserError
 

@@ -1,6 +1,7 @@
-"""The benchmark's options: one typed dataclass shared by the API, ``ganaug benchmark`` and ``ganaug run``.
+"""The benchmark's options: one typed dataclass shared by the API, ``ganaug benchmark`` and ``ganaug run``
+(the ``[benchmark]`` section of :class:`ganaug.config.PipelineConfig`).
 
-Imports nothing heavy (the pipeline reads its defaults when the CLI starts).
+Imports nothing heavy (the CLI reads its defaults when it starts).
 """
 
 from __future__ import annotations
@@ -10,11 +11,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from ganaug.constants import BALANCE, BASELINES, CLASSIFIERS, MAX_FRACTION
 from ganaug.errors import UserError
-
-BASELINES = ("classic", "oversample", "weighted", "balanced_sampling", "smote", "synthetic_only")
-BALANCE = ("keep", "fix")
-CLASSIFIERS = ("smallcnn", "resnet18", "resnet50")
 
 
 @dataclass(frozen=True)
@@ -23,6 +21,7 @@ class BenchmarkOptions:
     learning rate and val checkpoints, all derived from the REAL training set."""
 
     fractions: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)  # synthetic images added, x |real train|
+    # (not percent: see check_fractions)
     balance: str = "fix"  # fix: rare classes first | keep: real class proportions
     seeds: int | tuple[int, ...] = 5  # number of seeds (0..n-1) or the seeds themselves
     arch: str = "smallcnn"
@@ -63,8 +62,7 @@ class BenchmarkOptions:
         except (TypeError, ValueError):
             raise UserError(f"fractions must be a list of numbers, fractions of the real training set such as "
                             f"[0, 0.5, 1.0]; got {self.fractions!r}") from None
-        if any(not math.isfinite(f) or f < 0 for f in fractions):
-            raise UserError("fractions must be >= 0")
+        check_fractions(fractions)
         baselines = self.baselines
         if isinstance(baselines, str):
             baselines = (baselines,) if baselines else ()
@@ -113,11 +111,16 @@ class BenchmarkOptions:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
 
 
-def pipeline_defaults() -> dict[str, Any]:
-    """The ``[benchmark]`` section of ``ganaug run``'s config: every option but the top-level ``device``."""
-    d = BenchmarkOptions().to_dict()
-    d.pop("device")
-    return d
+def check_fractions(fractions: tuple[float, ...]) -> None:
+    """Fractions are multiples of the real training set, everywhere (API, config files, CLI). A value
+    above MAX_FRACTION is refused as a percentage given by mistake: 25 would add 25 times the real set."""
+    if any(not math.isfinite(f) or f < 0 for f in fractions):
+        raise UserError("fractions must be >= 0")
+    too_big = [f for f in fractions if f > MAX_FRACTION]
+    if too_big:
+        f = too_big[0]
+        raise UserError(f"fractions are in 0..1 (e.g. 0.25,0.5; up to {MAX_FRACTION:g} allowed), multiples of "
+                        f"the real training set, not percentages; got {f:g} (did you mean {f / 100:g}?)")
 
 
 def options_from(options: BenchmarkOptions | Mapping[str, Any] | None = None, **kwargs: Any) -> BenchmarkOptions:
@@ -132,4 +135,4 @@ def options_from(options: BenchmarkOptions | Mapping[str, Any] | None = None, **
     return BenchmarkOptions.from_mapping(base)
 
 
-__all__ = ["BALANCE", "BASELINES", "CLASSIFIERS", "BenchmarkOptions", "options_from", "pipeline_defaults"]
+__all__ = ["BenchmarkOptions", "check_fractions", "options_from"]

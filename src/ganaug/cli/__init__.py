@@ -3,17 +3,24 @@
 Each command lives in its own module in this package and registers itself on :data:`cli`
 through the ``@cli.command`` decorator; modules are discovered at start-up, so adding a
 command never means editing this file. Commands only parse, call the library and print.
+
+Command modules import only light modules at their top (click, ganaug.constants, ganaug.config,
+ganaug.errors); each command imports the library modules it calls inside its function, because
+they load torch, numpy or PIL and ``ganaug --help`` must not wait for that (tests/test_cli.py).
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import sys
 
 import click
 
 from ganaug import __version__
+from ganaug.errors import UserError, os_error_message
+from ganaug.workers import Terminated, handle_termination
 
 
 class GanaugError(click.ClickException):
@@ -44,17 +51,12 @@ def _exit_interrupted(code: int) -> None:
     files closed; run-folder locks are released by the kernel). A normal interpreter exit would
     join the process pool's manager thread, which can wait forever on a pipe to a worker that was
     just terminated (seen as a 60 s hang after Ctrl-C under load)."""
-    import os
-
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
 
 
 def main() -> None:
-    from ganaug.errors import UserError, os_error_message
-    from ganaug.workers import Terminated, handle_termination
-
     handle_termination()  # SIGTERM unwinds like Ctrl-C: worker pools stopped, locks released, exit 143
     try:
         cli.main(standalone_mode=False)

@@ -6,8 +6,11 @@ from pathlib import Path
 
 import click
 
-from ganaug.benchmarking.options import BASELINES, CLASSIFIERS, BenchmarkOptions
+from ganaug.benchmarking.options import BenchmarkOptions, check_fractions, options_from
 from ganaug.cli import cli
+from ganaug.cli._common import load_synthetic
+from ganaug.constants import BALANCE, BASELINES, CLASSIFIERS
+from ganaug.errors import UserError
 
 D = BenchmarkOptions()  # the defaults, shared with the API and `ganaug run`
 
@@ -17,16 +20,6 @@ def _load_prepared(path: str):
     from ganaug.data.prepared import load_prepared
 
     return load_prepared(path)
-
-
-def _load_synthetic(path: str):
-    from ganaug.data.imageset import ImageSet
-
-    if str(path).endswith(".npz"):
-        return ImageSet.load_npz(path)
-    from ganaug.data.sources import load
-
-    return load(path).imageset
 
 
 def _default_out(synthetic: str | None, data_dir: str) -> Path:
@@ -42,12 +35,17 @@ def _default_out(synthetic: str | None, data_dir: str) -> Path:
 
 def _parse_fractions(ctx, param, value: str) -> list[float]:
     try:
-        pcts = [float(v) for v in value.replace(" ", "").split(",") if v]
+        fractions = [float(v) for v in value.replace(" ", "").split(",") if v]
     except ValueError:
-        raise click.BadParameter(f"expected comma-separated percentages such as 0,25,50,100, got {value!r}") from None
-    if not pcts or any(p < 0 for p in pcts):
-        raise click.BadParameter("give at least one percentage, all >= 0")
-    return [p / 100 for p in pcts]
+        raise click.BadParameter(f"expected comma-separated fractions of the real training set such as "
+                                 f"0,0.25,0.5,1, got {value!r}") from None
+    if not fractions:
+        raise click.BadParameter("give at least one fraction, such as 0,0.5")
+    try:
+        check_fractions(tuple(fractions))
+    except UserError as e:
+        raise click.BadParameter(str(e)) from None
+    return fractions
 
 
 def _parse_baselines(ctx, param, value: str) -> list[str]:
@@ -79,16 +77,17 @@ def _parse_baselines(ctx, param, value: str) -> list[str]:
 )
 @click.option(
     "--fractions",
-    default=",".join(f"{100 * f:g}" for f in D.fractions),
+    default=",".join(f"{f:g}" for f in D.fractions),
     show_default=True,
     callback=_parse_fractions,
-    help="Synthetic images added, in % of the real training set (above 100 allowed).",
+    help="Synthetic images added, as fractions of the real training set (0.5: half as many as there are real "
+    "images; above 1 allowed). Not percentages.",
 )
 @click.option("--seeds", type=click.IntRange(min=1), default=D.seeds, show_default=True,
               help="Seeds per arm (0..N-1).")
 @click.option(
     "--balance",
-    type=click.Choice(["keep", "fix"]),
+    type=click.Choice(BALANCE),
     default=D.balance,
     show_default=True,
     help="keep: synthetic images in the real class proportions; fix: rare classes first.",
@@ -119,7 +118,7 @@ def _parse_baselines(ctx, param, value: str) -> list[str]:
     help="Writes OUT/benchmark/ (resumable). Default: the folder of --synthetic (<it>-bench next to a "
     "`ganaug generate` folder, whose sub-folders are classes), else --data.",
 )
-@click.option("--device", default="auto")
+@click.option("--device", default=D.device)
 @click.option(
     "--image-size",
     type=click.IntRange(min=8),
@@ -134,27 +133,7 @@ def _parse_baselines(ctx, param, value: str) -> list[str]:
 @click.option("--finetune", is_flag=True, help="ResNets: train the whole network, not just the head.")
 @click.option("--dry-run", is_flag=True, help="Print the arms and the images each draws, then exit.")
 @click.option("-q", "--quiet", is_flag=True)
-def benchmark_cmd(
-    data_dir,
-    synthetic,
-    fractions,
-    seeds,
-    balance,
-    arch,
-    epochs,
-    min_steps,
-    batch_size,
-    lr,
-    baselines,
-    jobs,
-    out,
-    device,
-    image_size,
-    pretrained_weights,
-    finetune,
-    dry_run,
-    quiet,
-):
+def benchmark_cmd(data_dir, synthetic, out, dry_run, quiet, **options):
     """Train a classifier on real + synthetic images at several synthetic fractions, and on baselines,
     every arm for the same number of optimiser steps; choose the fraction and the best baseline on the
     validation split; compare the GAN arm with real only and with random oversampling at the same
@@ -162,44 +141,18 @@ def benchmark_cmd(
 
     \b
     Example:
-      ganaug benchmark --data prepared/ --synthetic synth/images.npz --fractions 0,25,50,100 --seeds 5 \\
+      ganaug benchmark --data prepared/ --synthetic synth/images.npz --fractions 0,0.25,0.5,1 --seeds 5 \\
           --balance fix --jobs 2 --out runs/00000-prepared-dcgan
     """
-    import numpy as np
+    from ganaug.benchmarking import benchmark
 
-    from ganaug.benchmarking import benchmark, plan_arms, resolve_budget, synthetic_counts
-    from ganaug.benchmarking.options import options_from
-
+    opts = options_from(**options)
     prepared = _load_prepared(data_dir)
-    syn = _load_synthetic(synthetic) if synthetic else None
+    syn = load_synthetic(synthetic) if synthetic else None
     if out is None:
         out = str(_default_out(synthetic, data_dir))
-
-    opts = options_from(
-        fractions=fractions, balance=balance, seeds=seeds, arch=arch, epochs=epochs, min_steps=min_steps,
-        batch_size=batch_size, lr=lr, baselines=baselines, jobs=jobs, device=device, image_size=image_size,
-        pretrained_weights=pretrained_weights, finetune=finetune,
-    )
     if dry_run:
-        train = prepared.train
-        real = np.bincount(train.labels, minlength=train.num_classes)
-        click.echo(f"real train: {train.counts()}  val: {len(prepared.val)}  test: {len(prepared.test)}")
-        if syn is not None:
-            click.echo(f"synthetic pool: {syn.counts()}")
-        for a in plan_arms(fractions, baselines, syn is not None):
-            s = synthetic_counts(a, real, balance)
-            extra = (
-                f"  synthetic per class: {dict(zip(train.class_names, s.tolist()))}"
-                if a.uses_synthetic
-                else ""
-            )
-            click.echo(f"  {a.name:<18} {a.label}{extra}")
-        if syn is not None and any(a.kind == "mix" for a in plan_arms(fractions, baselines, True)):
-            click.echo("  oversample_at<P>   random oversampling with the synthetic counts of the fraction "
-                       "chosen on validation")
-        b = resolve_budget(train, opts)
-        click.echo(f"{seeds} seeds, {arch}, {b['steps']} optimiser steps per arm (batch {b['batch_size']}, "
-                   f"lr {b['lr']:.2g}); results -> {Path(out) / 'benchmark'}")
+        _print_plan(prepared, syn, opts, Path(out))
         return
 
     res = benchmark(prepared.train, prepared.val, prepared.test, syn, opts, out=out, progress=not quiet)
@@ -213,3 +166,26 @@ def benchmark_cmd(
         f"\nresults: {bench / 'results.json'}, {bench / 'results.csv'}; plots: benchmark.png, "
         "per_class_recall.png"
     )
+
+
+def _print_plan(prepared, syn, opts: BenchmarkOptions, out: Path) -> None:
+    """--dry-run: the arms, the synthetic images each draws per class, and the step budget they share."""
+    import numpy as np
+
+    from ganaug.benchmarking import plan_arms, resolve_budget, synthetic_counts
+
+    train = prepared.train
+    real = np.bincount(train.labels, minlength=train.num_classes)
+    click.echo(f"real train: {train.counts()}  val: {len(prepared.val)}  test: {len(prepared.test)}")
+    if syn is not None:
+        click.echo(f"synthetic pool: {syn.counts()}")
+    for a in plan_arms(opts.fractions, opts.baselines, syn is not None):
+        s = synthetic_counts(a, real, opts.balance)
+        extra = f"  synthetic per class: {dict(zip(train.class_names, s.tolist()))}" if a.uses_synthetic else ""
+        click.echo(f"  {a.name:<18} {a.label}{extra}")
+    if syn is not None and any(a.kind == "mix" for a in plan_arms(opts.fractions, opts.baselines, True)):
+        click.echo("  oversample_at<P>   random oversampling with the synthetic counts of the fraction "
+                   "chosen on validation")
+    b = resolve_budget(train, opts)
+    click.echo(f"{opts.seeds} seeds, {opts.arch}, {b['steps']} optimiser steps per arm (batch {b['batch_size']}, "
+               f"lr {b['lr']:.2g}); results -> {out / 'benchmark'}")

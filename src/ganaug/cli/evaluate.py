@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 
 from ganaug.cli import cli
-
-FEATURES = ("trained", "inception", "pixels")  # ganaug.metrics.features.FEATURE_KINDS (not imported: no torch here)
+from ganaug.cli._common import load_synthetic
+from ganaug.constants import FEATURE_KINDS
 
 
 @cli.command("evaluate")
@@ -16,7 +16,7 @@ FEATURES = ("trained", "inception", "pixels")  # ganaug.metrics.features.FEATURE
               help="Synthetic images: an .npz (ImageSet.save_npz) or a folder of class sub-folders of PNGs.")
 @click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Prepared data folder (from `ganaug prepare`): its train/val/test split is used.")
-@click.option("--features", type=click.Choice(FEATURES), default=None,
+@click.option("--features", type=click.Choice(FEATURE_KINDS), default=None,
               help="trained: a classifier trained on the training split (offline; compare within one dataset "
                    "only); inception: standard FID Inception-v3 (needs its weights file); pixels: raw pixels. "
                    "[default: inception if --inception is given, else trained]")
@@ -56,7 +56,7 @@ def evaluate_cmd(synthetic, data_dir, features, inception, out, device, k, kid_s
 
     features = features or ("inception" if inception is not None else "trained")
     data = _load_prepared(data_dir)
-    synth = load_synthetic(synthetic, data.train)
+    synth = load_synthetic(synthetic, like=data.train)
     if out is None:
         out = default_out(synthetic, "eval")
     if not quiet:
@@ -86,24 +86,3 @@ def _load_prepared(data_dir: Path):
     except ImportError as e:
         raise UserError(f"cannot read prepared data folders in this installation ({e})") from e
     return load_prepared(data_dir)
-
-
-def load_synthetic(path: Path, like=None):
-    """An ImageSet from an .npz (ImageSet.save_npz) or any source `ganaug.load` reads (a class folder
-    of PNGs, a zip...), loaded at ``like``'s size and channels."""
-    from ganaug.data.imageset import ImageSet
-    from ganaug.errors import UserError
-
-    path = Path(path)
-    if path.is_file() and path.suffix.lower() == ".npz":
-        return ImageSet.load_npz(path)
-    try:
-        from ganaug.data.sources import load
-    except ImportError as e:
-        raise UserError(f"cannot read {path} in this installation ({e}); pass an .npz instead") from e
-    kwargs = {}
-    if like is not None:
-        h, w = like.resolution
-        kwargs = {"resolution": h if h == w else (h, w), "channels": like.channels}
-    loaded = load(str(path), **kwargs)
-    return getattr(loaded, "imageset", loaded)

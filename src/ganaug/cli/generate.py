@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ganaug.cli import cli
+from ganaug.config import GenerateSection
 
 FORMATS = click.Choice(["folder", "zip", "npz"])
 
@@ -17,7 +18,8 @@ FORMATS = click.Choice(["folder", "zip", "npz"])
 @click.option("--class", "classes", multiple=True, help="Class name (repeatable) or 'all'.", default=["all"],
               show_default=True)
 @click.option("--seeds", help="Seeds, e.g. 0-499 or 1,5,9 (one image per seed and class).")
-@click.option("--trunc", "truncation", type=click.FloatRange(0, 2), default=1.0, help="Truncation psi.")
+@click.option("--trunc", "truncation", type=click.FloatRange(0, 2), default=GenerateSection.truncation,
+              help="Truncation psi.")
 @click.option("--out", type=click.Path(), required=True, help="Output folder.")
 @click.option("--format", "formats", type=FORMATS, multiple=True, default=["folder"], show_default=True,
               help="folder: class folders of PNGs (ImageFolder layout); zip: StyleGAN dataset zip; npz.")
@@ -52,7 +54,7 @@ def generate_cmd(run, n, classes, seeds, truncation, out, formats, batch_size, o
 @click.option("--out", type=click.Path(), required=True, help="Output folder for the augmented dataset.")
 @click.option("--target", default="max", show_default=True,
               help="'max' (majority count), a count (e.g. 500), or a ratio of the majority (e.g. 0.8).")
-@click.option("--trunc", "truncation", type=click.FloatRange(0, 2), default=1.0)
+@click.option("--trunc", "truncation", type=click.FloatRange(0, 2), default=GenerateSection.truncation)
 @click.option("--format", "formats", type=FORMATS, multiple=True, default=["folder"], show_default=True)
 @click.option("--filter/--no-filter", "quality_filter", default=False,
               help="Drop synthetic images a real-data classifier assigns to another class or with low confidence.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ganaug.cli import cli
+from ganaug.config import TrainConfig
 
 
 @cli.command("import-nvlabs")
@@ -28,7 +29,6 @@ def import_nvlabs_cmd(pkl, out, class_names):
       ganaug train prepared/ --transfer pretrained/brecahad --freeze-d 4 --resolution 512
     """
     from ganaug.checkpoint import import_nvlabs, load_snapshot
-    from ganaug.config import TrainConfig
 
     names = [s.strip() for s in class_names.split(",")] if class_names else None
     path = import_nvlabs(pkl, out, class_names=names)

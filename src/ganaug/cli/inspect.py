@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ganaug.cli import GanaugError, cli
+from ganaug.errors import UserError
 
 
 @cli.command("inspect")
@@ -33,7 +34,6 @@ def inspect_command(data: str, csv_path: str | None, json_out: str | None, resol
       ganaug inspect builtin:fashion-demo
     """
     from ganaug.data.sources import inspect
-    from ganaug.errors import UserError
     from ganaug.utils import atomic_write_json
 
     try:

@@ -5,6 +5,11 @@ from __future__ import annotations
 import click
 
 from ganaug.cli import GanaugError, cli
+from ganaug.config import DataSection
+from ganaug.constants import IMAGE_FITS, RESAMPLES
+from ganaug.errors import UserError
+
+D = DataSection()  # the split's defaults, shared with `ganaug run`'s [data] section
 
 
 @cli.command("prepare")
@@ -13,10 +18,10 @@ from ganaug.cli import GanaugError, cli
 @click.option("--builtin", default=None, help="Use an embedded data set instead of DATA (e.g. fashion-demo).")
 @click.option("--csv", "csv_path", type=click.Path(exists=True, dir_okay=False), default=None,
               help="filename,label CSV for a flat folder of images.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split.")
-@click.option("--val", type=click.FloatRange(0, 1, max_open=True), default=0.15, show_default=True,
+@click.option("--seed", type=int, default=D.seed, show_default=True, help="Seed of the split.")
+@click.option("--val", type=click.FloatRange(0, 1, max_open=True), default=D.val, show_default=True,
               help="Validation fraction (per class).")
-@click.option("--test", type=click.FloatRange(0, 1, max_open=True), default=0.2, show_default=True,
+@click.option("--test", type=click.FloatRange(0, 1, max_open=True), default=D.test, show_default=True,
               help="Test fraction (per class); ignored when the data has a predefined test partition.")
 @click.option("--per-class-limit", type=click.IntRange(0), default=None,
               help="Scarcity: keep at most N TRAINING images per class (val/test untouched).")
@@ -26,9 +31,9 @@ from ganaug.cli import GanaugError, cli
               help="Stored resolution. [default: common size, else median shorter side]")
 @click.option("--channels", type=click.Choice(["1", "3"]), default=None,
               help="Stored channels. [default: 1 if every image is grayscale, else 3]")
-@click.option("--fit", type=click.Choice(["center-crop", "pad", "stretch"]), default="center-crop",
+@click.option("--fit", type=click.Choice(IMAGE_FITS), default="center-crop",
               show_default=True, help="How non-matching aspect ratios are handled.")
-@click.option("--resample", type=click.Choice(["lanczos", "bicubic", "bilinear", "box", "hamming", "nearest"]),
+@click.option("--resample", type=click.Choice(RESAMPLES),
               default="lanczos", show_default=True, help="Resize filter.")
 @click.option("--overwrite", is_flag=True, help="Redo an existing prepared folder made with other options.")
 def prepare_command(data, out, builtin, csv_path, seed, val, test, per_class_limit, imbalance, resolution,
@@ -45,7 +50,6 @@ def prepare_command(data, out, builtin, csv_path, seed, val, test, per_class_lim
       ganaug prepare fashion/ --out scarce/ --imbalance "shirt=20" --seed 1
     """
     from ganaug.data.prepared import prepare
-    from ganaug.errors import UserError
 
     try:
         prepared = prepare(data, out, builtin=builtin, seed=seed, val=val, test=test,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from ganaug.cli import cli
@@ -25,8 +27,6 @@ def report_cmd(run_dir, out):
       ganaug report demo-run
       ganaug report runs/cells --out cells-report.html
     """
-    from pathlib import Path
-
     from ganaug.reporting import build_report
 
     path = build_report(run_dir, out)

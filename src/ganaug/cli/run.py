@@ -2,29 +2,40 @@
 
 from __future__ import annotations
 
+import json
+
 import click
 
 from ganaug.cli import cli
-from ganaug.pipeline import STAGES
+from ganaug.config import PipelineConfig
+from ganaug.constants import ARCHS, PRESETS, RUN_DIR, STAGES
+
+# The defaults the help shows. The shortcut options default to None so that a value in --config is not
+# overridden by one the user never typed; PipelineConfig.load applies the defaults.
+D = PipelineConfig()
 
 
 @cli.command("run")
 @click.argument("data", required=False)
 @click.option("--builtin", type=click.Choice(["fashion-demo"]), help="Use an embedded dataset instead of DATA.")
-@click.option("--out", type=click.Path(), default="ganaug-run", help="The run folder (re-run to resume).")
+@click.option("--out", type=click.Path(), default=RUN_DIR, help="The run folder (re-run to resume).")
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False),
               help="TOML/YAML/JSON with sections data, gan, generate, evaluate, benchmark.")
 @click.option("--stages", help=f"Comma-separated subset of: {','.join(STAGES)}.")
 @click.option("--force", help="Comma-separated stages to recompute even if up to date.")
 @click.option("--set", "sets", multiple=True, metavar="SECTION.KEY=VALUE",
               help="Override a config value, e.g. --set gan.kimg=20 --set benchmark.seeds=3 (repeatable).")
-@click.option("--arch", type=click.Choice(["dcgan", "stylegan2", "fastgan"]), help="Shortcut for --set gan.arch=...")
-@click.option("--preset", type=click.Choice(["tiny", "cpu", "gpu"]), help="Shortcut for --set gan.preset=...")
-@click.option("--kimg", type=float, help="Shortcut for --set gan.kimg=...")
-@click.option("--budget", help="GAN time budget (15m, 90s, 1h, off): shortcut for --set gan.budget=...")
-@click.option("--seeds", type=click.IntRange(min=1), help="Shortcut for --set benchmark.seeds=...")
-@click.option("--jobs", type=click.IntRange(min=1), help="Shortcut for --set benchmark.jobs=...")
-@click.option("--device", help="auto, cpu, cuda ...")
+@click.option("--arch", type=click.Choice(ARCHS), help=f"Shortcut for --set gan.arch=...  [default: {D.gan.arch}]")
+@click.option("--preset", type=click.Choice(PRESETS),
+              help=f"Shortcut for --set gan.preset=...  [default: {D.gan.preset}]")
+@click.option("--kimg", type=float, help="Shortcut for --set gan.kimg=...  [default: the preset's]")
+@click.option("--budget", help="GAN time budget (15m, 90s, 1h, off): shortcut for --set gan.budget=...  "
+              "[default: the preset's]")
+@click.option("--seeds", type=click.IntRange(min=1),
+              help=f"Shortcut for --set benchmark.seeds=...  [default: {D.benchmark.seeds}]")
+@click.option("--jobs", type=click.IntRange(min=1),
+              help=f"Shortcut for --set benchmark.jobs=...  [default: {D.benchmark.jobs}]")
+@click.option("--device", help=f"auto, cpu, cuda ...  [default: {D.device}]")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 def run_cmd(data, builtin, out, config_file, stages, force, sets, arch, preset, kimg, budget, seeds, jobs, device,
             quiet):
@@ -40,27 +51,12 @@ def run_cmd(data, builtin, out, config_file, stages, force, sets, arch, preset, 
       ganaug run data/cells --out runs/cells --arch stylegan2 --kimg 200 --set benchmark.seeds=10
       ganaug run data/cells --out runs/cells --stages benchmark,report
     """
-    import json
-
     from ganaug.pipeline import run
 
     if builtin and data:
         raise click.UsageError("give DATA or --builtin, not both")
     source = f"builtin:{builtin}" if builtin else data
-    overrides = {}
-    for item in sets:
-        if "=" not in item:
-            raise click.UsageError(f"--set {item!r}: expected SECTION.KEY=VALUE")
-        key, raw = item.split("=", 1)
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
-        overrides[key.strip()] = value
-    if budget is not None:
-        from ganaug.budget import parse_budget
-
-        parse_budget(budget)  # a bad value is refused before any stage runs
+    overrides = _parse_sets(sets)
     for key, value in (("gan.arch", arch), ("gan.preset", preset), ("gan.kimg", kimg), ("gan.budget", budget),
                        ("benchmark.seeds", seeds), ("benchmark.jobs", jobs), ("device", device)):
         if value is not None:
@@ -74,3 +70,18 @@ def run_cmd(data, builtin, out, config_file, stages, force, sets, arch, preset, 
         click.secho(f"report: {result.report.resolve()}", bold=True)
     if result.verdict:
         click.secho(f"verdict: {result.verdict}", bold=True)
+
+
+def _parse_sets(sets: tuple[str, ...]) -> dict[str, object]:
+    """--set SECTION.KEY=VALUE: VALUE is read as JSON (numbers, lists, true/false), else kept as text."""
+    overrides: dict[str, object] = {}
+    for item in sets:
+        if "=" not in item:
+            raise click.UsageError(f"--set {item!r}: expected SECTION.KEY=VALUE")
+        key, raw = item.split("=", 1)
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        overrides[key.strip()] = value
+    return overrides

@@ -7,7 +7,8 @@ import os
 import click
 
 from ganaug.cli import cli
-from ganaug.config import ARCHS, AUGS, LOSSES, PRESETS
+from ganaug.constants import ARCHS, AUGS, GAN_FITS, LOSSES, PRESETS
+from ganaug.errors import UserError
 
 
 @cli.command("train")
@@ -47,7 +48,7 @@ from ganaug.config import ARCHS, AUGS, LOSSES, PRESETS
               help="Add x-flipped copies of the training images (doubles a tiny set; flips only).")
 @click.option("--multiply", type=click.IntRange(min=1),
               help="Classic-augment the training images xN first (rotations/crops leak into G; prefer --mirror).")
-@click.option("--fit", type=click.Choice(["auto", "pad", "resize"]), default=None,
+@click.option("--fit", type=click.Choice(GAN_FITS), default=None,
               help="How data smaller than the GAN's resolution meets it: pad (mirrored borders, generated images "
                    "cropped back: lossless), resize, or auto (pad when the data is >= 3/4 of the GAN's size).")
 @click.option("--balanced-sampling/--natural-sampling", "balanced_sampling", default=None,
@@ -109,7 +110,6 @@ def train_cmd(data, arch, preset, out, classes, unconditional, resume, transfer,
 def _check_budget(value):
     """--budget: refuse a value that is not a duration before anything runs."""
     from ganaug.budget import parse_budget
-    from ganaug.errors import UserError
 
     if value is not None:
         try:

@@ -25,11 +25,10 @@ from typing import Literal
 import numpy as np
 from PIL import Image, ImageOps
 
+from ganaug.constants import IMAGE_FITS as FITS
+from ganaug.constants import RESAMPLES
 from ganaug.data.imageset import ImageSet
 from ganaug.errors import DataError, UserError
-
-FITS = ("center-crop", "pad", "stretch")
-RESAMPLES = ("lanczos", "bicubic", "bilinear", "box", "hamming", "nearest")
 
 Fit = Literal["center-crop", "pad", "stretch"]
 Size = int | tuple[int, int]  # int: square; tuple: (height, width)

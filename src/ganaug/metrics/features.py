@@ -26,12 +26,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from ganaug.constants import FEATURE_KINDS
 from ganaug.data.imageset import ImageSet, as_uint8_images
 from ganaug.data.preprocess import convert_channels, resize_array
 from ganaug.data.preprocess import resize_imageset as data_resize_imageset
 from ganaug.errors import UserError
 
-FEATURE_KINDS = ("trained", "inception", "pixels")
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
 INCEPTION_URL = "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/" + INCEPTION_FILE
 INCEPTION_ENV = "GANAUG_INCEPTION"

@@ -27,9 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganaug.constants import CLASSIFIERS as ARCHS
 from ganaug.errors import UserError
-
-ARCHS = ("smallcnn", "resnet18", "resnet50")
 
 # File names torchvision uses for its ImageNet weights (torch hub cache, "checkpoints/").
 HUB_WEIGHT_FILES: dict[str, tuple[str, ...]] = {
