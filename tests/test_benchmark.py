@@ -15,11 +15,10 @@ from ganaug import classify
 from ganaug.benchmarking import (
     Arm,
     BenchmarkResult,
-    _Data,
-    _match_synthetic,
     allocate_synthetic,
     arm_train_set,
     benchmark,
+    match_synthetic,
     matched_arm,
     mean_ci,
     paired_bootstrap,
@@ -138,19 +137,19 @@ def test_allocate_fix():
 
 
 def test_arm_train_sets(splits):
-    data = _Data(splits.train, splits.val, splits.test, splits.synthetic, {"balance": "fix"}, "x", "y")
-    s = arm_train_set(Arm("synth50", "mix", 0.5), 0, data)
+    data = (splits.train, splits.synthetic, "fix")
+    s = arm_train_set(Arm("synth50", "mix", 0.5), 0, *data)
     assert np.bincount(s.labels).tolist() == [16, 8 + 5, 4 + 9]  # budget round(0.5 x 28) = 14: level 13
     # Nested and deterministic: the 50 % draw is part of the 100 % one; same seed, same images.
-    big = arm_train_set(Arm("synth100", "mix", 1.0), 0, data)
+    big = arm_train_set(Arm("synth100", "mix", 1.0), 0, *data)
     assert set(s.paths) <= set(big.paths)
-    assert arm_train_set(Arm("synth50", "mix", 0.5), 0, data).paths == s.paths
-    assert arm_train_set(Arm("synth50", "mix", 0.5), 1, data).paths != s.paths
-    only = arm_train_set(Arm("synthetic_only", "synthetic_only", 1.0), 0, data)
+    assert arm_train_set(Arm("synth50", "mix", 0.5), 0, *data).paths == s.paths
+    assert arm_train_set(Arm("synth50", "mix", 0.5), 1, *data).paths != s.paths
+    only = arm_train_set(Arm("synthetic_only", "synthetic_only", 1.0), 0, *data)
     assert np.bincount(only.labels).tolist() == [10, 9, 9] and all(p.startswith("syn") for p in only.paths)
-    over = arm_train_set(Arm("oversample", "oversample"), 0, data)
+    over = arm_train_set(Arm("oversample", "oversample"), 0, *data)
     assert np.bincount(over.labels).tolist() == [16, 16, 16] and set(over.paths) <= set(splits.train.paths)
-    sm = arm_train_set(Arm("smote", "smote"), 0, data)
+    sm = arm_train_set(Arm("smote", "smote"), 0, *data)
     assert np.bincount(sm.labels).tolist() == [16, 16, 16] and sm.images.dtype == np.uint8
 
 
@@ -163,11 +162,11 @@ def test_pool_too_small(splits):
 def test_synthetic_resized_and_remapped(splits):
     big = make_set([2, 2, 2], size=32, seed=5)
     big = ImageSet(np.repeat(big.images, 3, axis=1), 2 - big.labels, ["c", "b", "a"])
-    m = _match_synthetic(big, splits.train)
+    m = match_synthetic(big, splits.train)
     assert m.images.shape == (6, 1, 16, 16)
     assert m.class_names == ["a", "b", "c"] and m.labels.tolist() == [0, 0, 1, 1, 2, 2]
     with pytest.raises(UserError, match="classes the real data lacks"):
-        _match_synthetic(ImageSet(big.images, big.labels, ["x", "b", "a"]), splits.train)
+        match_synthetic(ImageSet(big.images, big.labels, ["x", "b", "a"]), splits.train)
 
 
 def test_plan_arms():
@@ -228,6 +227,21 @@ def test_ci_and_paired_diff_by_hand(run1):
             assert s["diff_ci_high"] == pytest.approx(d.mean() + dh)
         rec = [stored[(arm, s)]["per_class_recall"][2] for s in range(SEEDS)]
         assert res.summary[arm]["recall/c"]["mean"] == pytest.approx(np.mean(rec))
+
+
+def test_mean_ci_and_paired_diff_match_scipy():
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(0.7, 0.05, 7), rng.normal(0.68, 0.05, 7)
+    for conf in (0.9, 0.95):
+        m = mean_ci(x, conf)
+        lo, hi = stats.t.interval(conf, len(x) - 1, loc=np.mean(x), scale=stats.sem(x))
+        assert abs(m["ci_low"] - lo) < 1e-9 and abs(m["ci_high"] - hi) < 1e-9
+        d = paired_diff(dict(enumerate(x)), dict(enumerate(y)), conf)
+        ci = stats.ttest_rel(x, y).confidence_interval(conf)
+        assert abs(d["diff_ci_low"] - ci.low) < 1e-9 and abs(d["diff_ci_high"] - ci.high) < 1e-9
+        assert abs(d["diff_p"] - stats.ttest_rel(x, y).pvalue) < 1e-9
+    same = mean_ci([0.5, 0.5, 0.5])  # zero spread: the interval is the value itself
+    assert same["ci_low"] == same["ci_high"] == 0.5
 
 
 def test_statistics_helpers():
@@ -540,8 +554,8 @@ def test_results_json_holds_the_comparisons(run1):
 
 
 def test_oversampling_control_copies_real_images(splits):
-    data = _Data(splits.train, splits.val, splits.test, splits.synthetic, {"balance": "fix"}, "x", "y")
-    ctrl = arm_train_set(matched_arm(Arm("synth50", "mix", 0.5)), 3, data)
+    data = (splits.train, splits.synthetic, "fix")
+    ctrl = arm_train_set(matched_arm(Arm("synth50", "mix", 0.5)), 3, *data)
     assert np.bincount(ctrl.labels).tolist() == [16, 8 + 5, 4 + 9]  # as the 50 % synthetic arm
     real_h = {pixel_hash(x) for x in splits.train.images}
     assert {pixel_hash(x) for x in ctrl.images} == real_h

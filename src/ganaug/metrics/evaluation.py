@@ -35,11 +35,10 @@ from ganaug.metrics.distribution import fid, kid, matched, prdc
 from ganaug.metrics.features import make_extractor, resize_imageset
 from ganaug.metrics.memorization import (
     MemorizationResult,
-    _nan_to_none,
     data_copying_test,
     memorization_check,
 )
-from ganaug.utils import atomic_write_json, atomic_write_text, resolve_device
+from ganaug.utils import atomic_write_json, atomic_write_text, json_safe, resolve_device
 
 # name, label in the table, better direction
 METRICS = (
@@ -128,7 +127,7 @@ class EvalResult:
                 f"{m['near_copy_count']}/{m['n_synthetic']}{out})")
 
     def to_dict(self) -> dict[str, Any]:
-        return _nan_to_none({
+        return json_safe({
             "features": self.features,
             "options": self.options,
             "counts": self.counts,

@@ -47,11 +47,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 
 from ganaug.data.imageset import ImageSet
 from ganaug.errors import UserError
 from ganaug.metrics.distribution import knn
-from ganaug.utils import atomic_write_bytes, atomic_write_json, atomic_write_text
+from ganaug.utils import (
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    json_safe,
+    png_bytes,
+    to_pil,
+)
 
 NEAR_COPY_THRESHOLD = 1.0 / 3.0  # without held-out images to calibrate on
 CALIBRATION_QUANTILE = 0.001  # with them: flag below this quantile of the held-out images' ratios
@@ -194,7 +202,7 @@ class MemorizationResult:
         atomic_write_text(path, buf.getvalue())
 
     def to_json(self, path: str | os.PathLike) -> None:
-        atomic_write_json(path, _nan_to_none(self.summary()))
+        atomic_write_json(path, json_safe(self.summary()))
 
     # -- the picture ----------------------------------------------------------------
     def closest(self, n: int = 16) -> np.ndarray:
@@ -208,8 +216,6 @@ class MemorizationResult:
 
     def grid_png(self, n: int = 16, tile: int = 112) -> bytes:
         """The picture of :meth:`save_grid` as PNG bytes (closest pairs first, near copies in red)."""
-        from PIL import Image, ImageDraw, ImageFont
-
         rows = self.closest(n)
         k = self.pixel.index.shape[1]
         font = ImageFont.load_default(size=11)
@@ -239,9 +245,7 @@ class MemorizationResult:
                     draw.rectangle([x - 2, y + cap - 2, x + tile + 1, y + cap + tile + 1], outline="red", width=2)
         if not len(rows):
             draw.text((pad, head), "no synthetic images", fill="black", font=font)
-        buf = io.BytesIO()
-        canvas.save(buf, format="PNG")
-        return buf.getvalue()
+        return png_bytes(canvas)
 
 
 def memorization_check(
@@ -444,20 +448,6 @@ def data_copying_test(
 
 def _tile(img: np.ndarray, size: int):
     """uint8 C x H x W -> an RGB PIL image scaled to fit size x size (nearest: pixels stay visible)."""
-    from PIL import Image
-
-    arr = img[0] if img.shape[0] == 1 else img.transpose(1, 2, 0)
-    im = Image.fromarray(np.ascontiguousarray(arr)).convert("RGB")
+    im = to_pil(img).convert("RGB")
     scale = size / max(im.size)
     return im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.NEAREST)
-
-
-def _nan_to_none(o: Any) -> Any:
-    """JSON has no NaN/Infinity: write null instead."""
-    if isinstance(o, dict):
-        return {k: _nan_to_none(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_nan_to_none(v) for v in o]
-    if isinstance(o, (float, np.floating)) and not math.isfinite(float(o)):
-        return None
-    return o
