@@ -190,43 +190,19 @@ def fit_classifier(
 
     # Build the model under the seed (initialisation is part of what the seed fixes).
     seed_everything(seed)
-    model = build_classifier(
-        arch,
-        train.num_classes,
-        train.channels,
-        image_size=image_size,
-        pretrained_weights=pretrained_weights,
-        finetune=finetune,
-        class_names=train.class_names,
-    ).to(dev)
+    model = build_classifier(arch, train.num_classes, train.channels, image_size=image_size,
+                             pretrained_weights=pretrained_weights, finetune=finetune,
+                             class_names=train.class_names).to(dev)
     fit = _Fit(model, train, val, dev, augment=augment, class_weight=class_weight, seed=seed, batch=batch,
                sampler=sampler, lr=lr, weight_decay=weight_decay, total=total)
 
     history: list[dict[str, Any]] = []
-    best = _Best()
+    best = fit.best
     bar = tqdm(total=total, desc=f"fit {arch}", leave=False) if progress else None
-    step = 0
     for k, stop in enumerate(checkpoints, start=1):
-        te = time.time()
-        step, train_loss, train_acc = fit.train_until(step, stop, bar)
-        logits_va = fit.val_logits()
-        val_loss = float(F.cross_entropy(logits_va, fit.y_va))
-        m = classification_metrics(val.labels, torch.softmax(logits_va, 1).numpy(), train.num_classes)
-        history.append({
-            "epoch": k,
-            "step": step,
-            "train_loss": train_loss,
-            "train_accuracy": train_acc,
-            "val_loss": val_loss,
-            "val_accuracy": m["accuracy"],
-            "val_balanced_accuracy": m["balanced_accuracy"],
-            "val_macro_f1": m["macro_f1"],
-            "lr": fit.opt.param_groups[0]["lr"],
-            "time_s": time.time() - te,
-        })
-        best.update(k, step, m["balanced_accuracy"], val_loss, logits_va, model)
+        history.append(fit.checkpoint(k, stop, bar))
         if bar is not None:
-            bar.set_postfix(val_bacc=f"{m['balanced_accuracy']:.3f}", best=best.step)
+            bar.set_postfix(val_bacc=f"{history[-1]['val_balanced_accuracy']:.3f}", best=best.step)
         if patience is not None and best.since >= patience:
             break
     if bar is not None:
@@ -235,20 +211,10 @@ def fit_classifier(
     assert best.state is not None
     model.load_state_dict(best.state)
     model.eval()
-    return FitResult(
-        model=model,
-        history=history,
-        best_epoch=best.epoch,
-        val_score=float(best.score),
-        time_s=time.time() - t0,
-        steps=step,
-        best_step=best.step,
-        eval_every=every,
-        batch_size=batch,
-        lr=lr,
-        val_pred_classes=best.classes,
-        collapsed=best.classes == 1 and len(np.unique(val.labels)) > 1,
-    )
+    return FitResult(model=model, history=history, best_epoch=best.epoch, val_score=float(best.score),
+                     time_s=time.time() - t0, steps=fit.step, best_step=best.step, eval_every=every,
+                     batch_size=batch, lr=lr, val_pred_classes=best.classes,
+                     collapsed=best.classes == 1 and len(np.unique(val.labels)) > 1)
 
 
 def _check_fit_inputs(
@@ -304,14 +270,39 @@ class _Fit:
         gen = torch.Generator().manual_seed(seed)  # batch order
         self.aug_gen = torch.Generator().manual_seed(seed + 1_000_003)  # augmentation parameters, independent stream
         self.stream = _BatchStream(self.y_tr, batch, gen, sampler)
+        self.step = 0  # optimiser steps run
+        self.best = _Best()
 
-    def train_until(self, step: int, stop: int, bar: Any) -> tuple[int, float, float]:
-        """Optimiser steps from ``step`` to ``stop``; returns ``stop`` and the mean train loss and
-        accuracy over those steps. Raises :class:`TrainingDivergedError` on a non-finite loss."""
+    def checkpoint(self, k: int, stop: int, bar: Any) -> dict[str, Any]:
+        """Train up to step ``stop``, score on val, keep the weights if they are the best so far;
+        returns the history row of checkpoint ``k``."""
+        te = time.time()
+        train_loss, train_acc = self._train_until(stop, bar)
+        logits_va = self._val_logits()
+        val_loss = float(F.cross_entropy(logits_va, self.y_va))
+        m = classification_metrics(self.val.labels, torch.softmax(logits_va, 1).numpy(), self.val.num_classes)
+        row = {
+            "epoch": k,
+            "step": self.step,
+            "train_loss": train_loss,
+            "train_accuracy": train_acc,
+            "val_loss": val_loss,
+            "val_accuracy": m["accuracy"],
+            "val_balanced_accuracy": m["balanced_accuracy"],
+            "val_macro_f1": m["macro_f1"],
+            "lr": self.opt.param_groups[0]["lr"],
+            "time_s": time.time() - te,
+        }
+        self.best.update(k, self.step, m["balanced_accuracy"], val_loss, logits_va, self.model)
+        return row
+
+    def _train_until(self, stop: int, bar: Any) -> tuple[float, float]:
+        """Optimiser steps up to ``stop``; returns the mean train loss and accuracy over them.
+        Raises :class:`TrainingDivergedError` on a non-finite loss."""
         model, dev = self.model, self.dev
         model.train()
         tot_loss, tot_correct, tot_n = 0.0, 0, 0
-        while step < stop:
+        while self.step < stop:
             idx = self.stream.next()
             yb = self.y_tr[idx].to(dev)
             if self.cache:
@@ -326,18 +317,18 @@ class _Fit:
             loss.backward()
             self.opt.step()
             self.sched.step()
-            step += 1
+            self.step += 1
             tot_loss += float(loss.detach()) * len(idx)
             tot_correct += int((logits.argmax(1) == yb).sum())
             tot_n += len(idx)
             if bar is not None:
                 bar.update(1)
         if not math.isfinite(tot_loss):
-            raise TrainingDivergedError(f"classifier training diverged by step {step} (loss {tot_loss}); lower lr")
-        return step, tot_loss / max(tot_n, 1), tot_correct / max(tot_n, 1)
+            raise TrainingDivergedError(f"classifier training diverged by step {self.step} (loss {tot_loss}); lower lr")
+        return tot_loss / max(tot_n, 1), tot_correct / max(tot_n, 1)
 
     @torch.no_grad()
-    def val_logits(self) -> torch.Tensor:
+    def _val_logits(self) -> torch.Tensor:
         """Logits [N_val, K] of the current weights, on the CPU."""
         model, dev = self.model, self.dev
         model.eval()
