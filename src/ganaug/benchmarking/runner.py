@@ -89,8 +89,8 @@ def json_text(o: Any, indent: int = 2, _level: int = 0) -> str:
 
 def _run_one(arm: Arm, seed: int, data: BenchmarkData) -> dict[str, Any]:
     """Build the arm's training set, fit for the common step budget (selection on val), score on test."""
-    # Imported here: classify loads torch, which the CLI must not import at startup (this module is
-    # imported by ``ganaug run``'s planning); and looked up at call time, so tests can spy on it.
+    # Imported here: classify loads torch, and ``ganaug benchmark --dry-run`` imports this module
+    # (through api) to plan without it. Looked up at call time, so tests can spy on fit_classifier.
     from ganaug import classify
 
     t0 = time.time()
