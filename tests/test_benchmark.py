@@ -15,15 +15,11 @@ from ganaug import classify
 from ganaug.benchmarking import (
     Arm,
     BenchmarkResult,
-    _Data,
-    _match_synthetic,
     allocate_synthetic,
     arm_train_set,
     benchmark,
+    match_synthetic,
     matched_arm,
-    mean_ci,
-    paired_bootstrap,
-    paired_diff,
     plan_arms,
 )
 from ganaug.data.imageset import ImageSet, pixel_hash
@@ -138,19 +134,19 @@ def test_allocate_fix():
 
 
 def test_arm_train_sets(splits):
-    data = _Data(splits.train, splits.val, splits.test, splits.synthetic, {"balance": "fix"}, "x", "y")
-    s = arm_train_set(Arm("synth50", "mix", 0.5), 0, data)
+    data = (splits.train, splits.synthetic, "fix")
+    s = arm_train_set(Arm("synth50", "mix", 0.5), 0, *data)
     assert np.bincount(s.labels).tolist() == [16, 8 + 5, 4 + 9]  # budget round(0.5 x 28) = 14: level 13
     # Nested and deterministic: the 50 % draw is part of the 100 % one; same seed, same images.
-    big = arm_train_set(Arm("synth100", "mix", 1.0), 0, data)
+    big = arm_train_set(Arm("synth100", "mix", 1.0), 0, *data)
     assert set(s.paths) <= set(big.paths)
-    assert arm_train_set(Arm("synth50", "mix", 0.5), 0, data).paths == s.paths
-    assert arm_train_set(Arm("synth50", "mix", 0.5), 1, data).paths != s.paths
-    only = arm_train_set(Arm("synthetic_only", "synthetic_only", 1.0), 0, data)
+    assert arm_train_set(Arm("synth50", "mix", 0.5), 0, *data).paths == s.paths
+    assert arm_train_set(Arm("synth50", "mix", 0.5), 1, *data).paths != s.paths
+    only = arm_train_set(Arm("synthetic_only", "synthetic_only", 1.0), 0, *data)
     assert np.bincount(only.labels).tolist() == [10, 9, 9] and all(p.startswith("syn") for p in only.paths)
-    over = arm_train_set(Arm("oversample", "oversample"), 0, data)
+    over = arm_train_set(Arm("oversample", "oversample"), 0, *data)
     assert np.bincount(over.labels).tolist() == [16, 16, 16] and set(over.paths) <= set(splits.train.paths)
-    sm = arm_train_set(Arm("smote", "smote"), 0, data)
+    sm = arm_train_set(Arm("smote", "smote"), 0, *data)
     assert np.bincount(sm.labels).tolist() == [16, 16, 16] and sm.images.dtype == np.uint8
 
 
@@ -163,11 +159,11 @@ def test_pool_too_small(splits):
 def test_synthetic_resized_and_remapped(splits):
     big = make_set([2, 2, 2], size=32, seed=5)
     big = ImageSet(np.repeat(big.images, 3, axis=1), 2 - big.labels, ["c", "b", "a"])
-    m = _match_synthetic(big, splits.train)
+    m = match_synthetic(big, splits.train)
     assert m.images.shape == (6, 1, 16, 16)
     assert m.class_names == ["a", "b", "c"] and m.labels.tolist() == [0, 0, 1, 1, 2, 2]
     with pytest.raises(UserError, match="classes the real data lacks"):
-        _match_synthetic(ImageSet(big.images, big.labels, ["x", "b", "a"]), splits.train)
+        match_synthetic(ImageSet(big.images, big.labels, ["x", "b", "a"]), splits.train)
 
 
 def test_plan_arms():
@@ -228,17 +224,6 @@ def test_ci_and_paired_diff_by_hand(run1):
             assert s["diff_ci_high"] == pytest.approx(d.mean() + dh)
         rec = [stored[(arm, s)]["per_class_recall"][2] for s in range(SEEDS)]
         assert res.summary[arm]["recall/c"]["mean"] == pytest.approx(np.mean(rec))
-
-
-def test_statistics_helpers():
-    x = [0.70, 0.74, 0.71, 0.69, 0.76]
-    m = mean_ci(x)
-    half = stats.t.ppf(0.975, 4) * np.std(x, ddof=1) / math.sqrt(5)
-    assert m["ci_low"] == pytest.approx(np.mean(x) - half) and m["n"] == 5
-    assert mean_ci([0.5, float("nan")])["n"] == 1 and math.isnan(mean_ci([0.5])["ci_low"])
-    d = paired_diff({0: 0.8, 1: 0.9, 2: 0.7}, {0: 0.7, 1: 0.85, 2: 0.7})
-    assert d["diff"] == pytest.approx(0.05)
-    assert d["diff_p"] == pytest.approx(stats.ttest_rel([0.8, 0.9, 0.7], [0.7, 0.85, 0.7]).pvalue)
 
 
 def test_second_run_recomputes_nothing(run1, splits):
@@ -540,36 +525,11 @@ def test_results_json_holds_the_comparisons(run1):
 
 
 def test_oversampling_control_copies_real_images(splits):
-    data = _Data(splits.train, splits.val, splits.test, splits.synthetic, {"balance": "fix"}, "x", "y")
-    ctrl = arm_train_set(matched_arm(Arm("synth50", "mix", 0.5)), 3, data)
+    data = (splits.train, splits.synthetic, "fix")
+    ctrl = arm_train_set(matched_arm(Arm("synth50", "mix", 0.5)), 3, *data)
     assert np.bincount(ctrl.labels).tolist() == [16, 8 + 5, 4 + 9]  # as the 50 % synthetic arm
     real_h = {pixel_hash(x) for x in splits.train.images}
     assert {pixel_hash(x) for x in ctrl.images} == real_h
-
-
-def test_paired_bootstrap_matches_resampling_by_index():
-    # The weighted replicates equal an explicit resampling of seeds and (per class) test images.
-    rng = np.random.default_rng(1)
-    y = np.repeat([0, 1], [40, 20])
-    a = rng.random((4, 60)) < 0.75
-    b = rng.random((4, 60)) < 0.65
-    r = paired_bootstrap(a, b, y, n_boot=4000)
-
-    def bacc(c, yy):
-        return np.mean([c[:, yy == k].mean(1) for k in (0, 1)], axis=0)
-
-    reps = []
-    for _ in range(4000):
-        s = rng.integers(0, 4, 4)
-        i = np.concatenate([rng.choice(np.flatnonzero(y == k), (y == k).sum()) for k in (0, 1)])
-        reps.append(np.mean(bacc(a[s][:, i], y[i]) - bacc(b[s][:, i], y[i])))
-    assert r["diff"] == pytest.approx(np.mean(bacc(a, y) - bacc(b, y)))
-    assert r["ci_low"] == pytest.approx(np.quantile(reps, 0.025), abs=0.012)
-    assert r["ci_high"] == pytest.approx(np.quantile(reps, 0.975), abs=0.012)
-    assert r["se"] == pytest.approx(np.std(reps), rel=0.08)
-    assert r["mde"] == pytest.approx((stats.norm.ppf(0.975) + stats.norm.ppf(0.8)) * r["se"])
-    same = paired_bootstrap(a, a, y, n_boot=200)
-    assert same["diff"] == same["ci_low"] == same["ci_high"] == 0 and same["p"] == 1
 
 
 def test_no_real_only_classifier_collapses_on_90_real_images():

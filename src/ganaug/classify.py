@@ -19,6 +19,7 @@ import copy
 import math
 import os
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,9 +27,19 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    confusion_matrix,
+    f1_score,
+    recall_score,
+    roc_auc_score,
+)
+from tqdm.auto import tqdm
 
+from ganaug.augment.classic import ClassicAugment
 from ganaug.data.imageset import ImageSet, as_uint8_images
-from ganaug.errors import UserError
+from ganaug.errors import TrainingDivergedError, UserError
 from ganaug.models.classifier import Classifier, build_classifier
 from ganaug.utils import resolve_device, seed_everything
 
@@ -71,18 +82,6 @@ class FitResult:
 
 def _to_float(x_uint8: torch.Tensor) -> torch.Tensor:
     return x_uint8.float().div_(127.5).sub_(1.0)  # [-1, 1]
-
-
-def _classic_augment(channels: int):
-    """The batch transform of ganaug.augment.classic, on [-1, 1] NCHW tensors."""
-    try:
-        from ganaug.augment.classic import ClassicAugment
-    except ImportError as e:
-        raise UserError(
-            "augment=True needs ganaug.augment.classic.ClassicAugment, which is not available "
-            f"in this installation ({e})"
-        ) from e
-    return ClassicAugment(channels=channels)
 
 
 @torch.no_grad()
@@ -178,18 +177,7 @@ def fit_classifier(
     not on the size of ``train``: the benchmark passes the same values to every arm, so an arm with
     more images does not get more optimiser steps."""
     t0 = time.time()
-    if len(train) < 2:
-        raise UserError(f"need at least 2 training images, got {len(train)}")
-    if len(val) == 0:
-        raise UserError("the validation set is empty; model selection needs one")
-    if train.class_names != val.class_names:
-        raise UserError("train and val have different class names")
-    if train.images.shape[1:] != val.images.shape[1:]:
-        raise UserError(f"train images are {train.images.shape[1:]} but val images {val.images.shape[1:]}")
-    if epochs < 1 or (batch_size is not None and batch_size < 1):
-        raise UserError("epochs and batch_size must be >= 1")
-    if class_weight not in (None, "balanced"):
-        raise UserError(f"class_weight must be None or 'balanced', got {class_weight!r}")
+    _check_fit_inputs(train, val, epochs, batch_size, class_weight)
     dev = resolve_device(device)
     n = len(train)
     batch = max(2, min(n, batch_size if batch_size is not None else auto_batch_size(n)))
@@ -202,142 +190,175 @@ def fit_classifier(
 
     # Build the model under the seed (initialisation is part of what the seed fixes).
     seed_everything(seed)
-    model = build_classifier(
-        arch,
-        train.num_classes,
-        train.channels,
-        image_size=image_size,
-        pretrained_weights=pretrained_weights,
-        finetune=finetune,
-        class_names=train.class_names,
-    ).to(dev)
-    aug = _classic_augment(train.channels) if augment else None
-
-    # A frozen backbone without augmentation sees the same inputs every step: embed once.
-    cache = model.frozen and aug is None
-    x_tr = torch.from_numpy(train.images)
-    y_tr = torch.from_numpy(train.labels)
-    y_va = torch.from_numpy(val.labels)
-    if cache:
-        model.eval()
-        f_tr = _batched(model.backbone_features, train.images, 256, dev)
-        f_va = _batched(model.backbone_features, val.images, 256, dev)
-    weight = None
-    if class_weight == "balanced":
-        counts = torch.bincount(y_tr, minlength=train.num_classes).double()
-        weight = torch.where(counts > 0, n / (train.num_classes * counts.clamp(min=1)), 0.0).float().to(dev)
-
-    # Fine-tuning ImageNet weights: the backbone learns 10x slower than the new head.
-    backbone_lr = lr * 0.1 if model.config.get("pretrained") not in (None, "none") else lr
-    head = [p for n_, p in model.named_parameters() if p.requires_grad and not n_.startswith("backbone.")]
-    body = [p for n_, p in model.named_parameters() if p.requires_grad and n_.startswith("backbone.")]
-    groups = [{"params": head, "lr": lr}] + ([{"params": body, "lr": backbone_lr}] if body else [])
-    opt = torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total)
-    gen = torch.Generator().manual_seed(seed)  # batch order
-    aug_gen = torch.Generator().manual_seed(seed + 1_000_003)  # augmentation parameters, independent stream
-    stream = _BatchStream(y_tr, batch, gen, sampler)
+    model = build_classifier(arch, train.num_classes, train.channels, image_size=image_size,
+                             pretrained_weights=pretrained_weights, finetune=finetune,
+                             class_names=train.class_names).to(dev)
+    fit = _Fit(model, train, val, dev, augment=augment, class_weight=class_weight, seed=seed, batch=batch,
+               sampler=sampler, lr=lr, weight_decay=weight_decay, total=total)
 
     history: list[dict[str, Any]] = []
-    best_key: tuple[float, float] | None = None
-    best_state: dict[str, torch.Tensor] | None = None
-    best_epoch, best_step, best_score, best_classes, since_best = 0, 0, float("nan"), 0, 0
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=total, desc=f"fit {arch}", leave=False)
-    step = 0
+    best = fit.best
+    bar = tqdm(total=total, desc=f"fit {arch}", leave=False) if progress else None
     for k, stop in enumerate(checkpoints, start=1):
+        history.append(fit.checkpoint(k, stop, bar))
+        if bar is not None:
+            bar.set_postfix(val_bacc=f"{history[-1]['val_balanced_accuracy']:.3f}", best=best.step)
+        if patience is not None and best.since >= patience:
+            break
+    if bar is not None:
+        bar.close()
+
+    assert best.state is not None
+    model.load_state_dict(best.state)
+    model.eval()
+    return FitResult(model=model, history=history, best_epoch=best.epoch, val_score=float(best.score),
+                     time_s=time.time() - t0, steps=fit.step, best_step=best.step, eval_every=every,
+                     batch_size=batch, lr=lr, val_pred_classes=best.classes,
+                     collapsed=best.classes == 1 and len(np.unique(val.labels)) > 1)
+
+
+def _check_fit_inputs(
+    train: ImageSet, val: ImageSet, epochs: int, batch_size: int | None, class_weight: str | None
+) -> None:
+    if len(train) < 2:
+        raise UserError(f"need at least 2 training images, got {len(train)}")
+    if len(val) == 0:
+        raise UserError("the validation set is empty; model selection needs one")
+    if train.class_names != val.class_names:
+        raise UserError("train and val have different class names")
+    if train.images.shape[1:] != val.images.shape[1:]:
+        raise UserError(f"train images are {train.images.shape[1:]} but val images {val.images.shape[1:]}")
+    if epochs < 1 or (batch_size is not None and batch_size < 1):
+        raise UserError("epochs and batch_size must be >= 1")
+    if class_weight not in (None, "balanced"):
+        raise UserError(f"class_weight must be None or 'balanced', got {class_weight!r}")
+
+
+class _Fit:
+    """One fit's moving parts: the data on the training device (or its cached backbone features),
+    the loss weights, the optimiser and schedule, and the seeded batch and augmentation streams.
+    Built in a fixed order after the model, so a seed gives the same result on CPU."""
+
+    def __init__(self, model: Classifier, train: ImageSet, val: ImageSet, dev: torch.device, *, augment: bool,
+                 class_weight: str | None, seed: int, batch: int, sampler: str, lr: float, weight_decay: float,
+                 total: int):
+        self.model, self.val, self.dev = model, val, dev
+        self.aug = ClassicAugment(channels=train.channels) if augment else None
+
+        # A frozen backbone without augmentation sees the same inputs every step: embed once.
+        self.cache = model.frozen and self.aug is None
+        self.x_tr = torch.from_numpy(train.images)
+        self.y_tr = torch.from_numpy(train.labels)
+        self.y_va = torch.from_numpy(val.labels)
+        if self.cache:
+            model.eval()
+            self.f_tr = _batched(model.backbone_features, train.images, 256, dev)
+            self.f_va = _batched(model.backbone_features, val.images, 256, dev)
+        self.weight = None
+        if class_weight == "balanced":
+            n, K = len(train), train.num_classes
+            counts = torch.bincount(self.y_tr, minlength=K).double()
+            self.weight = torch.where(counts > 0, n / (K * counts.clamp(min=1)), 0.0).float().to(dev)
+
+        # Fine-tuning ImageNet weights: the backbone learns 10x slower than the new head.
+        backbone_lr = lr * 0.1 if model.config.get("pretrained") not in (None, "none") else lr
+        head = [p for n_, p in model.named_parameters() if p.requires_grad and not n_.startswith("backbone.")]
+        body = [p for n_, p in model.named_parameters() if p.requires_grad and n_.startswith("backbone.")]
+        groups = [{"params": head, "lr": lr}] + ([{"params": body, "lr": backbone_lr}] if body else [])
+        self.opt = torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
+        self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, T_max=total)
+        gen = torch.Generator().manual_seed(seed)  # batch order
+        self.aug_gen = torch.Generator().manual_seed(seed + 1_000_003)  # augmentation parameters, independent stream
+        self.stream = _BatchStream(self.y_tr, batch, gen, sampler)
+        self.step = 0  # optimiser steps run
+        self.best = _Best()
+
+    def checkpoint(self, k: int, stop: int, bar: Any) -> dict[str, Any]:
+        """Train up to step ``stop``, score on val, keep the weights if they are the best so far;
+        returns the history row of checkpoint ``k``."""
         te = time.time()
+        train_loss, train_acc = self._train_until(stop, bar)
+        logits_va = self._val_logits()
+        val_loss = float(F.cross_entropy(logits_va, self.y_va))
+        m = classification_metrics(self.val.labels, torch.softmax(logits_va, 1).numpy(), self.val.num_classes)
+        row = {
+            "epoch": k,
+            "step": self.step,
+            "train_loss": train_loss,
+            "train_accuracy": train_acc,
+            "val_loss": val_loss,
+            "val_accuracy": m["accuracy"],
+            "val_balanced_accuracy": m["balanced_accuracy"],
+            "val_macro_f1": m["macro_f1"],
+            "lr": self.opt.param_groups[0]["lr"],
+            "time_s": time.time() - te,
+        }
+        self.best.update(k, self.step, m["balanced_accuracy"], val_loss, logits_va, self.model)
+        return row
+
+    def _train_until(self, stop: int, bar: Any) -> tuple[float, float]:
+        """Optimiser steps up to ``stop``; returns the mean train loss and accuracy over them.
+        Raises :class:`TrainingDivergedError` on a non-finite loss."""
+        model, dev = self.model, self.dev
         model.train()
         tot_loss, tot_correct, tot_n = 0.0, 0, 0
-        while step < stop:
-            idx = stream.next()
-            yb = y_tr[idx].to(dev)
-            if cache:
-                logits = model.head_from_backbone(f_tr[idx].to(dev))
+        while self.step < stop:
+            idx = self.stream.next()
+            yb = self.y_tr[idx].to(dev)
+            if self.cache:
+                logits = model.head_from_backbone(self.f_tr[idx].to(dev))
             else:
-                xb = _to_float(x_tr[idx])
-                if aug is not None:  # on the CPU: its random parameters come from a CPU generator
-                    xb = aug(xb, generator=aug_gen)
+                xb = _to_float(self.x_tr[idx])
+                if self.aug is not None:  # on the CPU: its random parameters come from a CPU generator
+                    xb = self.aug(xb, generator=self.aug_gen)
                 logits = model(xb.to(dev))
-            loss = F.cross_entropy(logits, yb, weight=weight)
-            opt.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(logits, yb, weight=self.weight)
+            self.opt.zero_grad(set_to_none=True)
             loss.backward()
-            opt.step()
-            sched.step()
-            step += 1
+            self.opt.step()
+            self.sched.step()
+            self.step += 1
             tot_loss += float(loss.detach()) * len(idx)
             tot_correct += int((logits.argmax(1) == yb).sum())
             tot_n += len(idx)
             if bar is not None:
                 bar.update(1)
         if not math.isfinite(tot_loss):
-            from ganaug.errors import TrainingDivergedError
+            raise TrainingDivergedError(f"classifier training diverged by step {self.step} (loss {tot_loss}); lower lr")
+        return tot_loss / max(tot_n, 1), tot_correct / max(tot_n, 1)
 
-            raise TrainingDivergedError(f"classifier training diverged by step {step} (loss {tot_loss}); lower lr")
-
-        # Score on val.
+    @torch.no_grad()
+    def _val_logits(self) -> torch.Tensor:
+        """Logits [N_val, K] of the current weights, on the CPU."""
+        model, dev = self.model, self.dev
         model.eval()
-        with torch.no_grad():
-            if cache:
-                logits_va = torch.cat(
-                    [
-                        model.head_from_backbone(f_va[i : i + 256].to(dev)).cpu()
-                        for i in range(0, len(f_va), 256)
-                    ]
-                )
-            else:
-                logits_va = _batched(model, val.images, 256, dev)
-        val_loss = float(F.cross_entropy(logits_va, y_va))
-        m = classification_metrics(val.labels, torch.softmax(logits_va, 1).numpy(), train.num_classes)
-        rec = {
-            "epoch": k,
-            "step": step,
-            "train_loss": tot_loss / max(tot_n, 1),
-            "train_accuracy": tot_correct / max(tot_n, 1),
-            "val_loss": val_loss,
-            "val_accuracy": m["accuracy"],
-            "val_balanced_accuracy": m["balanced_accuracy"],
-            "val_macro_f1": m["macro_f1"],
-            "lr": opt.param_groups[0]["lr"],
-            "time_s": time.time() - te,
-        }
-        history.append(rec)
+        if not self.cache:
+            return _batched(model, self.val.images, 256, dev)
+        f_va = self.f_va
+        return torch.cat([model.head_from_backbone(f_va[i : i + 256].to(dev)).cpu() for i in range(0, len(f_va), 256)])
 
-        # Keep the best checkpoint: highest val balanced accuracy, then lowest val loss.
-        key = (m["balanced_accuracy"], -val_loss)
-        if best_key is None or key > best_key:
-            best_key, best_epoch, best_step, best_score, since_best = key, k, step, m["balanced_accuracy"], 0
-            best_classes = int(len(torch.unique(logits_va.argmax(1))))
-            best_state = copy.deepcopy(model.state_dict())
+
+@dataclass
+class _Best:
+    """The best val checkpoint so far: highest balanced accuracy, then lowest val loss."""
+
+    key: tuple[float, float] | None = None
+    state: dict[str, torch.Tensor] | None = None
+    epoch: int = 0
+    step: int = 0
+    score: float = float("nan")
+    classes: int = 0  # distinct classes its weights predict on val
+    since: int = 0  # checkpoints since it (for early stopping)
+
+    def update(self, k: int, step: int, bacc: float, val_loss: float, logits_va: torch.Tensor,
+               model: Classifier) -> None:
+        key = (bacc, -val_loss)
+        if self.key is None or key > self.key:
+            self.key, self.epoch, self.step, self.score, self.since = key, k, step, bacc, 0
+            self.classes = int(len(torch.unique(logits_va.argmax(1))))
+            self.state = copy.deepcopy(model.state_dict())
         else:
-            since_best += 1
-        if bar is not None:
-            bar.set_postfix(val_bacc=f"{m['balanced_accuracy']:.3f}", best=best_step)
-        if patience is not None and since_best >= patience:
-            break
-    if bar is not None:
-        bar.close()
-
-    assert best_state is not None
-    model.load_state_dict(best_state)
-    model.eval()
-    return FitResult(
-        model=model,
-        history=history,
-        best_epoch=best_epoch,
-        val_score=float(best_score),
-        time_s=time.time() - t0,
-        steps=step,
-        best_step=best_step,
-        eval_every=every,
-        batch_size=batch,
-        lr=lr,
-        val_pred_classes=best_classes,
-        collapsed=best_classes == 1 and len(np.unique(val.labels)) > 1,
-    )
+            self.since += 1
 
 
 # ----------------------------------------------------------------------------
@@ -393,15 +414,6 @@ def classification_metrics(
       classes that have both positives and negatives in ``y_true`` (NaN when none has).
     - ``per_class_auroc``: the one-vs-rest AUCs (NaN where undefined); ``confusion_matrix`` rows = truth.
     """
-    from sklearn.metrics import (
-        accuracy_score,
-        balanced_accuracy_score,
-        confusion_matrix,
-        f1_score,
-        recall_score,
-        roc_auc_score,
-    )
-
     y = np.asarray(y_true, dtype=np.int64)
     p = np.asarray(proba, dtype=np.float64)
     K = int(num_classes)
@@ -422,8 +434,6 @@ def classification_metrics(
     pred = p.argmax(1)
     present = np.unique(y)
     seen = np.union1d(present, np.unique(pred))
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "y_pred contains classes not in y_true" is expected here
         recall = recall_score(y, pred, labels=np.arange(K), average=None, zero_division=0)

@@ -9,8 +9,6 @@ seed gives the same image on the same device, whatever the batch it was generate
 from __future__ import annotations
 
 import csv
-import io
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,14 +16,21 @@ from typing import Any
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
+from ganaug.checkpoint import load_generator
+from ganaug.classify import fit_classifier, predict_proba
 from ganaug.data.imageset import ImageSet
 from ganaug.data.prepared import is_prepared, load_prepared
+from ganaug.data.preprocess import center_crop_array, convert_channels, resize_imageset
+from ganaug.data.sources import write_stylegan_dataset
 from ganaug.errors import UserError
+from ganaug.models.classifier import Classifier
 from ganaug.utils import (
     atomic_open,
     atomic_write_json,
     class_folder_names,
+    png_bytes,
     read_json,
     resolve_device,
     sha256_bytes,
@@ -171,10 +176,6 @@ def generate(
     Every export writes ``manifest.csv`` with one provenance row per image; an ``out`` folder
     that already holds an export is refused unless ``overwrite`` (its listed files are replaced).
     """
-    from tqdm.auto import tqdm
-
-    from ganaug.checkpoint import load_generator
-
     dev = resolve_device(device)
     G, info = load_generator(run, device=dev)
     names = info["class_names"] or ["synthetic"]
@@ -198,12 +199,8 @@ def generate(
             x = synthesize(G, seed_list, label, truncation=truncation, batch_size=batch_size, device=dev,
                            progress=bar)
             if info["config"].crop_to:  # the data was padded to the GAN's size (config.fit): crop back
-                from ganaug.data.preprocess import center_crop_array
-
                 x = center_crop_array(x, info["config"].crop_to)
             if info["config"].export_channels:  # 1-channel data trained as RGB (transfer from an RGB model)
-                from ganaug.data.preprocess import convert_channels
-
                 x = convert_channels(x, info["config"].export_channels)
             lab = 0 if label is None else label
             images.append(x)
@@ -226,20 +223,6 @@ def generate(
 
 # ----------------------------------------------------------------------------
 # Export with provenance
-
-
-def _png_bytes(img: np.ndarray, meta: dict[str, Any] | None = None) -> bytes:
-    from PIL import Image, PngImagePlugin
-
-    arr = img[0] if img.shape[0] == 1 else img.transpose(1, 2, 0)
-    pil = Image.fromarray(arr)
-    info = None
-    if meta:
-        info = PngImagePlugin.PngInfo()
-        info.add_text("ganaug", json.dumps(meta, sort_keys=True))
-    buf = io.BytesIO()
-    pil.save(buf, format="PNG", pnginfo=info)
-    return buf.getvalue()
 
 
 def _synthetic_meta(result: GenerateResult, i: int) -> dict[str, Any]:
@@ -299,14 +282,14 @@ def export(result: GenerateResult, out: str | Path, *, formats: Iterable[str] = 
     if "folder" in formats:
         for i, rel in enumerate(real_rel):
             cls = real.class_names[int(real.labels[i])]
-            data = _png_bytes(real.images[i], {"kind": "real", "source": real.paths[i]})
+            data = png_bytes(real.images[i], {"kind": "real", "source": real.paths[i]})
             _write(out / rel, data)
             files.append(out / rel)
             rows.append({"file": rel.as_posix(), "kind": "real", "class": cls, "label": int(real.labels[i]),
                          "source": real.paths[i], "sha256": real.hashes[i]})
         for i, rel in enumerate(syn_rel):
             meta = _synthetic_meta(result, i)
-            data = _png_bytes(syn.images[i], meta)
+            data = png_bytes(syn.images[i], meta)
             _write(out / rel, data)
             files.append(out / rel)
             rows.append({"file": rel.as_posix(), "label": int(syn.labels[i]), "source": "",
@@ -318,8 +301,6 @@ def export(result: GenerateResult, out: str | Path, *, formats: Iterable[str] = 
         if "folder" not in formats:
             rows += _container_rows(result, real, "images.npz")
     if "zip" in formats:
-        from ganaug.data.sources import write_stylegan_dataset
-
         combined = ImageSet.concat([real, syn]) if real is not None else syn
         write_stylegan_dataset(combined, out / "dataset.zip", overwrite=True)
         files.append(out / "dataset.zip")
@@ -444,66 +425,27 @@ def balance(
     split (selected on the validation split) rejects synthetic images it assigns to another
     class or with confidence below ``min_confidence``; more seeds are drawn to replace them.
     """
-    from ganaug.checkpoint import load_generator
-    from ganaug.data.preprocess import resize_imageset
-
     train, val = _train_val(data)
     need = balance_plan(train.counts(), target)
     dev = resolve_device(device)
     G, info = load_generator(run, device=dev)
-    names = info["class_names"]
     conditional = getattr(G, "num_classes", 0) > 0
-    if conditional and names != train.class_names:
-        raise UserError(f"the run was trained on classes {names}, the data has {train.class_names}")
-    if not conditional:
-        wanted = [k for k, v in need.items() if v]
-        if len(names) != 1:
-            raise UserError(f"this unconditional run was trained on a mixture of {names}: its images have no "
-                            "class. Train a conditional model, or one run per class (--class NAME --unconditional)")
-        if wanted and wanted != names:
-            raise UserError(f"this run was trained on class {names[0]!r} only, but {', '.join(wanted)} need "
-                            "images; balance with a conditional run or with one run per class")
+    _check_run_classes(info["class_names"], conditional, train, need)
 
     clf = None
     if quality_filter:
-        from ganaug.classify import fit_classifier
-
         if val is None:
             raise UserError("the quality filter needs a validation split: pass a prepared folder")
         clf = fit_classifier(train, val, seed=0, device=device, progress=progress).model
 
-    res_h, res_w = train.resolution
     parts_img, parts_lab, parts_seed, dropped = [], [], [], {}
     for cls, count in need.items():
         if count == 0:
             continue
         k = train.class_index(cls)
-        label = k if conditional else None
-        accepted: list[np.ndarray] = []
-        acc_seeds: list[int] = []
-        next_seed = seed_offset
-        rejected = 0
-        while len(acc_seeds) < count:
-            want = count - len(acc_seeds)
-            batch_seeds = list(range(next_seed, next_seed + (want if clf is None else max(2 * want, 16))))
-            next_seed = batch_seeds[-1] + 1
-            x = synthesize(G, batch_seeds, label, truncation=truncation, device=dev)
-            x = resize_imageset(ImageSet(x, np.full(len(x), k), train.class_names), (res_h, res_w),
-                                channels=train.channels).images
-            keep = np.ones(len(x), bool)
-            if clf is not None:
-                from ganaug.classify import predict_proba
-
-                proba = predict_proba(clf, x, device=device)
-                keep = (proba.argmax(1) == k) & (proba[:, k] >= min_confidence)
-                rejected += int((~keep).sum())
-            for i in np.flatnonzero(keep)[:count - len(acc_seeds)]:
-                accepted.append(x[i])
-                acc_seeds.append(batch_seeds[i])
-            if next_seed - seed_offset > 50 * count + 1000:
-                raise UserError(f"quality filter: only {len(acc_seeds)} of {count} '{cls}' images passed after "
-                                f"{next_seed - seed_offset} tries; lower --min-confidence or train longer")
-        dropped[cls] = rejected
+        accepted, acc_seeds, dropped[cls] = _draw_class(
+            G, train, k, count, conditional=conditional, clf=clf, min_confidence=min_confidence,
+            truncation=truncation, seed_offset=seed_offset, dev=dev)
         parts_img.append(np.stack(accepted))
         parts_lab.extend([k] * len(accepted))
         parts_seed.extend(acc_seeds)
@@ -518,6 +460,62 @@ def balance(
                          dropped=dropped)
     out = export(gen, out, formats=formats, real=train, overwrite=overwrite)
     return BalanceResult(out, train.counts(), syn.counts(), dropped, ImageSet.concat([train, syn]))
+
+
+def _check_run_classes(names: list[str], conditional: bool, train: ImageSet, need: dict[str, int]) -> None:
+    """Refuse a run whose classes cannot fill the classes that need images."""
+    if conditional and names != train.class_names:
+        raise UserError(f"the run was trained on classes {names}, the data has {train.class_names}")
+    if not conditional:
+        wanted = [k for k, v in need.items() if v]
+        if len(names) != 1:
+            raise UserError(f"this unconditional run was trained on a mixture of {names}: its images have no "
+                            "class. Train a conditional model, or one run per class (--class NAME --unconditional)")
+        if wanted and wanted != names:
+            raise UserError(f"this run was trained on class {names[0]!r} only, but {', '.join(wanted)} need "
+                            "images; balance with a conditional run or with one run per class")
+
+
+def _draw_class(
+    G: torch.nn.Module,
+    train: ImageSet,
+    k: int,  # class index in train
+    count: int,  # images wanted
+    *,
+    conditional: bool,
+    clf: Classifier | None,  # the quality filter, or None to accept every image
+    min_confidence: float,
+    truncation: float,
+    seed_offset: int,
+    dev: torch.device,
+) -> tuple[list[np.ndarray], list[int], int]:
+    """``count`` images of class ``k`` at the real images' size and channels, from consecutive seeds
+    starting at ``seed_offset``: the accepted images, their seeds and how many were rejected. With
+    a filter, seeds are drawn in batches of at least 16 (twice what is missing) until enough pass."""
+    label = k if conditional else None
+    accepted: list[np.ndarray] = []
+    acc_seeds: list[int] = []
+    next_seed = seed_offset
+    rejected = 0
+    while len(acc_seeds) < count:
+        want = count - len(acc_seeds)
+        batch_seeds = list(range(next_seed, next_seed + (want if clf is None else max(2 * want, 16))))
+        next_seed = batch_seeds[-1] + 1
+        x = synthesize(G, batch_seeds, label, truncation=truncation, device=dev)
+        x = resize_imageset(ImageSet(x, np.full(len(x), k), train.class_names), train.resolution,
+                            channels=train.channels).images
+        keep = np.ones(len(x), bool)
+        if clf is not None:
+            proba = predict_proba(clf, x, device=dev)
+            keep = (proba.argmax(1) == k) & (proba[:, k] >= min_confidence)
+            rejected += int((~keep).sum())
+        for i in np.flatnonzero(keep)[:count - len(acc_seeds)]:
+            accepted.append(x[i])
+            acc_seeds.append(batch_seeds[i])
+        if next_seed - seed_offset > 50 * count + 1000:
+            raise UserError(f"quality filter: only {len(acc_seeds)} of {count} '{train.class_names[k]}' images "
+                            f"passed after {next_seed - seed_offset} tries; lower --min-confidence or train longer")
+    return accepted, acc_seeds, rejected
 
 
 def _train_val(data: Any) -> tuple[ImageSet, ImageSet | None]:

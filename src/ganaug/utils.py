@@ -1,4 +1,4 @@
-"""Small shared helpers: atomic writes, hashing, seeding, devices, JSON."""
+"""Small shared helpers: atomic writes, JSON, PNG, hashing, seeding, devices."""
 
 from __future__ import annotations
 
@@ -6,14 +6,19 @@ import contextlib
 import hashlib
 import io
 import json
+import math
 import os
 import random
 import tempfile
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image, PngImagePlugin
+
+from ganaug.errors import UserError
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -75,8 +80,26 @@ def _json_default(o: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
-def to_json(obj: Any) -> str:
-    return json.dumps(obj, indent=2, default=_json_default)
+def json_safe(o: Any) -> Any:
+    """``o`` as strict JSON can hold it: NaN and infinities become None (null), numpy scalars and
+    arrays become Python numbers and lists, tuples become lists, dict keys become strings."""
+    if isinstance(o, dict):
+        return {str(k): json_safe(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [json_safe(v) for v in o]
+    if isinstance(o, np.ndarray):
+        return json_safe(o.tolist())
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, (float, np.floating)):
+        o = float(o)
+        return o if math.isfinite(o) else None
+    return o
+
+
+def is_missing(x: Any) -> bool:
+    """None or a float NaN: a value a summary leaves out (JSON stores NaN as null)."""
+    return x is None or (isinstance(x, float) and math.isnan(x))
 
 
 def read_json(path: str | os.PathLike) -> Any:
@@ -108,11 +131,34 @@ def read_jsonl(path: str | os.PathLike) -> list[dict]:
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
-    import torch
+    import torch  # here, not at the top: the CLI imports this module and must start without torch
 
     buf = io.BytesIO()
     torch.save(obj, buf)
     atomic_write_bytes(path, buf.getvalue())
+
+
+# ----------------------------------------------------------------------------
+# Images
+
+
+def to_pil(img: np.ndarray) -> Image.Image:
+    """A uint8 image in ganaug's layout (C x H x W, C = 1 or 3) as a PIL image (L or RGB)."""
+    arr = img[0] if img.shape[0] == 1 else img.transpose(1, 2, 0)
+    return Image.fromarray(np.ascontiguousarray(arr))
+
+
+def png_bytes(img: np.ndarray | Image.Image, meta: dict[str, Any] | None = None) -> bytes:
+    """PNG file bytes of a uint8 C x H x W array or a PIL image; ``meta`` (JSON) goes into a
+    ``ganaug`` text chunk, so an exported image carries its provenance."""
+    pil = img if isinstance(img, Image.Image) else to_pil(img)
+    info = None
+    if meta:
+        info = PngImagePlugin.PngInfo()
+        info.add_text("ganaug", json.dumps(meta, sort_keys=True))
+    buf = io.BytesIO()
+    pil.save(buf, format="PNG", pnginfo=info)
+    return buf.getvalue()
 
 
 # ----------------------------------------------------------------------------
@@ -132,7 +178,7 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
 
 
 # ----------------------------------------------------------------------------
-# Seeding and devices
+# Seeding and devices (torch is imported inside each function: see atomic_torch_save)
 
 
 def seed_everything(seed: int) -> None:
@@ -149,8 +195,6 @@ def resolve_device(device: str | None = None):
 
     if device in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    from ganaug.errors import UserError
-
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError):
@@ -191,8 +235,6 @@ def class_folder_names(names: list[str] | tuple[str, ...], max_bytes: int = 100)
     names are cut to ``max_bytes`` of UTF-8. Names that still collide (also ignoring case, for
     case-insensitive file systems) get ``_2``, ``_3``... in order. Ordinary names are unchanged.
     """
-    import unicodedata
-
     out: list[str] = []
     used: set[str] = set()
     for i, name in enumerate(names):

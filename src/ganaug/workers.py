@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import contextlib
+import multiprocessing as mp
 import os
 import signal
 import sys
@@ -57,7 +58,7 @@ def _die_with_parent(parent: int) -> None:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     if sys.platform.startswith("linux"):
         with contextlib.suppress(Exception):
-            import ctypes
+            import ctypes  # Linux only, and any failure here is tolerated (the watch thread remains)
 
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -118,8 +119,6 @@ def _stop(pool: ProcessPoolExecutor, grace: float = 5.0) -> None:
 def worker_pool(max_workers: int, *, initializer: Callable[..., Any] | None = None, initargs: tuple = (),
                 start_method: str = "spawn") -> Iterator[ProcessPoolExecutor]:
     """A process pool whose workers end with this process (see the module docstring)."""
-    import multiprocessing as mp
-
     pool = _Pool(max_workers=max_workers, mp_context=mp.get_context(start_method),
                                initializer=_init, initargs=(os.getpid(), initializer, initargs))
     try:

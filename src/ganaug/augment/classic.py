@@ -27,6 +27,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganaug.data.imageset import ImageSet, pixel_hash
+from ganaug.errors import UserError
+
 OPS = ("hflip", "vflip", "rot90", "rotate", "crop", "color")
 DEFAULT_MULTIPLY_OPS = ("hflip", "rotate", "crop")
 
@@ -168,15 +171,11 @@ def multiply(
     Copy k of image ``p`` has path ``"p#augk"`` and the hash of its own pixels; labels are kept.
     Same input + seed -> same output.
     """
-    from ganaug.data.imageset import ImageSet, pixel_hash
-
     factor = int(factor)
     if factor < 1:
         raise ValueError(f"factor must be >= 1, got {factor}")
     unknown = set(ops) - set(OPS)
     if unknown:
-        from ganaug.errors import UserError
-
         raise UserError(f"unknown augmentation op(s) {sorted(unknown)}; choose from {', '.join(OPS)}")
     if factor == 1 or len(imageset) == 0:
         return imageset
@@ -222,8 +221,6 @@ def mirror(imageset):
 
     Copy ``p`` has path ``"p#xflip"`` and the hash of its own pixels; labels are kept.
     """
-    from ganaug.data.imageset import ImageSet, pixel_hash
-
     if len(imageset) == 0:
         return imageset
     flipped = np.ascontiguousarray(imageset.images[..., ::-1])

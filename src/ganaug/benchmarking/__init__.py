@@ -16,45 +16,26 @@ Modules
   Holm's adjustment, the smallest detectable difference.
 - :mod:`~ganaug.benchmarking.result`: :class:`BenchmarkResult`: choice on val, pre-specified comparisons,
   cautions, files. Its table and prose are written by :mod:`ganaug.reporting.benchmark_text`.
+- :mod:`~ganaug.benchmarking.api`: :func:`benchmark`, which ties them together.
 
 Files (``out/benchmark/``): ``runs/<arm>-seed<k>.json``, ``results.json``
 (:meth:`BenchmarkResult.to_dict`; NaN as null) and ``results.csv`` (one row per arm).
+
+Names are imported lazily, like every ganaug package: the CLI reads :mod:`.options` at startup
+without loading the rest (scipy, statsmodels, tqdm).
 """
 
-from ganaug.benchmarking.api import benchmark, resolve_budget
-from ganaug.benchmarking.arms import (
-    Arm,
-    _match_synthetic,
-    allocate_synthetic,
-    arm_train_set,
-    matched_arm,
-    plan_arms,
-    synthetic_counts,
-)
-from ganaug.benchmarking.options import BenchmarkOptions
-from ganaug.benchmarking.result import METRIC_LABELS, METRICS, BenchmarkResult
-from ganaug.benchmarking.runner import _Data
-from ganaug.benchmarking.stats import mean_ci, paired_bootstrap, paired_diff
-from ganaug.constants import BALANCE, BASELINES
+import lazy_loader
 
-__all__ = [
-    "BALANCE",
-    "BASELINES",
-    "METRICS",
-    "METRIC_LABELS",
-    "Arm",
-    "BenchmarkOptions",
-    "BenchmarkResult",
-    "_Data",
-    "_match_synthetic",
-    "allocate_synthetic",
-    "arm_train_set",
-    "benchmark",
-    "matched_arm",
-    "mean_ci",
-    "paired_bootstrap",
-    "paired_diff",
-    "plan_arms",
-    "resolve_budget",
-    "synthetic_counts",
-]
+__getattr__, __dir__, __all__ = lazy_loader.attach(
+    __name__,
+    submod_attrs={
+        "api": ["benchmark", "resolve_budget"],
+        "arms": ["Arm", "allocate_synthetic", "arm_train_set", "match_synthetic", "matched_arm", "plan_arms",
+                 "synthetic_counts"],
+        "options": ["BALANCE", "BASELINES", "BenchmarkOptions"],
+        "result": ["METRICS", "METRIC_LABELS", "BenchmarkResult"],
+        "runner": ["BenchmarkData"],
+        "stats": ["mean_ci", "paired_bootstrap", "paired_diff"],
+    },
+)

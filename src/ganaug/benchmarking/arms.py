@@ -33,16 +33,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from ganaug.constants import BALANCE
 from ganaug.data.imageset import ImageSet, pixel_hash
+from ganaug.data.preprocess import resize_imageset
 from ganaug.errors import UserError
-
-if TYPE_CHECKING:
-    from ganaug.benchmarking.runner import _Data
 
 LABELS = {
     "classic": "real + classic augmentation",
@@ -80,7 +78,8 @@ class Arm:
         }
 
 
-def _pct(f: float) -> str:
+def pct(f: float) -> str:
+    """A fraction as the percent in arm names and labels: 0.25 -> '25'."""
     return f"{f * 100:g}"
 
 
@@ -90,7 +89,7 @@ def plan_arms(fractions: Sequence[float], baselines: Sequence[str], has_syntheti
     arms = [Arm("real", "real", 0.0, "real only")]
     if has_synthetic:
         for f in sorted({float(f) for f in fractions if f > 0}):
-            arms.append(Arm(f"synth{_pct(f)}", "mix", f, f"real + {_pct(f)} % synthetic"))
+            arms.append(Arm(f"synth{pct(f)}", "mix", f, f"real + {pct(f)} % synthetic"))
     for b in baselines:
         if b == "synthetic_only" and not has_synthetic:
             continue
@@ -100,7 +99,7 @@ def plan_arms(fractions: Sequence[float], baselines: Sequence[str], has_syntheti
 
 def matched_arm(gan_arm: Arm) -> Arm:
     """Random oversampling with the same number of extra images per class as ``gan_arm``."""
-    p = _pct(gan_arm.fraction)
+    p = pct(gan_arm.fraction)
     return Arm(f"oversample_at{p}", "oversample_matched", gan_arm.fraction,
                f"random oversampling, same images per class as {p} % synthetic")
 
@@ -152,10 +151,8 @@ def synthetic_counts(arm: Arm, real_counts: Sequence[int], balance: str) -> np.n
     return np.zeros(len(r), dtype=np.int64)
 
 
-def _draw_synthetic(data: _Data, counts: np.ndarray, seed: int) -> ImageSet:
+def _draw_synthetic(syn: ImageSet, counts: np.ndarray, seed: int) -> ImageSet:
     """The first counts[c] images of class c's pool after a per-(seed, class) shuffle."""
-    syn = data.synthetic
-    assert syn is not None
     idx = []
     for c, k in enumerate(counts):
         if k == 0:
@@ -166,23 +163,27 @@ def _draw_synthetic(data: _Data, counts: np.ndarray, seed: int) -> ImageSet:
     return syn.subset(np.concatenate(idx) if idx else np.zeros(0, dtype=np.int64))
 
 
-def arm_train_set(arm: Arm, seed: int, data: _Data) -> ImageSet:
-    """The training set of ``arm`` for ``seed`` (never touches val or test)."""
-    train = data.train
+def arm_train_set(arm: Arm, seed: int, train: ImageSet, synthetic: ImageSet | None, balance: str) -> ImageSet:
+    """The training set of ``arm`` for ``seed``, from the real training split and the synthetic pool
+    (val and test never enter it)."""
     if arm.kind in ("real", "classic", "weighted", "balanced_sampling"):
         return train
     real_counts = np.bincount(train.labels, minlength=train.num_classes)
     if arm.uses_synthetic:
-        syn = _draw_synthetic(data, synthetic_counts(arm, real_counts, data.settings["balance"]), seed)
+        if synthetic is None:
+            raise ValueError(f"arm {arm.name!r} needs synthetic images")
+        syn = _draw_synthetic(synthetic, synthetic_counts(arm, real_counts, balance), seed)
         return syn if arm.kind == "synthetic_only" else ImageSet.concat([train, syn])
     if arm.kind == "oversample_matched":
         extra = []
-        for c, k in enumerate(synthetic_counts(arm, real_counts, data.settings["balance"])):
+        for c, k in enumerate(synthetic_counts(arm, real_counts, balance)):
             if k:
                 pool = np.flatnonzero(train.labels == c)
                 extra.append(np.random.default_rng([int(seed), c, 0x0F5]).choice(pool, size=int(k), replace=True))
         return train.subset(np.concatenate([np.arange(len(train)), *extra]))
     if arm.kind == "oversample":
+        # Imported here: imblearn (with scikit-learn) takes ~3 s to load, in every worker process too,
+        # and only this baseline and SMOTE use it.
         from imblearn.over_sampling import RandomOverSampler
 
         idx, _ = RandomOverSampler(random_state=seed).fit_resample(
@@ -190,7 +191,7 @@ def arm_train_set(arm: Arm, seed: int, data: _Data) -> ImageSet:
         )
         return train.subset(idx.ravel())
     if arm.kind == "smote":
-        from imblearn.over_sampling import SMOTE
+        from imblearn.over_sampling import SMOTE  # slow import: see RandomOverSampler above
 
         k = min(5, int(real_counts[real_counts > 0].min()) - 1)
         X = train.images.reshape(len(train), -1).astype(np.float32)
@@ -207,7 +208,7 @@ def arm_train_set(arm: Arm, seed: int, data: _Data) -> ImageSet:
 # Checking the inputs
 
 
-def _match_synthetic(synthetic: ImageSet, train: ImageSet) -> ImageSet:
+def match_synthetic(synthetic: ImageSet, train: ImageSet) -> ImageSet:
     """Synthetic images with the real class indices, size and channels."""
     if synthetic.class_names != train.class_names:
         unknown = [c for c in synthetic.class_names if c not in train.class_names]
@@ -222,13 +223,12 @@ def _match_synthetic(synthetic: ImageSet, train: ImageSet) -> ImageSet:
         )
     C, H, W = train.images.shape[1:]
     if synthetic.images.shape[1:] != (C, H, W):
-        from ganaug.data.preprocess import resize_imageset
-
         synthetic = resize_imageset(synthetic, (H, W), C)
     return synthetic
 
 
-def _check_pool(arms: list[Arm], train: ImageSet, synthetic: ImageSet, balance: str) -> None:
+def check_pool(arms: list[Arm], train: ImageSet, synthetic: ImageSet, balance: str) -> None:
+    """Raise a :class:`UserError` naming the classes whose synthetic pool is too small for an arm."""
     real_counts = np.bincount(train.labels, minlength=train.num_classes)
     need = np.zeros(train.num_classes, dtype=np.int64)
     for a in arms:
@@ -252,7 +252,7 @@ def _check_pool(arms: list[Arm], train: ImageSet, synthetic: ImageSet, balance: 
         )
 
 
-def _leak_check(train: ImageSet, val: ImageSet, test: ImageSet, synthetic: ImageSet | None) -> dict[str, int]:
+def leak_check(train: ImageSet, val: ImageSet, test: ImageSet, synthetic: ImageSet | None) -> dict[str, int]:
     """How many test images are pixel-identical to an image of another set (should all be 0)."""
     test_h = {pixel_hash(x) for x in test.images}
     out = {}

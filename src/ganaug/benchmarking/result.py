@@ -29,13 +29,13 @@ from typing import Any
 
 import numpy as np
 
-from ganaug.benchmarking.arms import Arm, _pct
-from ganaug.benchmarking.runner import FORMAT_VERSION, _clean, _runs_nan
-from ganaug.benchmarking.stats import _isnan, holm, mean_ci, min_detectable, paired_bootstrap, paired_diff
+from ganaug.benchmarking.arms import Arm
+from ganaug.benchmarking.runner import FORMAT_VERSION, run_from_json
+from ganaug.benchmarking.stats import holm, mean_ci, min_detectable, paired_bootstrap, paired_diff
 from ganaug.errors import UserError
 from ganaug.reporting.benchmark_text import headline, table, table_html, verdict
 from ganaug.reporting.plots import benchmark_curve, per_class_recall
-from ganaug.utils import atomic_write_bytes, read_json
+from ganaug.utils import atomic_write_bytes, is_missing, json_safe, read_json
 
 METRICS = ("balanced_accuracy", "accuracy", "macro_f1", "auroc")  # scalar metrics, headline first
 METRIC_LABELS = {
@@ -154,9 +154,9 @@ class BenchmarkResult:
         for r in rows:
             if r["role"] == "primary":
                 r["p_adjusted"] = r["p"]
-            if _isnan(r["diff"]):
+            if is_missing(r["diff"]):
                 r["reading"] = "no result"
-            elif _isnan(r["p_adjusted"]) or r["p_adjusted"] >= alpha:
+            elif is_missing(r["p_adjusted"]) or r["p_adjusted"] >= alpha:
                 r["reading"] = "inconclusive"
             elif r["role"] == "primary" and not (r["ci_low"] > 0 or r["ci_high"] < 0):
                 r["reading"] = "inconclusive"  # p and the percentile interval can disagree at the edge
@@ -216,7 +216,7 @@ class BenchmarkResult:
 
     # -- persistence ------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return _clean(
+        return json_safe(
             {
                 "format_version": FORMAT_VERSION,
                 "config": self.config,
@@ -239,7 +239,7 @@ class BenchmarkResult:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> BenchmarkResult:
         arms = [Arm(**a) for a in d["arms"]]
-        runs = [_runs_nan(r) for r in d["runs"]]
+        runs = [run_from_json(r) for r in d["runs"]]
         return cls.from_runs(
             arms,
             runs,
@@ -279,11 +279,11 @@ class BenchmarkResult:
             row = [arm.name, arm.label, arm.kind, arm.fraction, s["balanced_accuracy"]["n"],
                    "/".join(map(str, steps)), sum(bool(r.get("collapsed")) for r in runs)]
             for m in names:
-                row += ["" if _isnan(s[m][k]) else f"{s[m][k]:.6g}" for k in stats]
+                row += ["" if is_missing(s[m][k]) else f"{s[m][k]:.6g}" for k in stats]
             c = next((c for c in self.comparisons if c["arm"] == arm.name and c["vs"] == "real"), None)
             for k in comp:
                 v = None if c is None else c.get(k)
-                row.append("" if _isnan(v) else (v if isinstance(v, str) else f"{v:.6g}"))
+                row.append("" if is_missing(v) else (v if isinstance(v, str) else f"{v:.6g}"))
             w.writerow(row)
         return buf.getvalue()
 
@@ -359,4 +359,4 @@ class BenchmarkResult:
         return png
 
 
-__all__ = ["METRICS", "METRIC_LABELS", "READINGS", "BenchmarkResult", "_pct"]
+__all__ = ["METRICS", "METRIC_LABELS", "READINGS", "BenchmarkResult"]

@@ -10,38 +10,44 @@ for arms that use synthetic images the pool's hash and the balance rule) matches
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
-import math
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor
+from concurrent.futures import Executor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from ganaug.benchmarking.arms import Arm, arm_train_set
 from ganaug.data.imageset import ImageSet
 from ganaug.errors import UserError
-from ganaug.utils import atomic_write_text, read_json
+from ganaug.utils import atomic_write_text, json_safe, read_json
+from ganaug.workers import worker_pool
 
 FORMAT_VERSION = 2  # 2: equal step budgets, test predictions stored per run
 
 
 @dataclass
-class _Data:
+class BenchmarkData:
+    """What every run of one benchmark shares: the splits, the synthetic pool, the settings, and the
+    hashes that key the cached runs. Sent once to each worker process."""
+
     train: ImageSet
     val: ImageSet
     test: ImageSet
     synthetic: ImageSet | None
     settings: dict[str, Any]  # {"classifier": fit_classifier options, "balance": ..., "device": ...}
-    data_hash: str
+    data_hash: str  # train, val and test
     synthetic_hash: str | None
 
 
-def _hash_sets(*sets: ImageSet | None) -> str:
+def hash_sets(*sets: ImageSet | None) -> str:
+    """SHA-256 of the images, labels and class names of ``sets`` (None counts too)."""
     h = hashlib.sha256()
     for s in sets:
         if s is None:
@@ -53,7 +59,7 @@ def _hash_sets(*sets: ImageSet | None) -> str:
     return h.hexdigest()
 
 
-def _fingerprint(arm: Arm, seed: int, data: _Data) -> str:
+def _fingerprint(arm: Arm, seed: int, data: BenchmarkData) -> str:
     key = {
         "version": FORMAT_VERSION,
         "arm": asdict(arm),
@@ -68,26 +74,10 @@ def _fingerprint(arm: Arm, seed: int, data: _Data) -> str:
     return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _clean(o: Any) -> Any:
-    """NaN/inf -> None for strict JSON; numpy scalars -> Python."""
-    if isinstance(o, dict):
-        return {str(k): _clean(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_clean(v) for v in o]
-    if isinstance(o, np.ndarray):
-        return _clean(o.tolist())
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (float, np.floating)):
-        o = float(o)
-        return o if math.isfinite(o) else None
-    return o
-
-
 def json_text(o: Any, indent: int = 2, _level: int = 0) -> str:
-    """JSON of ``_clean(o)``, indented, with lists of numbers or strings on one line (the per-image test
+    """JSON of ``json_safe(o)``, indented, with lists of numbers or strings on one line (the per-image test
     predictions would otherwise take a line per image)."""
-    o = _clean(o) if _level == 0 else o
+    o = json_safe(o) if _level == 0 else o
     pad, inner = " " * (indent * _level), " " * (indent * (_level + 1))
     if isinstance(o, dict) and o:
         items = [f"{inner}{json.dumps(k)}: {json_text(v, indent, _level + 1)}" for k, v in o.items()]
@@ -97,12 +87,14 @@ def json_text(o: Any, indent: int = 2, _level: int = 0) -> str:
     return json.dumps(o)
 
 
-def _run_one(arm: Arm, seed: int, data: _Data) -> dict[str, Any]:
+def _run_one(arm: Arm, seed: int, data: BenchmarkData) -> dict[str, Any]:
     """Build the arm's training set, fit for the common step budget (selection on val), score on test."""
-    from ganaug import classify  # looked up at call time, so tests can spy on fit_classifier
+    # Imported here: classify loads torch, and ``ganaug benchmark --dry-run`` imports this module
+    # (through api) to plan without it. Looked up at call time, so tests can spy on fit_classifier.
+    from ganaug import classify
 
     t0 = time.time()
-    train_set = arm_train_set(arm, seed, data)
+    train_set = arm_train_set(arm, seed, data.train, data.synthetic, data.settings["balance"])
     dev = data.settings["device"]
     fit = classify.fit_classifier(
         train_set, data.val, seed=seed, device=dev, patience=None, **data.settings["classifier"], **arm.fit_options()
@@ -135,12 +127,12 @@ def _run_one(arm: Arm, seed: int, data: _Data) -> dict[str, Any]:
 
 
 # Worker processes receive the data once (initializer), then only (arm, seed) per task.
-_WORKER_DATA: _Data | None = None
+_WORKER_DATA: BenchmarkData | None = None
 
 
-def _init_worker(data: _Data) -> None:
+def _init_worker(data: BenchmarkData) -> None:
     global _WORKER_DATA
-    import torch
+    import torch  # in the worker process only (see _run_one)
 
     torch.set_num_threads(1)
     _WORKER_DATA = data
@@ -151,17 +143,16 @@ def _run_in_worker(arm: Arm, seed: int) -> dict[str, Any]:
     return _run_one(arm, seed, _WORKER_DATA)
 
 
-def make_pool(jobs: int, data: _Data) -> Executor:
+def make_pool(jobs: int, data: BenchmarkData) -> Executor:
     """The one place the benchmark creates worker processes: ``jobs`` spawned processes, one torch
     thread each, each given ``data`` once; they end with this process (SIGTERM, Ctrl-C, kill -9:
     :func:`ganaug.workers.worker_pool`). Use as a context manager."""
-    from ganaug.workers import worker_pool
-
     return worker_pool(jobs, initializer=_init_worker, initargs=(data,))
 
 
-def _runs_nan(r: dict[str, Any]) -> dict[str, Any]:
-    """Stored runs carry null for NaN; restore NaN in the metrics."""
+def run_from_json(r: dict[str, Any]) -> dict[str, Any]:
+    """A run as read from ``runs/<arm>-seed<k>.json`` or ``results.json``: stored runs carry null for
+    NaN; restore NaN in the metrics."""
     r = dict(r)
     m = dict(r["metrics"])
     for k in ("accuracy", "balanced_accuracy", "macro_f1", "auroc"):
@@ -175,7 +166,7 @@ def _runs_nan(r: dict[str, Any]) -> dict[str, Any]:
 def run_arms(
     arms: Sequence[Arm],
     seeds: Sequence[int],
-    data: _Data,
+    data: BenchmarkData,
     *,
     jobs: int = 1,
     run_dir: Path | None = None,
@@ -185,65 +176,60 @@ def run_arms(
     """Every (arm, seed) run: reused from ``run_dir`` when its fingerprint matches, else trained
     (in ``jobs`` worker processes when jobs > 1) and saved as soon as it ends. A failing run does not
     stop the others; the failures are raised together at the end (finished runs stay saved)."""
-    results: dict[tuple[str, int], dict[str, Any]] = {}
-    todo: list[tuple[Arm, int]] = []
-    for arm in arms:
-        for seed in seeds:
-            if run_dir is not None:
-                f = run_dir / f"{arm.name}-seed{seed}.json"
-                if f.is_file():
-                    try:
-                        stored = read_json(f)
-                    except (OSError, json.JSONDecodeError):
-                        stored = None
-                    if stored and stored.get("fingerprint") == _fingerprint(arm, seed, data):
-                        results[(arm.name, seed)] = _runs_nan(stored)
-                        continue
-            todo.append((arm, seed))
+    results = _stored_runs(arms, seeds, data, run_dir)
+    todo = [(arm, seed) for arm in arms for seed in seeds if (arm.name, seed) not in results]
     if progress and results:
         log(f"benchmark: reusing {len(results)} of {len(results) + len(todo)} runs from {run_dir}")
-
-    def done(arm: Arm, seed: int, rec: dict[str, Any]) -> None:
-        if run_dir is not None:
-            atomic_write_text(run_dir / f"{arm.name}-seed{seed}.json", json_text(rec) + "\n")
-        results[(arm.name, seed)] = rec
-
+    bar = tqdm(total=len(todo), desc="benchmark", unit="run") if progress and todo else None
     errors: list[str] = []
-    bar = None
-    if progress and todo:
-        from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(todo), desc="benchmark", unit="run")
-
-    def tick(arm: Arm, seed: int) -> None:
+    def finish(arm: Arm, seed: int, record: Callable[[], dict[str, Any]], stop_on: tuple = ()) -> None:
+        """Save one run as soon as it ends, or note its error; then advance the progress bar."""
+        try:
+            rec = record()
+            if run_dir is not None:
+                atomic_write_text(run_dir / f"{arm.name}-seed{seed}.json", json_text(rec) + "\n")
+            results[(arm.name, seed)] = rec
+        except stop_on:
+            raise
+        except Exception as e:  # noqa: BLE001 — reported below, after the other runs
+            errors.append(f"{arm.name} seed {seed}: {type(e).__name__}: {e}")
         if bar is not None:
             bar.update(1)
             bar.set_postfix_str(f"{arm.name} seed {seed}")
 
     if jobs == 1 or len(todo) <= 1:
-        for arm, seed in todo:
-            try:
-                done(arm, seed, _run_one(arm, seed, data))
-            except UserError:
-                raise
-            except Exception as e:  # noqa: BLE001 — reported below, after the other runs
-                errors.append(f"{arm.name} seed {seed}: {type(e).__name__}: {e}")
-            tick(arm, seed)
+        for arm, seed in todo:  # a wrong input (UserError) would fail every run: stop at once
+            finish(arm, seed, functools.partial(_run_one, arm, seed, data), stop_on=(UserError,))
     else:
-        from concurrent.futures import as_completed
-
         with make_pool(min(jobs, len(todo)), data) as ex:
             futures = {ex.submit(_run_in_worker, arm, seed): (arm, seed) for arm, seed in todo}
             for fut in as_completed(futures):
-                arm, seed = futures[fut]
-                try:
-                    done(arm, seed, fut.result())
-                except Exception as e:  # noqa: BLE001
-                    errors.append(f"{arm.name} seed {seed}: {type(e).__name__}: {e}")
-                tick(arm, seed)
+                finish(*futures[fut], fut.result)
     if bar is not None:
         bar.close()
     if errors:
         where = f"; finished runs are saved in {run_dir} and reused on the next call" if run_dir else ""
         raise RuntimeError(f"{len(errors)} of {len(todo)} benchmark runs failed{where}:\n" + "\n".join(errors))
     return results
+
+
+def _stored_runs(
+    arms: Sequence[Arm], seeds: Sequence[int], data: BenchmarkData, run_dir: Path | None
+) -> dict[tuple[str, int], dict[str, Any]]:
+    """The runs in ``run_dir`` whose fingerprint matches (unreadable files count as missing)."""
+    found: dict[tuple[str, int], dict[str, Any]] = {}
+    if run_dir is None:
+        return found
+    for arm in arms:
+        for seed in seeds:
+            f = run_dir / f"{arm.name}-seed{seed}.json"
+            if not f.is_file():
+                continue
+            try:
+                stored = read_json(f)
+            except (OSError, json.JSONDecodeError):
+                continue
+            if stored and stored.get("fingerprint") == _fingerprint(arm, seed, data):
+                found[(arm.name, seed)] = run_from_json(stored)
+    return found

@@ -1,8 +1,9 @@
 """Statistics of the benchmark: per-arm means, paired differences, the paired bootstrap over seeds
 and test images, Holm's adjustment and the smallest detectable difference.
 
-- :func:`mean_ci`, :func:`paired_diff`: mean and t-interval over seeds (every metric of the summary
-  table; paired by seed against real only, two-sided paired t-test).
+- :func:`mean_ci`, :func:`paired_diff`: mean and t-interval over seeds (``scipy.stats.t.interval``
+  with ``scipy.stats.sem``; every metric of the summary table; paired by seed against real only,
+  two-sided ``scipy.stats.ttest_1samp`` on the per-seed differences).
 - :func:`paired_bootstrap`: the comparisons behind the verdict. The test split is a sample too, so
   the interval resamples both sources of variation: seeds (with replacement) and test images (with
   replacement within each class, which keeps balanced accuracy defined), the same draws for both
@@ -15,22 +16,19 @@ and test images, Holm's adjustment and the smallest detectable difference.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from scipy import stats
+from statsmodels.stats.multitest import multipletests
 
-
-def _isnan(x: Any) -> bool:
-    return x is None or (isinstance(x, float) and math.isnan(x))
+from ganaug.utils import is_missing
 
 
 def mean_ci(values: Sequence[float], confidence: float = 0.95) -> dict[str, float]:
     """Mean, sample SD, n and the t-distribution CI of the mean; NaN values are left out."""
-    from scipy import stats
-
-    v = np.asarray([x for x in values if not _isnan(x)], dtype=np.float64)
+    v = np.asarray([x for x in values if not is_missing(x)], dtype=np.float64)
     n = len(v)
     nan = float("nan")
     if n == 0:
@@ -39,18 +37,19 @@ def mean_ci(values: Sequence[float], confidence: float = 0.95) -> dict[str, floa
     if n < 2:
         return {"mean": mean, "sd": nan, "n": 1, "ci_low": nan, "ci_high": nan}
     sd = float(v.std(ddof=1))
-    half = float(stats.t.ppf((1 + confidence) / 2, n - 1)) * sd / math.sqrt(n)
-    return {"mean": mean, "sd": sd, "n": n, "ci_low": mean - half, "ci_high": mean + half}
+    if sd == 0:  # scipy wants a positive scale; the interval of identical values is that value
+        low = high = mean
+    else:
+        low, high = stats.t.interval(confidence, n - 1, loc=mean, scale=stats.sem(v))
+    return {"mean": mean, "sd": sd, "n": n, "ci_low": float(low), "ci_high": float(high)}
 
 
 def paired_diff(
     values: dict[int, float], reference: dict[int, float], confidence: float = 0.95
 ) -> dict[str, float]:
     """Mean per-seed difference ``values - reference`` with its t-interval and paired t-test p-value."""
-    from scipy import stats
-
     seeds = sorted(s for s in values if s in reference)
-    d = [values[s] - reference[s] for s in seeds if not (_isnan(values[s]) or _isnan(reference[s]))]
+    d = [values[s] - reference[s] for s in seeds if not (is_missing(values[s]) or is_missing(reference[s]))]
     m = mean_ci(d, confidence)
     p = float("nan")
     if m["n"] >= 2:
@@ -138,18 +137,14 @@ def _counts(rng: np.random.Generator, n: int, B: int) -> np.ndarray:
 
 def min_detectable(se: float, alpha: float = 0.05, power: float = 0.8) -> float:
     """Smallest true difference a two-sided test at ``alpha`` detects with probability ``power``."""
-    from scipy import stats
-
-    if _isnan(se):
+    if is_missing(se):
         return float("nan")
     return float((stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)) * se)
 
 
 def holm(pvalues: Sequence[float], alpha: float = 0.05) -> list[float]:
     """Holm-adjusted p-values (statsmodels); NaN entries stay NaN and do not count."""
-    from statsmodels.stats.multitest import multipletests
-
-    p = np.asarray([np.nan if _isnan(x) else float(x) for x in pvalues], dtype=np.float64)
+    p = np.asarray([np.nan if is_missing(x) else float(x) for x in pvalues], dtype=np.float64)
     out = np.full(len(p), np.nan)
     ok = ~np.isnan(p)
     if ok.any():

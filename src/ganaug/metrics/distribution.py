@@ -24,6 +24,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import torch
+from scipy.stats import sem
 
 # Each distance block and each converted chunk stays under about this many float32 values (64 MB).
 _BLOCK_ELEMS = 1 << 24
@@ -85,7 +86,7 @@ def kid(
     Unbiased, so it can be slightly negative for two samples of one distribution. Returns
     ``(nan, nan)`` when either set has fewer than 2 rows.
     """
-    from scipy.stats import sem
+    # Imported here: torch-fidelity loads torchvision (seconds); the other metrics do without it.
     from torch_fidelity.metric_kid import kernel_mmd
 
     real, fake = _as_2d(real_feats, "real_feats"), _as_2d(fake_feats, "fake_feats")

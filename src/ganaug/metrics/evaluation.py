@@ -28,19 +28,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+from scipy.stats import sem
 
 from ganaug.data.imageset import ImageSet
+from ganaug.diagnostics import rare_class_line, rare_class_memorization
 from ganaug.errors import DataError, UserError
 from ganaug.formatting import significant, with_sd
 from ganaug.metrics.distribution import fid, kid, matched, prdc
 from ganaug.metrics.features import make_extractor, resize_imageset
 from ganaug.metrics.memorization import (
     MemorizationResult,
-    _nan_to_none,
     data_copying_test,
     memorization_check,
 )
-from ganaug.utils import atomic_write_json, atomic_write_text, resolve_device
+from ganaug.utils import atomic_write_json, atomic_write_text, json_safe, resolve_device
 
 # name, label in the table, better direction
 METRICS = (
@@ -109,8 +111,6 @@ class EvalResult:
             copying_line(self.data_copying),
         ]
         if self.rare_class:
-            from ganaug.diagnostics import rare_class_line
-
             out.append(rare_class_line(self.rare_class))
         if self.files:
             out.append("files: " + ", ".join(self.files.values()))
@@ -129,7 +129,7 @@ class EvalResult:
                 f"{m['near_copy_count']}/{m['n_synthetic']}{out})")
 
     def to_dict(self) -> dict[str, Any]:
-        return _nan_to_none({
+        return json_safe({
             "features": self.features,
             "options": self.options,
             "counts": self.counts,
@@ -188,12 +188,7 @@ def evaluate(
     progress: bool = False,
 ) -> EvalResult:
     """Distribution metrics per class and overall vs train and test (with the real floor) + memorisation."""
-    if len(synthetic) == 0:
-        raise UserError("no synthetic images to evaluate")
-    if len(train) < 2 or len(test) < 2:
-        raise DataError(f"need at least 2 training and 2 test images, got {len(train)} and {len(test)}")
-    if test.class_names != train.class_names or (val is not None and val.class_names != train.class_names):
-        raise DataError("train, val and test must have the same class names (load them from one prepared folder)")
+    _check_inputs(synthetic, train, test, val)
     dev = resolve_device(device)
 
     # Put the synthetic images in the real data's size, channels and classes.
@@ -211,28 +206,12 @@ def evaluate(
     f_train, f_test, f_syn = extractor(train), extractor(test), extractor(synthetic)
 
     # Distribution metrics, overall and per class.
-    scopes: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {
-        "overall": (np.ones(len(synthetic), bool), np.ones(len(train), bool), np.ones(len(test), bool))
-    }
+    scopes: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {"overall": (f_syn, f_train, f_test)}
     if per_class:
         for c, name in enumerate(train.class_names):
-            scopes[name] = (synthetic.labels == c, train.labels == c, test.labels == c)
-    metrics, counts, spread = {}, {}, {}
-    kid_subsets = max(10, 100 // max(repeats, 1))
-
-    def all_metrics(real: np.ndarray, fake: np.ndarray) -> dict:
-        kid_mean, kid_se = kid(real, fake, subset_size=kid_subset, subsets=kid_subsets, seed=seed)
-        return {"fid": fid(real, fake), "kid": kid_mean, "kid_se": kid_se, **prdc(real, fake, k=k, device=dev)}
-
-    for scope, (ms, mtr, mte) in scopes.items():
-        s, tr, te = f_syn[ms], f_train[mtr], f_test[mte]
-        n = min(len(s), len(tr), len(te))  # every column at this size: sample size moves all of these metrics
-        counts[scope] = {"n_synthetic": len(s), "n_train": len(tr), "n_test": len(te), "n_matched": n}
-        pairs = {"vs_train": (tr, s), "vs_test": (te, s), "floor": (tr, te)}
-        cols = {col: _summarise(matched(all_metrics, real, fake, n, repeats, seed + i))
-                for i, (col, (real, fake)) in enumerate(pairs.items())}
-        metrics[scope] = {name: {col: cols[col][0][name] for col in COLUMNS} for name, _, _ in METRICS}
-        spread[scope] = {name: {col: cols[col][1][name] for col in COLUMNS} for name, _, _ in METRICS}
+            scopes[name] = (f_syn[synthetic.labels == c], f_train[train.labels == c], f_test[test.labels == c])
+    metrics, counts, spread = _distribution_metrics(scopes, kid_subset=kid_subset, k=k, seed=seed,
+                                                    repeats=repeats, device=dev)
 
     # Memorisation vs train, thresholds calibrated on the real test images (the same check on them is
     # the reference), and the data-copying test in feature space.
@@ -243,8 +222,6 @@ def evaluate(
 
     options = {"features": features, "k": k, "kid_subset": kid_subset, "seed": seed, "repeats": repeats,
                "memorization_k": memorization_k, "resolution": list(size), "channels": ch, "per_class": per_class}
-    from ganaug.diagnostics import rare_class_memorization
-
     rare = rare_class_memorization(synthetic, train, test, f_syn, f_train, f_test, k=memorization_k,
                                    threshold=mem.threshold, device=str(dev)) if per_class else {}
     result = EvalResult(metrics, counts, extractor.info, mem, mem_floor, copying, options, spread=spread,
@@ -254,11 +231,48 @@ def evaluate(
     return result
 
 
+def _check_inputs(synthetic: ImageSet, train: ImageSet, test: ImageSet, val: ImageSet | None) -> None:
+    if len(synthetic) == 0:
+        raise UserError("no synthetic images to evaluate")
+    if len(train) < 2 or len(test) < 2:
+        raise DataError(f"need at least 2 training and 2 test images, got {len(train)} and {len(test)}")
+    if test.class_names != train.class_names or (val is not None and val.class_names != train.class_names):
+        raise DataError("train, val and test must have the same class names (load them from one prepared folder)")
+
+
+def _distribution_metrics(
+    scopes: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],  # scope -> synthetic, train, test features
+    *,
+    kid_subset: int | None,
+    k: int,
+    seed: int,
+    repeats: int,
+    device: torch.device,
+) -> tuple[dict, dict, dict]:
+    """(metrics, counts, spread) per scope: each metric of :data:`METRICS` in each of :data:`COLUMNS`
+    (synthetic vs train, synthetic vs test, and the floor train vs test), every column on random
+    subsets of the same size, so sample size does not tell the columns apart."""
+    metrics, counts, spread = {}, {}, {}
+    kid_subsets = max(10, 100 // max(repeats, 1))
+
+    def all_metrics(real: np.ndarray, fake: np.ndarray) -> dict:
+        kid_mean, kid_se = kid(real, fake, subset_size=kid_subset, subsets=kid_subsets, seed=seed)
+        return {"fid": fid(real, fake), "kid": kid_mean, "kid_se": kid_se, **prdc(real, fake, k=k, device=device)}
+
+    for scope, (s, tr, te) in scopes.items():
+        n = min(len(s), len(tr), len(te))  # every column at this size: sample size moves all of these metrics
+        counts[scope] = {"n_synthetic": len(s), "n_train": len(tr), "n_test": len(te), "n_matched": n}
+        pairs = {"vs_train": (tr, s), "vs_test": (te, s), "floor": (tr, te)}
+        cols = {col: _summarise(matched(all_metrics, real, fake, n, repeats, seed + i))
+                for i, (col, (real, fake)) in enumerate(pairs.items())}
+        metrics[scope] = {name: {col: cols[col][0][name] for col in COLUMNS} for name, _, _ in METRICS}
+        spread[scope] = {name: {col: cols[col][1][name] for col in COLUMNS} for name, _, _ in METRICS}
+    return metrics, counts, spread
+
+
 def _summarise(draws: list[dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
     """(mean, SD) of each metric over the matched draws; KID's standard error over the draws where
     they differ (one draw: its own, NaN when its subsets were whole sets)."""
-    from scipy.stats import sem
-
     if len(draws) == 1:
         return dict(draws[0]), {name: math.nan for name in draws[0]}
     mean = {name: float(np.mean([d[name] for d in draws])) for name in draws[0]}

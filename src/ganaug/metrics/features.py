@@ -26,11 +26,15 @@ from typing import Any
 import numpy as np
 import torch
 
+from ganaug import classify  # module attribute lookups, so tests can replace fit_classifier
+from ganaug.checkpoint import load_tensors
 from ganaug.constants import FEATURE_KINDS
 from ganaug.data.imageset import ImageSet, as_uint8_images
 from ganaug.data.preprocess import convert_channels, resize_array
 from ganaug.data.preprocess import resize_imageset as data_resize_imageset
-from ganaug.errors import UserError
+from ganaug.errors import CheckpointError, UserError
+from ganaug.models.classifier import load_classifier, save_classifier
+from ganaug.utils import resolve_device
 
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
 INCEPTION_URL = "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/" + INCEPTION_FILE
@@ -80,9 +84,7 @@ def make_extractor(
             raise ValueError("the 'trained' feature extractor needs the training split")
         model, info = train_feature_net(train, val, cache_dir=cache_dir, device=device, seed=seed,
                                         epochs=epochs, progress=progress)
-        from ganaug.classify import embed
-
-        return FeatureExtractor("trained", lambda x: embed(model, x, device=device), info)
+        return FeatureExtractor("trained", lambda x: classify.embed(model, x, device=device), info)
     raise UserError(f"unknown feature extractor {kind!r}; choose from {', '.join(FEATURE_KINDS)}")
 
 
@@ -142,15 +144,11 @@ def _inception_help() -> str:
 
 def load_inception(path: str | os.PathLike, device: str = "auto") -> torch.nn.Module:
     """torch-fidelity's FID Inception-v3 with weights from ``path`` (a local file; never downloads)."""
+    # Imported here: torch-fidelity loads torchvision (seconds), and only Inception features need it.
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
-
-    from ganaug.utils import resolve_device
 
     path = Path(path)
     # torch-fidelity reads the file with weights_only=False; refuse anything that is not plain tensors.
-    from ganaug.checkpoint import load_tensors
-    from ganaug.errors import CheckpointError
-
     try:
         load_tensors(path)
     except CheckpointError:
@@ -201,9 +199,6 @@ def train_feature_net(
     test split must never be passed here). The cache key hashes the image hashes, the pixels, the
     labels and the options, so a changed split or recipe retrains.
     """
-    from ganaug.classify import fit_classifier
-    from ganaug.models.classifier import load_classifier, save_classifier
-
     if min(train.resolution) < 8:
         h, w = train.resolution
         raise UserError(f"the images are {w}x{h} pixels: too small for the trained feature network (it needs at "
@@ -228,7 +223,7 @@ def train_feature_net(
         info.update(cached=True, path=str(path))
         return model, info
 
-    fit = fit_classifier(train, val, arch=arch, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+    fit = classify.fit_classifier(train, val, arch=arch, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
                          device=device, progress=progress)
     info.update(cached=False, best_epoch=fit.best_epoch, val_balanced_accuracy=fit.val_score)
     if path is not None:

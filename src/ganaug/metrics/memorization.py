@@ -47,11 +47,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+from scipy.stats import mannwhitneyu, norm
+from sklearn.cluster import KMeans
+from sklearn.neighbors import NearestNeighbors
 
 from ganaug.data.imageset import ImageSet
 from ganaug.errors import UserError
 from ganaug.metrics.distribution import knn
-from ganaug.utils import atomic_write_bytes, atomic_write_json, atomic_write_text
+from ganaug.metrics.features import resize_images, resize_imageset
+from ganaug.utils import (
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    json_safe,
+    png_bytes,
+    to_pil,
+)
 
 NEAR_COPY_THRESHOLD = 1.0 / 3.0  # without held-out images to calibrate on
 CALIBRATION_QUANTILE = 0.001  # with them: flag below this quantile of the held-out images' ratios
@@ -194,7 +206,7 @@ class MemorizationResult:
         atomic_write_text(path, buf.getvalue())
 
     def to_json(self, path: str | os.PathLike) -> None:
-        atomic_write_json(path, _nan_to_none(self.summary()))
+        atomic_write_json(path, json_safe(self.summary()))
 
     # -- the picture ----------------------------------------------------------------
     def closest(self, n: int = 16) -> np.ndarray:
@@ -208,8 +220,6 @@ class MemorizationResult:
 
     def grid_png(self, n: int = 16, tile: int = 112) -> bytes:
         """The picture of :meth:`save_grid` as PNG bytes (closest pairs first, near copies in red)."""
-        from PIL import Image, ImageDraw, ImageFont
-
         rows = self.closest(n)
         k = self.pixel.index.shape[1]
         font = ImageFont.load_default(size=11)
@@ -239,9 +249,7 @@ class MemorizationResult:
                     draw.rectangle([x - 2, y + cap - 2, x + tile + 1, y + cap + tile + 1], outline="red", width=2)
         if not len(rows):
             draw.text((pad, head), "no synthetic images", fill="black", font=font)
-        buf = io.BytesIO()
-        canvas.save(buf, format="PNG")
-        return buf.getvalue()
+        return png_bytes(canvas)
 
 
 def memorization_check(
@@ -265,8 +273,34 @@ def memorization_check(
     ``threshold=None``: the ``quantile`` of ``holdout``'s ratios in each space when ``holdout`` is
     given, else the fixed :data:`NEAR_COPY_THRESHOLD`.
     """
-    from ganaug.metrics.features import resize_images, resize_imageset
+    _check_args(train, synth_feats, train_feats, holdout, holdout_feats, transforms, reference)
+    checker = _Checker(train, train_feats, k=k, transforms=transforms, pixel_size=pixel_size,
+                       reference=reference, device=device)
+    held = None
+    thr, fthr = (NEAR_COPY_THRESHOLD if threshold is None else threshold), None
+    if holdout is not None:
+        held = checker.check(holdout, holdout_feats, 1, thr, fthr)
+        if threshold is None and len(holdout):
+            thr = float(np.quantile(held.pixel.ratio[:, 0], quantile, method="lower"))
+            if held.feature is not None:
+                fthr = float(np.quantile(held.feature.ratio[:, 0], quantile, method="lower"))
+            held.threshold, held.feature_threshold = thr, fthr
+    calibration = "fixed"
+    if holdout is not None and threshold is None:
+        calibration = f"{100 * quantile:.3g} % quantile of the ratios of {len(holdout)} held-out real images"
+        if len(holdout) * quantile < 1:  # the quantile is their smallest ratio: a cruder calibration
+            calibration += f" (their smallest: about 1 in {len(holdout) + 1} fresh samples falls below)"
+    res = checker.check(synthetic, synth_feats, k, thr, fthr)
+    res.options["threshold_source"] = calibration
+    res.holdout = held
+    if held is not None:
+        held.options["threshold_source"] = calibration
+    return res
 
+
+def _check_args(train: ImageSet, synth_feats: np.ndarray | None, train_feats: np.ndarray | None,
+                holdout: ImageSet | None, holdout_feats: np.ndarray | None, transforms: Sequence[str],
+                reference: str) -> None:
     if len(train) < 2:
         raise UserError(f"the memorisation check needs at least 2 training images, got {len(train)}")
     if reference not in ("class", "global"):
@@ -278,61 +312,51 @@ def memorization_check(
     unknown = set(transforms) - set(TRANSFORMS)
     if unknown:
         raise ValueError(f"unknown transforms {sorted(unknown)}; choose from {TRANSFORMS}")
-    h, w = train.resolution
-    size = (min(h, pixel_size), min(w, pixel_size))
 
-    # With shifts, distances skip the one-pixel border: what a shift brings in at the edge is unknown.
-    border = 1 if "shift" in transforms and min(size) > 4 else 0
 
-    def interior(x: np.ndarray) -> np.ndarray:
-        return x[..., border : x.shape[-2] - border, border : x.shape[-1] - border] if border else x
+class _Checker:
+    """The training images prepared once for search (pixel space: downscaled, with variants; and
+    feature space when features are given); :meth:`check` runs any image set against them."""
 
-    def pixels(s: ImageSet) -> np.ndarray:  # uint8 flattened (converted chunk by chunk inside knn), [0, 1] units
-        s = resize_imageset(s, train.resolution, train.channels)
-        x = interior(s.images if size == (h, w) else resize_images(s.images, size))
+    def __init__(self, train: ImageSet, train_feats: np.ndarray | None, *, k: int, transforms: Sequence[str],
+                 pixel_size: int, reference: str, device: str):
+        self.train, self.train_feats = train, train_feats
+        h, w = train.resolution
+        self.size = (min(h, pixel_size), min(w, pixel_size))
+        # With shifts, distances skip the one-pixel border: what a shift brings in at the edge is unknown.
+        self.border = 1 if "shift" in transforms and min(self.size) > 4 else 0
+        ts = train.images if self.size == (h, w) else resize_images(train.images, self.size)
+        labels = train.labels if reference == "class" else np.zeros(len(train), np.int64)
+        variants, source = _variants(ts, transforms)
+        variants = np.ascontiguousarray(self._interior(variants))
+        self.ref_pixel = _Reference(variants.reshape(len(variants), -1), source, labels, 1 / 255, device)
+        self.ref_feature = _Reference(np.asarray(train_feats), np.arange(len(train)), labels, 1.0, device) \
+            if train_feats is not None else None
+        self.options = {"k": k, "pixel_size": list(self.size), "reference": reference,
+                        "transforms": list(transforms), "pixel_border_skipped": self.border}
+
+    def _interior(self, x: np.ndarray) -> np.ndarray:
+        b = self.border
+        return x[..., b : x.shape[-2] - b, b : x.shape[-1] - b] if b else x
+
+    def _pixels(self, s: ImageSet) -> np.ndarray:
+        """uint8 rows, flattened (converted chunk by chunk inside knn), in [0, 1] units."""
+        s = resize_imageset(s, self.train.resolution, self.train.channels)
+        x = self._interior(s.images if self.size == self.train.resolution else resize_images(s.images, self.size))
         return np.ascontiguousarray(x).reshape(len(x), -1)
 
-    ts = train.images if size == (h, w) else resize_images(train.images, size)
-    labels = train.labels if reference == "class" else np.zeros(len(train), np.int64)
-    variants, source = _variants(ts, transforms)
-    variants = np.ascontiguousarray(interior(variants))
-    ref_pixel = _Reference(variants.reshape(len(variants), -1), source, labels, 1 / 255, device)
-    ref_feature = _Reference(np.asarray(train_feats), np.arange(len(train)), labels, 1.0, device) \
-        if train_feats is not None else None
-    options = {"k": k, "pixel_size": list(size), "reference": reference, "transforms": list(transforms),
-               "pixel_border_skipped": border}
-
-    def check(s: ImageSet, feats: np.ndarray | None, kk: int, thr: float, fthr: float | None) -> MemorizationResult:
-        pixel = ref_pixel.query(pixels(s), kk)
+    def check(self, s: ImageSet, feats: np.ndarray | None, kk: int, thr: float,
+              fthr: float | None) -> MemorizationResult:
+        train = self.train
+        pixel = self.ref_pixel.query(self._pixels(s), kk)
         feature = None
         if feats is not None:
             feats = np.asarray(feats)
-            if len(feats) != len(s) or len(train_feats) != len(train):
+            if len(feats) != len(s) or len(self.train_feats) != len(train):
                 raise ValueError("features must have one row per image")
-            feature = ref_feature.query(feats, kk)
+            feature = self.ref_feature.query(feats, kk)
         return MemorizationResult(resize_imageset(s, train.resolution, train.channels), train, thr, pixel, feature,
-                                  options=dict(options), feature_threshold=fthr)
-
-    held = None
-    thr, fthr = (NEAR_COPY_THRESHOLD if threshold is None else threshold), None
-    if holdout is not None:
-        held = check(holdout, holdout_feats, 1, thr, fthr)
-        if threshold is None and len(holdout):
-            thr = float(np.quantile(held.pixel.ratio[:, 0], quantile, method="lower"))
-            if held.feature is not None:
-                fthr = float(np.quantile(held.feature.ratio[:, 0], quantile, method="lower"))
-            held.threshold, held.feature_threshold = thr, fthr
-    calibration = "fixed"
-    if holdout is not None and threshold is None:
-        calibration = f"{100 * quantile:.3g} % quantile of the ratios of {len(holdout)} held-out real images"
-        if len(holdout) * quantile < 1:  # the quantile is their smallest ratio: a cruder calibration
-            calibration += f" (their smallest: about 1 in {len(holdout) + 1} fresh samples falls below)"
-    res = check(synthetic, synth_feats, k, thr, fthr)
-    res.options["threshold_source"] = calibration
-    res.holdout = held
-    if held is not None:
-        held.options["threshold_source"] = calibration
-    return res
+                                  options=dict(self.options), feature_threshold=fthr)
 
 
 class _Reference:
@@ -404,10 +428,6 @@ def data_copying_test(
     A positive Z_U means generated samples are farther from the training data than real data is
     (underfitting), not copying.
     """
-    from scipy.stats import mannwhitneyu, norm
-    from sklearn.cluster import KMeans
-    from sklearn.neighbors import NearestNeighbors
-
     train, test, gen = (np.asarray(x, dtype=np.float64) for x in (train_feats, test_feats, generated_feats))
     if cells is None:
         cells = int(np.clip(len(test) // 50, 2, 50))
@@ -444,20 +464,6 @@ def data_copying_test(
 
 def _tile(img: np.ndarray, size: int):
     """uint8 C x H x W -> an RGB PIL image scaled to fit size x size (nearest: pixels stay visible)."""
-    from PIL import Image
-
-    arr = img[0] if img.shape[0] == 1 else img.transpose(1, 2, 0)
-    im = Image.fromarray(np.ascontiguousarray(arr)).convert("RGB")
+    im = to_pil(img).convert("RGB")
     scale = size / max(im.size)
     return im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.NEAREST)
-
-
-def _nan_to_none(o: Any) -> Any:
-    """JSON has no NaN/Infinity: write null instead."""
-    if isinstance(o, dict):
-        return {k: _nan_to_none(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_nan_to_none(v) for v in o]
-    if isinstance(o, (float, np.floating)) and not math.isfinite(float(o)):
-        return None
-    return o

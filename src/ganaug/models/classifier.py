@@ -27,8 +27,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganaug.checkpoint import load_tensors
 from ganaug.constants import CLASSIFIERS as ARCHS
-from ganaug.errors import UserError
+from ganaug.errors import CheckpointError, UserError
+from ganaug.utils import atomic_torch_save
 
 # File names torchvision uses for its ImageNet weights (torch hub cache, "checkpoints/").
 HUB_WEIGHT_FILES: dict[str, tuple[str, ...]] = {
@@ -190,9 +192,6 @@ def find_imagenet_weights(arch: str, pretrained_weights: str | os.PathLike | Non
 
 
 def _load_resnet_state(path: Path) -> dict[str, torch.Tensor]:
-    from ganaug.checkpoint import load_tensors
-    from ganaug.errors import CheckpointError
-
     try:
         sd = load_tensors(path)
     except CheckpointError:
@@ -212,7 +211,7 @@ def _load_resnet_state(path: Path) -> dict[str, torch.Tensor]:
 
 
 def _resnet_backbone(arch: str, weights_path: Path | None) -> tuple[nn.Module, int]:
-    import torchvision
+    import torchvision  # only the ResNets need it: seconds to import, in every benchmark worker too
 
     net = getattr(torchvision.models, arch)(weights=None)  # never downloads
     dim = net.fc.in_features
@@ -316,17 +315,12 @@ def classifier_from_config(config: dict[str, Any]) -> Classifier:
 
 def save_classifier(model: Classifier, path: str | os.PathLike, extra: dict[str, Any] | None = None) -> None:
     """Atomic plain-dict checkpoint: ``{"config", "state_dict", **extra}``."""
-    from ganaug.utils import atomic_torch_save
-
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     atomic_torch_save({"config": model.config, "state_dict": state, **(extra or {})}, path)
 
 
 def load_classifier(path: str | os.PathLike, device: str | torch.device = "cpu") -> Classifier:
     """Inverse of :func:`save_classifier`; the model is returned in eval mode."""
-    from ganaug.checkpoint import load_tensors
-    from ganaug.errors import CheckpointError
-
     try:
         ckpt = load_tensors(path)
         model = classifier_from_config(ckpt["config"])
