@@ -33,6 +33,7 @@ def worker(args: argparse.Namespace) -> None:
     from ganaug.data.imageset import ImageSet
     from ganaug.distributed import destroy, init_from_env
     from ganaug.training import Trainer
+    from ganaug.training.stats import zero_totals
 
     init_from_env(args.device)
     rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
@@ -46,15 +47,10 @@ def worker(args: argparse.Namespace) -> None:
                       num_classes=2, **overrides)
     with tempfile.TemporaryDirectory() as tmp:
         t = Trainer(data, cfg, Path(tmp), progress=False, log=lambda s: None)
-        acc = {k: torch.zeros((), device=t.device) for k in ("loss_D", "loss_G", "loss_r1", "d_real_acc",
-                                                             "d_fake_acc", "logit_real", "logit_fake", "n_d",
-                                                             "n_g", "n_r1")}
+        totals = zero_totals(t.device, aux_loss=t.d_aux)
 
         def step() -> None:
-            t._d_step(acc, last=True)
-            t._g_step(acc)
-            t.cur_nimg += cfg.batch_size
-            t._update_ema()
+            t.step(totals)
 
         step()
         if t.cuda:
@@ -62,7 +58,7 @@ def worker(args: argparse.Namespace) -> None:
         t0 = time.perf_counter()
         for _ in range(args.steps):
             step()
-        float(acc["loss_G"])  # wait for the device
+        float(totals["loss_G"])  # wait for the device
         dt = time.perf_counter() - t0
     if rank == 0:
         print(json.dumps({"img_per_s": args.steps * args.batch / dt}), flush=True)

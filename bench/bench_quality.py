@@ -254,6 +254,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--out", type=Path, default=Path("bench-quality"))
     ap.add_argument("--list", action="store_true", help="print the candidate table and exit")
     args = ap.parse_args(argv)
+    from ganaug.utils import json_safe
 
     cands = parse_candidates()
     if args.list:
@@ -308,27 +309,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         except Exception as e:  # one failing candidate does not lose the others' results
             rec["error"] = f"{type(e).__name__}: {e}"
             print(f"[{name}] failed: {rec['error']}", flush=True)
-        json_path.write_text(json.dumps(_clean(results), indent=1))
+        json_path.write_text(json.dumps(json_safe(results), indent=1))
     results["load_average_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     text = table(results)
-    json_path.write_text(json.dumps(_clean(results), indent=1))
+    json_path.write_text(json.dumps(json_safe(results), indent=1))
     (args.out / "bench_quality.txt").write_text(text + "\n")
     print(text)
     print(f"\n{json_path}")
     return results
-
-
-def _clean(o: Any) -> Any:
-    """Strict JSON: NaN/inf as null, numpy scalars as numbers, tuples as lists."""
-    if isinstance(o, dict):
-        return {str(k): _clean(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_clean(v) for v in o]
-    if hasattr(o, "item") and not isinstance(o, (str, bytes)):
-        o = o.item()
-    if isinstance(o, float) and not math.isfinite(o):
-        return None
-    return o
 
 
 if __name__ == "__main__":

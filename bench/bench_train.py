@@ -95,6 +95,7 @@ class Classic:
 class Ours:
     def __init__(self, data: ImageSet, arch: str = "dcgan", resolution: int = 64, **overrides):
         from ganaug.training import Trainer
+        from ganaug.training.stats import zero_totals
 
         if arch == "dcgan":
             cfg = make_config("dcgan", "cpu", resolution=resolution, channels=3, num_classes=0, z_dim=100,
@@ -105,16 +106,10 @@ class Ours:
         self.cfg = cfg
         self.tmp = tempfile.TemporaryDirectory()
         self.trainer = Trainer(data, cfg, Path(self.tmp.name), progress=False, log=lambda s: None)
-        self.acc = {k: torch.zeros(()) for k in ("loss_D", "loss_G", "loss_r1", "d_real_acc", "d_fake_acc",
-                                                  "logit_real", "logit_fake", "n_d", "n_g", "n_r1")}
+        self.totals = zero_totals("cpu", aux_loss=self.trainer.d_aux)
 
     def step(self) -> int:
-        t = self.trainer
-        for i in range(self.cfg.d_steps):
-            t._d_step(self.acc, last=i == self.cfg.d_steps - 1)
-        t._g_step(self.acc)
-        t.cur_nimg += self.cfg.batch_size
-        t._update_ema()
+        self.trainer.step(self.totals)
         return self.cfg.batch_size
 
 

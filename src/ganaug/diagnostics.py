@@ -28,7 +28,7 @@ import numpy as np
 
 from ganaug.data.imageset import ImageSet
 from ganaug.data.preprocess import convert_channels
-from ganaug.formatting import NA, fixed
+from ganaug.formatting import NA, fixed, percent
 from ganaug.generation import synthesize
 from ganaug.metrics.distribution import prdc
 from ganaug.metrics.features import pixel_features
@@ -187,15 +187,12 @@ def rare_class_line(d: dict[str, Any]) -> str:
         return "rare class memorisation: not checked (one class, or no synthetic images of the rarest class)"
     s, f = d["synthetic"], d.get("test_floor")
     ref = (f"; its real test images: {f['near_copy_count']} of {f['n']}, median ratio "
-           f"{fixed(f['median_pixel_ratio'], 2, missing=NA)}, authentic {_pct(f['authentic_fraction'])}"
+           f"{fixed(f['median_pixel_ratio'], 2, missing=NA)}, authentic {percent(f['authentic_fraction'])}"
            if f else "")
     return (f"rare class {d['class']!r} ({d['n_train']} training images), against its own training images: "
             f"near copies {s['near_copy_count']} of {s['n']} synthetic, median pixel ratio "
-            f"{fixed(s['median_pixel_ratio'], 2, missing=NA)}, authentic {_pct(s['authentic_fraction'])}{ref}")
+            f"{fixed(s['median_pixel_ratio'], 2, missing=NA)}, authentic {percent(s['authentic_fraction'])}{ref}")
 
-
-def _pct(v: float | None) -> str:
-    return "n/a" if v is None or not math.isfinite(v) else f"{100 * v:.0f}%"
 
 
 # ----------------------------------------------------------------------------

@@ -50,6 +50,12 @@ def fixed(v: Any, decimals: int = 1, signed: bool = False, scale: float = 1.0, m
     return f"{f * scale:{'+' if signed else ''}.{decimals}f}"
 
 
+def percent(v: Any, decimals: int = 0, missing: str = NA) -> str:
+    """A fraction as a percentage: 0.25 -> "25%"."""
+    f = finite(v)
+    return missing if f is None else f"{100 * f:.{decimals}f}%"
+
+
 def significant(v: Any, digits: int = 4, missing: str = NA) -> str:
     """``v`` to ``digits`` significant digits in Python's general format (log lines, text summaries)."""
     f = finite(v)

@@ -8,7 +8,7 @@ import click
 
 from ganaug.cli import cli
 
-# What the report reads (report/html.py); none of them present means the wrong folder was given.
+# What the report reads (ganaug.reporting.build.collect); none of them present means the wrong folder was given.
 _STAGE_FILES = ("prepared/split.json", "gan/stats.jsonl", "evaluate/metrics.json", "benchmark/results.json",
                 "pipeline.json", "inspect.json", "training_options.json", "stats.jsonl")
 

@@ -34,7 +34,7 @@ from scipy.stats import sem
 from ganaug.data.imageset import ImageSet
 from ganaug.diagnostics import rare_class_line, rare_class_memorization
 from ganaug.errors import DataError, UserError
-from ganaug.formatting import significant, with_sd
+from ganaug.formatting import percent, significant, with_sd
 from ganaug.metrics.distribution import fid, kid, matched, prdc
 from ganaug.metrics.features import make_extractor, resize_imageset
 from ganaug.metrics.memorization import (
@@ -106,8 +106,8 @@ class EvalResult:
             (f"close in feature space (ratio < {significant(m.get('feature_threshold'))}): "
              f"{_get(m, 'feature', 'near_copy_count')} synthetic; real test images: "
              f"{_get(f, 'feature', 'near_copy_count')}"),
-            (f"authentic ({m['authentic_space']} space): {_pct(m['authentic_fraction'])} of synthetic; "
-             f"real test images: {_pct(f['authentic_fraction'])}"),
+            (f"authentic ({m['authentic_space']} space): {percent(m['authentic_fraction'])} of synthetic; "
+             f"real test images: {percent(f['authentic_fraction'])}"),
             copying_line(self.data_copying),
         ]
         if self.rare_class:
@@ -163,7 +163,7 @@ class EvalResult:
             "<th>floor: train vs test</th></tr>" + "".join(cells) + "</table>"
             f"<p>near copies: {m['near_copy_count']} / {m['n_synthetic']} synthetic "
             f"(real test: {f['near_copy_count']} / {f['n_synthetic']}); authentic: "
-            f"{_pct(m['authentic_fraction'])} (real test: {_pct(f['authentic_fraction'])})</p>"
+            f"{percent(m['authentic_fraction'])} (real test: {percent(f['authentic_fraction'])})</p>"
             f"<p>{html.escape(copying_line(self.data_copying))}</p>"
             f'<img src="data:image/png;base64,{png}"/>'
         )
@@ -337,5 +337,3 @@ def _get(d: dict, *keys: str) -> Any:
     return d
 
 
-def _pct(v: float | None) -> str:
-    return "n/a" if v is None or not math.isfinite(v) else f"{100 * v:.0f}%"

@@ -17,7 +17,7 @@ from torch import nn
 
 from ganaug.config import NetworkConfig
 from ganaug.data.imageset import ImageSet, make_grid_array
-from ganaug.utils import atomic_open, spread_indices
+from ganaug.utils import atomic_write_bytes, png_bytes, spread_indices
 
 MAX_GRID_CLASSES = 16
 GRID_SEED = 123  # the latents of every run's grids
@@ -78,5 +78,4 @@ def save_png(path: Path, grid: np.ndarray) -> None:
     scale = max(1, math.ceil(512 / max(grid.shape[:2])))
     if scale > 1:
         img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
-    with atomic_open(path, "wb") as f:
-        img.save(f, format="PNG")
+    atomic_write_bytes(path, png_bytes(img))

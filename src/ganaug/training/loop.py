@@ -497,13 +497,18 @@ class Trainer:
         if self.cuda:
             torch.cuda.reset_peak_memory_stats(self.device)
         while self.cur_nimg < tick_end and self.cur_nimg < total_nimg:
-            for _ in range(cfg.d_steps):
-                self._d_step(totals)
-            self._g_step(totals)
-            self.cur_nimg += cfg.batch_size
-            self._update_ema()
+            self.step(totals)
             bar.update(cfg.batch_size / 1000)
         return totals
+
+    def step(self, totals: Totals) -> None:
+        """One iteration: ``d_steps`` D updates, a G update (with the lazy path-length step when
+        due), then the EMA. Adds to ``totals`` (``stats.zero_totals``); the benchmarks call it too."""
+        for _ in range(self.cfg.d_steps):
+            self._d_step(totals)
+        self._g_step(totals)
+        self.cur_nimg += self.cfg.batch_size
+        self._update_ema()
 
     def _end_tick(self, stats: dict, done: bool, writer) -> None:
         """Upkeep: stop on NaN, warn on collapse, then (rank 0) the stats line, the sample grid, a
