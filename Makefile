@@ -32,6 +32,8 @@ test: venv browser
 
 lint: venv
 	$(VENV)/bin/ruff check src tests bench scripts
+	$(VENV)/bin/ruff format --check src tests bench scripts
+	$(VENV)/bin/lint-imports
 
 bench: venv
 	$(PY) bench/bench_train.py

@@ -106,9 +106,9 @@ def prepare_demo(out: Path):
 
 def kimg_for_minutes(prepared_dir: Path, cand: dict[str, Any], minutes: float) -> tuple[float, float]:
     """kimg that fits ``minutes`` of training on this machine, and the timed seconds per kimg."""
-    from ganaug.budget import OVERHEAD, measure_sec_per_kimg
     from ganaug.data.prepared import load_prepared
     from ganaug.training import config_for
+    from ganaug.training.budget import OVERHEAD, measure_sec_per_kimg
 
     train = load_prepared(prepared_dir).train
     cfg = config_for(train, cand["arch"], cand["preset"], **cand["overrides"])

@@ -556,9 +556,8 @@ def test_no_real_only_classifier_collapses_on_90_real_images():
 
 
 def test_one_set_of_defaults_for_api_cli_and_pipeline():
-    from ganaug.benchmarking import BenchmarkOptions
     from ganaug.cli.benchmark import benchmark_cmd
-    from ganaug.config import PipelineConfig
+    from ganaug.config import BenchmarkOptions, PipelineConfig
 
     d = BenchmarkOptions()
     cli_defaults = {p.name: p.default for p in benchmark_cmd.params}

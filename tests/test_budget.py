@@ -8,18 +8,17 @@ import math
 import numpy as np
 import pytest
 
-from ganaug.budget import (
+from ganaug.config import make_config, parse_budget
+from ganaug.data.imageset import ImageSet
+from ganaug.errors import UserError
+from ganaug.formatting import rough_duration
+from ganaug.training.budget import (
     OVERHEAD,
     candidate_resolutions,
     fit_to_budget,
-    format_duration,
     measure_sec_per_kimg,
-    parse_budget,
     plan_budget,
 )
-from ganaug.config import make_config
-from ganaug.data.imageset import ImageSet
-from ganaug.errors import UserError
 
 
 @pytest.mark.parametrize("text, seconds", [("15m", 900), ("90s", 90), ("1h", 3600), ("1h30m", 5400),
@@ -38,10 +37,10 @@ def test_parse_budget_off():
     assert parse_budget("off") is None and parse_budget(None) is None
 
 
-def test_format_duration():
-    assert format_duration(45) == "45 s"
-    assert format_duration(14 * 60 + 10) == "14 min"
-    assert format_duration(3 * 3600 + 50 * 60) == "3 h 50 min"
+def test_rough_duration():
+    assert rough_duration(45) == "45 s"
+    assert rough_duration(14 * 60 + 10) == "14 min"
+    assert rough_duration(3 * 3600 + 50 * 60) == "3 h 50 min"
 
 
 def test_candidate_resolutions():

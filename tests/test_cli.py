@@ -7,9 +7,8 @@ import sys
 
 from click.testing import CliRunner
 
-from ganaug.benchmarking.options import BenchmarkOptions
 from ganaug.cli import cli
-from ganaug.config import PipelineConfig
+from ganaug.config import BenchmarkOptions, PipelineConfig
 
 
 def test_help_does_not_import_torch():

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ganaug.benchmarking.options import BenchmarkOptions
-from ganaug.config import DataSection, GanSection, PipelineConfig, TrainConfig
+from ganaug.config import BenchmarkOptions, DataSection, GanSection, PipelineConfig, TrainConfig
 from ganaug.constants import STAGES
 from ganaug.errors import UserError
 from ganaug.pipeline import Pipeline

@@ -11,7 +11,9 @@ from torch import nn
 
 from ganaug.config import make_config
 from ganaug.data.imageset import ImageSet
-from ganaug.diagnostics import ClassDiagnostics, class_curves_png, rare_class_memorization, read_class_stats
+from ganaug.diagnostics import ClassDiagnostics, read_class_stats
+from ganaug.metrics.memorization import rare_class_memorization
+from ganaug.reporting.plots import class_curves_png
 from ganaug.utils import read_jsonl
 
 

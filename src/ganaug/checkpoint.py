@@ -7,7 +7,6 @@ and are safe to load from untrusted sources.
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from ganaug import nvlabs
 from ganaug.config import NetworkConfig, TrainConfig
 from ganaug.errors import CheckpointError
 from ganaug.models import build_generator
-from ganaug.utils import atomic_torch_save, atomic_write_json, read_json
+from ganaug.utils import atomic_torch_save, atomic_write_json, load_tensors, read_json
 
 LATEST = "snapshot-latest.json"
 FORMAT_VERSION = 1
@@ -77,19 +76,6 @@ def find_latest_run(root: str | Path) -> Path:
     if not runs:
         raise CheckpointError(f"--resume latest: no run with a snapshot under {root}")
     return runs[-1]
-
-
-def load_tensors(path: str | Path, map_location: str | torch.device = "cpu") -> Any:
-    """``torch.load(weights_only=True)``; a file holding other pickled objects is refused with our own
-    message (PyTorch's suggests retrying with weights_only=False, which would run the file's code)."""
-    try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as e:
-        what = str(e).split("WeightsUnpickler error:", 1)[-1].strip().splitlines()[0] if str(e) else ""
-        raise CheckpointError(
-            f"refused {path}: it holds pickled Python objects besides tensors ({what[:200]}), and loading such a "
-            "file may run code. ganaug loads only plain tensors and config values; use a file ganaug (or "
-            "torch.save of a state dict) wrote") from None
 
 
 def load_snapshot(target: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

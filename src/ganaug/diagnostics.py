@@ -11,9 +11,8 @@ one line to ``class_stats.jsonl`` in the run folder and logs one line; when a cl
 falls below half its best value so far (a best of at least 0.3: the class had been learnt), a
 warning says so, once per class.
 
-:func:`rare_class_memorization` is the memorisation check restricted to the rarest class (the
-one balanced sampling repeats most, so the one most likely to be copied), next to the same check
-on that class's real test images; ``ganaug.metrics.evaluation`` runs it by default.
+The rare-class memorisation check is ``ganaug.metrics.memorization.rare_class_memorization``;
+the report draws ``class_stats.jsonl`` with ``ganaug.reporting.plots.class_curves_png``.
 """
 
 from __future__ import annotations
@@ -28,12 +27,10 @@ import numpy as np
 
 from ganaug.data.imageset import ImageSet
 from ganaug.data.preprocess import convert_channels
-from ganaug.formatting import NA, fixed, percent
+from ganaug.formatting import NA, fixed
 from ganaug.generation import synthesize
 from ganaug.metrics.distribution import prdc
 from ganaug.metrics.features import pixel_features
-from ganaug.metrics.memorization import memorization_check
-from ganaug.reporting.plots import PALETTE, _figure, to_png
 from ganaug.utils import append_jsonl, atomic_open, read_jsonl
 
 FILENAME = "class_stats.jsonl"
@@ -140,84 +137,3 @@ def _r(v: float) -> float | None:
 def read_class_stats(run_dir: str | Path) -> list[dict[str, Any]]:
     """The lines of ``class_stats.jsonl`` (empty when the run had no diagnostics)."""
     return read_jsonl(Path(run_dir) / FILENAME)
-
-
-# ----------------------------------------------------------------------------
-# Memorisation on the rare class
-
-
-def rare_class_memorization(synthetic: ImageSet, train: ImageSet, test: ImageSet, f_syn: np.ndarray,
-                            f_train: np.ndarray, f_test: np.ndarray, *, k: int = 3, threshold: float | None = None,
-                            device: str = "cpu") -> dict[str, Any]:
-    """Memorisation check of the rarest training class against that class's training images, and
-    the same check on its real test images (the reference). All sets share class indices (train's);
-    features are rows aligned with the images. ``threshold``: the pixel near-copy threshold (pass
-    the overall check's, so that both agree; None: calibrated on the class's test images). Empty
-    when there is no rare class to check (one class, fewer than 2 training images of it, or no
-    synthetic image of it)."""
-    counts = np.bincount(train.labels, minlength=train.num_classes)
-    eligible = [c for c in range(train.num_classes) if counts[c] >= 2 and (synthetic.labels == c).any()]
-    if train.num_classes < 2 or not eligible:
-        return {}
-    c = min(eligible, key=lambda i: (counts[i], i))
-    ms, mt, me = synthetic.labels == c, train.labels == c, test.labels == c
-    held = me.any()
-    res = memorization_check(synthetic.subset(np.flatnonzero(ms)), train.subset(np.flatnonzero(mt)), f_syn[ms],
-                             f_train[mt], k=min(k, int(mt.sum())), threshold=threshold,
-                             holdout=test.subset(np.flatnonzero(me)) if held else None,
-                             holdout_feats=f_test[me] if held else None, device=device)
-
-    def summary(r) -> dict[str, Any]:
-        s = r.summary()
-        return {"n": s["n_synthetic"], "near_copy_count": s["near_copy_count"],
-                "near_copy_fraction": s["near_copy_fraction"], "authentic_fraction": s["authentic_fraction"],
-                "median_pixel_ratio": s["pixel"]["median_ratio"],
-                "median_feature_ratio": (s.get("feature") or {}).get("median_ratio", math.nan)}
-
-    out = {"class": train.class_names[c], "n_train": int(mt.sum()), "synthetic": summary(res),
-           "threshold": res.threshold}
-    if getattr(res, "holdout", None) is not None:
-        out["test_floor"] = summary(res.holdout)
-    return out
-
-
-def rare_class_line(d: dict[str, Any]) -> str:
-    """One sentence for the evaluate table."""
-    if not d:
-        return "rare class memorisation: not checked (one class, or no synthetic images of the rarest class)"
-    s, f = d["synthetic"], d.get("test_floor")
-    ref = (f"; its real test images: {f['near_copy_count']} of {f['n']}, median ratio "
-           f"{fixed(f['median_pixel_ratio'], 2, missing=NA)}, authentic {percent(f['authentic_fraction'])}"
-           if f else "")
-    return (f"rare class {d['class']!r} ({d['n_train']} training images), against its own training images: "
-            f"near copies {s['near_copy_count']} of {s['n']} synthetic, median pixel ratio "
-            f"{fixed(s['median_pixel_ratio'], 2, missing=NA)}, authentic {percent(s['authentic_fraction'])}{ref}")
-
-
-
-# ----------------------------------------------------------------------------
-# Figure for the report
-
-
-def class_curves_png(rows: list[dict[str, Any]]) -> bytes | None:
-    """Recall and coverage per class against kimg (PNG bytes), or None with fewer than 1 row."""
-    rows = [r for r in rows if r.get("classes")]
-    if not rows:
-        return None
-    names = list(dict.fromkeys(n for r in rows for n in r["classes"]))
-    fig, axes = _figure(8.0, 2.8, ncols=2)
-    kimg = [r["kimg"] for r in rows]
-    for j, key in enumerate(("recall", "coverage")):
-        ax = axes[0, j]
-        for i, name in enumerate(names):
-            ys = [_nan(r["classes"].get(name, {}).get(key)) for r in rows]
-            ax.plot(kimg, ys, marker="o", markersize=3, color=PALETTE[i % len(PALETTE)], label=name)
-        ax.set_ylim(-0.02, 1.02)
-        ax.set_xlabel("kimg")
-        ax.set_title(f"{key} per class ({rows[-1].get('features', 'pixels')})")
-    axes[0, 1].legend(loc="best")
-    return to_png(fig)
-
-
-def _nan(v: Any) -> float:
-    return math.nan if v is None else float(v)

@@ -102,6 +102,21 @@ def duration(seconds: Any) -> str:
     return f"{int(f // 3600)} h {int(f % 3600 // 60):02d} min"
 
 
+def rough_duration(seconds: Any) -> str:
+    """An estimate for people, rounded: '45 s', '14 min', '3 h 50 min' ('?' when unknown)."""
+    seconds = finite(seconds)
+    if seconds is None:
+        return "?"
+    s = max(0, round(seconds))
+    if s < 90:
+        return f"{s} s"
+    minutes = round(s / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    h, m = divmod(minutes, 60)
+    return f"{h} h {m} min" if m else f"{h} h"
+
+
 def size(n_bytes: float) -> str:
     """A file size: "512 B", "3.4 KB", "1.2 MB", "2.0 GB" (powers of 1024)."""
     n = float(n_bytes)

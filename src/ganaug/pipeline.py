@@ -20,9 +20,8 @@ from typing import Any
 
 from ganaug import __version__
 from ganaug.benchmarking import benchmark
-from ganaug.budget import parse_budget
 from ganaug.checkpoint import load_snapshot
-from ganaug.config import PipelineConfig
+from ganaug.config import PipelineConfig, parse_budget
 from ganaug.constants import RUN_DIR, STAGES
 from ganaug.data.imageset import ImageSet
 from ganaug.data.prepared import load_prepared, prepare

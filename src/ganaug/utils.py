@@ -8,6 +8,7 @@ import io
 import json
 import math
 import os
+import pickle
 import random
 import tempfile
 import unicodedata
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, PngImagePlugin
 
-from ganaug.errors import UserError
+from ganaug.errors import CheckpointError, UserError
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -136,6 +137,21 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
     buf = io.BytesIO()
     torch.save(obj, buf)
     atomic_write_bytes(path, buf.getvalue())
+
+
+def load_tensors(path: str | Path, map_location: Any = "cpu") -> Any:
+    """``torch.load(weights_only=True)``; a file holding other pickled objects is refused with our own
+    message (PyTorch's suggests retrying with weights_only=False, which would run the file's code)."""
+    import torch  # here, not at the top: the CLI imports this module and must start without torch
+
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        what = str(e).split("WeightsUnpickler error:", 1)[-1].strip().splitlines()[0] if str(e) else ""
+        raise CheckpointError(
+            f"refused {path}: it holds pickled Python objects besides tensors ({what[:200]}), and loading such a "
+            "file may run code. ganaug loads only plain tensors and config values; use a file ganaug (or "
+            "torch.save of a state dict) wrote") from None
 
 
 # ----------------------------------------------------------------------------

@@ -8,7 +8,7 @@ and scored once on the real **test** split.
 
 Modules
 -------
-- :mod:`~ganaug.benchmarking.options`: :class:`BenchmarkOptions`, shared by the API, ``ganaug benchmark``
+- Options: :class:`ganaug.config.BenchmarkOptions` (in :mod:`ganaug.config.benchmark`), shared by the API, ``ganaug benchmark``
   and ``ganaug run``'s ``[benchmark]`` section.
 - :mod:`~ganaug.benchmarking.arms`: arm planning, synthetic allocation (``balance``), training sets.
 - :mod:`~ganaug.benchmarking.runner`: running and caching runs (``runs/<arm>-seed<k>.json``), the pool.
@@ -21,8 +21,8 @@ Modules
 Files (``out/benchmark/``): ``runs/<arm>-seed<k>.json``, ``results.json``
 (:meth:`BenchmarkResult.to_dict`; NaN as null) and ``results.csv`` (one row per arm).
 
-Names are imported lazily, like every ganaug package: the CLI reads :mod:`.options` at startup
-without loading the rest (scipy, statsmodels, tqdm).
+Names are imported lazily, like every ganaug package: importing one module does not load the rest
+(scipy, statsmodels, tqdm).
 """
 
 import lazy_loader
@@ -33,7 +33,6 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         "api": ["benchmark", "resolve_budget"],
         "arms": ["Arm", "allocate_synthetic", "arm_train_set", "match_synthetic", "matched_arm", "plan_arms",
                  "synthetic_counts"],
-        "options": ["BALANCE", "BASELINES", "BenchmarkOptions"],
         "result": ["METRICS", "METRIC_LABELS", "BenchmarkResult"],
         "runner": ["BenchmarkData"],
         "stats": ["mean_ci", "paired_bootstrap", "paired_diff"],

@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 
 from ganaug.benchmarking.arms import Arm, check_pool, leak_check, match_synthetic, matched_arm, plan_arms
-from ganaug.benchmarking.options import BenchmarkOptions, options_from
 from ganaug.benchmarking.result import BenchmarkResult
 from ganaug.benchmarking.runner import BenchmarkData, hash_sets, json_text, run_arms
+from ganaug.config import BenchmarkOptions, options_from
 from ganaug.data.imageset import ImageSet
 from ganaug.errors import UserError
 from ganaug.utils import atomic_write_text, resolve_device

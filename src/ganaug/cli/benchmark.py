@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from ganaug.benchmarking.options import BenchmarkOptions, check_fractions, options_from
 from ganaug.cli import cli
 from ganaug.cli._common import load_synthetic
+from ganaug.config import BenchmarkOptions, check_fractions, options_from
 from ganaug.constants import BALANCE, BASELINES, CLASSIFIERS
 from ganaug.errors import UserError
 

@@ -90,7 +90,7 @@ def train_cmd(data, arch, preset, out, classes, unconditional, resume, transfer,
         train_set = resolve_training_data(data, classes or None)
         cfg = config_for(train_set, arch or "dcgan", preset, conditional=False if unconditional else None, **overrides)
         if not resume:
-            from ganaug.budget import fit_to_budget
+            from ganaug.training.budget import fit_to_budget
 
             cfg, _ = fit_to_budget(train_set, cfg, budget, resolution_fixed=bool(overrides.get("resolution") or transfer),
                                    kimg_fixed=bool(overrides.get("kimg")), log=click.echo)
@@ -109,7 +109,7 @@ def train_cmd(data, arch, preset, out, classes, unconditional, resume, transfer,
 
 def _check_budget(value):
     """--budget: refuse a value that is not a duration before anything runs."""
-    from ganaug.budget import parse_budget
+    from ganaug.config import parse_budget
 
     if value is not None:
         try:

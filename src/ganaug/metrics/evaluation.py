@@ -32,7 +32,6 @@ import torch
 from scipy.stats import sem
 
 from ganaug.data.imageset import ImageSet
-from ganaug.diagnostics import rare_class_line, rare_class_memorization
 from ganaug.errors import DataError, UserError
 from ganaug.formatting import percent, significant, with_sd
 from ganaug.metrics.distribution import fid, kid, matched, prdc
@@ -41,6 +40,8 @@ from ganaug.metrics.memorization import (
     MemorizationResult,
     data_copying_test,
     memorization_check,
+    rare_class_line,
+    rare_class_memorization,
 )
 from ganaug.utils import atomic_write_json, atomic_write_text, json_safe, resolve_device
 
@@ -68,7 +69,7 @@ class EvalResult:
     options: dict[str, Any] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
     spread: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # like metrics: SD over repeats
-    rare_class: dict[str, Any] = field(default_factory=dict)  # ganaug.diagnostics.rare_class_memorization
+    rare_class: dict[str, Any] = field(default_factory=dict)  # ganaug.metrics.memorization.rare_class_memorization
 
     def rows(self) -> list[dict[str, Any]]:
         """Long format, one row per scope x metric (the CSV)."""

@@ -27,14 +27,13 @@ import numpy as np
 import torch
 
 from ganaug import classify  # module attribute lookups, so tests can replace fit_classifier
-from ganaug.checkpoint import load_tensors
 from ganaug.constants import FEATURE_KINDS
 from ganaug.data.imageset import ImageSet, as_uint8_images
 from ganaug.data.preprocess import convert_channels, resize_array
 from ganaug.data.preprocess import resize_imageset as data_resize_imageset
 from ganaug.errors import CheckpointError, UserError
 from ganaug.models.classifier import load_classifier, save_classifier
-from ganaug.utils import resolve_device
+from ganaug.utils import load_tensors, resolve_device
 
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
 INCEPTION_URL = "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/" + INCEPTION_FILE

@@ -54,6 +54,7 @@ from sklearn.neighbors import NearestNeighbors
 
 from ganaug.data.imageset import ImageSet
 from ganaug.errors import UserError
+from ganaug.formatting import NA, fixed, percent
 from ganaug.metrics.distribution import knn
 from ganaug.metrics.features import resize_images, resize_imageset
 from ganaug.utils import (
@@ -467,3 +468,55 @@ def _tile(img: np.ndarray, size: int):
     im = to_pil(img).convert("RGB")
     scale = size / max(im.size)
     return im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.NEAREST)
+
+
+# ----------------------------------------------------------------------------
+# The rare class (the one balanced sampling repeats most, so the one most likely to be copied)
+
+
+def rare_class_memorization(synthetic: ImageSet, train: ImageSet, test: ImageSet, f_syn: np.ndarray,
+                            f_train: np.ndarray, f_test: np.ndarray, *, k: int = 3, threshold: float | None = None,
+                            device: str = "cpu") -> dict[str, Any]:
+    """Memorisation check of the rarest training class against that class's training images, and
+    the same check on its real test images (the reference). All sets share class indices (train's);
+    features are rows aligned with the images. ``threshold``: the pixel near-copy threshold (pass
+    the overall check's, so that both agree; None: calibrated on the class's test images). Empty
+    when there is no rare class to check (one class, fewer than 2 training images of it, or no
+    synthetic image of it)."""
+    counts = np.bincount(train.labels, minlength=train.num_classes)
+    eligible = [c for c in range(train.num_classes) if counts[c] >= 2 and (synthetic.labels == c).any()]
+    if train.num_classes < 2 or not eligible:
+        return {}
+    c = min(eligible, key=lambda i: (counts[i], i))
+    ms, mt, me = synthetic.labels == c, train.labels == c, test.labels == c
+    held = me.any()
+    res = memorization_check(synthetic.subset(np.flatnonzero(ms)), train.subset(np.flatnonzero(mt)), f_syn[ms],
+                             f_train[mt], k=min(k, int(mt.sum())), threshold=threshold,
+                             holdout=test.subset(np.flatnonzero(me)) if held else None,
+                             holdout_feats=f_test[me] if held else None, device=device)
+
+    def summary(r) -> dict[str, Any]:
+        s = r.summary()
+        return {"n": s["n_synthetic"], "near_copy_count": s["near_copy_count"],
+                "near_copy_fraction": s["near_copy_fraction"], "authentic_fraction": s["authentic_fraction"],
+                "median_pixel_ratio": s["pixel"]["median_ratio"],
+                "median_feature_ratio": (s.get("feature") or {}).get("median_ratio", math.nan)}
+
+    out = {"class": train.class_names[c], "n_train": int(mt.sum()), "synthetic": summary(res),
+           "threshold": res.threshold}
+    if getattr(res, "holdout", None) is not None:
+        out["test_floor"] = summary(res.holdout)
+    return out
+
+
+def rare_class_line(d: dict[str, Any]) -> str:
+    """One sentence for the evaluate table."""
+    if not d:
+        return "rare class memorisation: not checked (one class, or no synthetic images of the rarest class)"
+    s, f = d["synthetic"], d.get("test_floor")
+    ref = (f"; its real test images: {f['near_copy_count']} of {f['n']}, median ratio "
+           f"{fixed(f['median_pixel_ratio'], 2, missing=NA)}, authentic {percent(f['authentic_fraction'])}"
+           if f else "")
+    return (f"rare class {d['class']!r} ({d['n_train']} training images), against its own training images: "
+            f"near copies {s['near_copy_count']} of {s['n']} synthetic, median pixel ratio "
+            f"{fixed(s['median_pixel_ratio'], 2, missing=NA)}, authentic {percent(s['authentic_fraction'])}{ref}")

@@ -27,10 +27,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganaug.checkpoint import load_tensors
 from ganaug.constants import CLASSIFIERS as ARCHS
 from ganaug.errors import CheckpointError, UserError
-from ganaug.utils import atomic_torch_save
+from ganaug.utils import atomic_torch_save, load_tensors
 
 # File names torchvision uses for its ImageNet weights (torch hub cache, "checkpoints/").
 HUB_WEIGHT_FILES: dict[str, tuple[str, ...]] = {

@@ -348,3 +348,31 @@ def per_class_recall(
     ax.grid(axis="x", visible=False)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return to_png(fig)
+
+
+# ----------------------------------------------------------------------------
+# Per-class recall and coverage during training (class_stats.jsonl of ganaug.diagnostics)
+
+
+def class_curves_png(rows: list[dict[str, Any]]) -> bytes | None:
+    """Recall and coverage per class against kimg (PNG bytes), or None with fewer than 1 row."""
+    rows = [r for r in rows if r.get("classes")]
+    if not rows:
+        return None
+    names = list(dict.fromkeys(n for r in rows for n in r["classes"]))
+    fig, axes = _figure(8.0, 2.8, ncols=2)
+    kimg = [r["kimg"] for r in rows]
+    for j, key in enumerate(("recall", "coverage")):
+        ax = axes[0, j]
+        for i, name in enumerate(names):
+            ys = [_nan(r["classes"].get(name, {}).get(key)) for r in rows]
+            ax.plot(kimg, ys, marker="o", markersize=3, color=PALETTE[i % len(PALETTE)], label=name)
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel("kimg")
+        ax.set_title(f"{key} per class ({rows[-1].get('features', 'pixels')})")
+    axes[0, 1].legend(loc="best")
+    return to_png(fig)
+
+
+def _nan(v: Any) -> float:
+    return math.nan if v is None else float(v)

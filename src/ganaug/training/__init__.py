@@ -11,7 +11,7 @@
 - :mod:`~ganaug.training.result`: ``TickInfo`` (for tick callbacks) and ``TrainResult``.
 
 Multi-process collectives live in :mod:`ganaug.distributed`. Names are imported lazily, like the
-other packages: ``ganaug.budget`` times the loop without importing ``train()``, which uses it.
+other packages: ``training.budget`` times the loop without importing ``train()``, which uses it.
 """
 
 import lazy_loader

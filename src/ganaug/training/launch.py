@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 
 from ganaug import checkpoint as ckpt
-from ganaug.budget import BudgetPlan, candidate_resolutions, fit_to_budget
 from ganaug.config import NetworkConfig, TrainConfig, make_config
 from ganaug.data.imageset import ImageSet
 from ganaug.data.prepared import is_prepared, load_prepared
@@ -29,6 +28,7 @@ from ganaug.distributed import broadcast_object, destroy, init_from_env, rank_an
 from ganaug.errors import CheckpointError, DataError, UserError
 from ganaug.locking import run_lock
 from ganaug.models import build_discriminator, build_generator, count_parameters
+from ganaug.training.budget import BudgetPlan, candidate_resolutions, fit_to_budget
 from ganaug.training.loop import Trainer
 from ganaug.training.result import TickCallback, TrainResult
 from ganaug.training.transfer import transfer_config
@@ -74,7 +74,7 @@ def train(
     and ``conditional=False``).
     ``max_ticks``: stop after this many ticks in this call (the run can be resumed).
     ``budget``: a time budget ('15m', '90s', '1h'; 'off': none; None: the preset's default, see
-    ``ganaug.budget``): a few steps are timed first, the run trains at the largest resolution that
+    ``ganaug.training.budget``): a few steps are timed first, the run trains at the largest resolution that
     fits (unless ``resolution`` is given) and says so. With a full ``config`` only an explicit
     budget is checked.
     ``diagnostics``: per-class recall/coverage of G_ema at every tick (``class_stats.jsonl``,

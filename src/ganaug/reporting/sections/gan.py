@@ -7,10 +7,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ganaug.diagnostics import class_curves_png, read_class_stats
+from ganaug.diagnostics import read_class_stats
 from ganaug.formatting import duration, finite, fixed, number
 from ganaug.reporting.figures import Numbering, read_png
-from ganaug.reporting.plots import training_curves
+from ganaug.reporting.plots import class_curves_png, training_curves
 from ganaug.utils import read_json, read_jsonl
 
 # fakes000010.000.png (or fakes000010.png) = at 10 kimg

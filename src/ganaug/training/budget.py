@@ -24,14 +24,14 @@ is extrapolated (marked "~" and "extrapolated").
 from __future__ import annotations
 
 import math
-import re
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ganaug.errors import UserError
+from ganaug.config import parse_budget
+from ganaug.formatting import rough_duration
 from ganaug.training.loop import Trainer
 
 # Default budget per preset, in seconds (None: only an estimate is printed, nothing is changed).
@@ -43,56 +43,6 @@ OVERHEAD = 1.15
 MIN_RESOLUTION = 32
 MAX_RESOLUTION = 256
 MIN_KIMG = 1.0  # a budget never shortens a run below this
-
-_UNITS = {"s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
-_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(h|min|m|sec|s)")
-
-
-def parse_budget(value: str | float | int | None) -> float | None:
-    """A time budget in seconds: '15m', '90s', '1h', '1h30m', '2.5min', or a bare number of minutes.
-
-    'off' / 'none' (or None) mean no budget. Anything else raises :class:`UserError`.
-    """
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        raise UserError(f"cannot read the time budget {value!r}: use e.g. 15m, 90s, 1h or off")
-    if isinstance(value, (int, float)):
-        seconds = float(value) * 60.0
-    else:
-        text = str(value).strip().lower().replace(" ", "")
-        if text in ("off", "none", "no"):
-            return None
-        if re.fullmatch(r"\d+(?:\.\d+)?", text):
-            seconds = float(text) * 60.0
-        else:
-            pos, seconds = 0, 0.0
-            for m in _PART.finditer(text):
-                if m.start() != pos:
-                    break
-                seconds += float(m.group(1)) * _UNITS[m.group(2)]
-                pos = m.end()
-            if pos != len(text) or not text:
-                raise UserError(f"cannot read the time budget {value!r}: write a duration such as 15m, 90s, 1h, "
-                                "1h30m (a bare number means minutes), or off for none")
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise UserError(f"the time budget must be positive, got {value!r}")
-    return seconds
-
-
-def format_duration(seconds: float) -> str:
-    """'45 s', '14 min', '3 h 50 min'."""
-    if not math.isfinite(seconds):
-        return "?"
-    s = max(0, round(seconds))
-    if s < 90:
-        return f"{s} s"
-    minutes = round(s / 60)
-    if minutes < 60:
-        return f"{minutes} min"
-    h, m = divmod(minutes, 60)
-    return f"{h} h {m} min" if m else f"{h} h"
-
 
 def candidate_resolutions(data_side: int, minimum: int = MIN_RESOLUTION, maximum: int = MAX_RESOLUTION) -> list[int]:
     """Powers of two from ``minimum`` up to the data's larger side rounded up (``maximum`` at most)."""
@@ -137,7 +87,7 @@ class BudgetPlan:
     def lines(self) -> list[str]:
         kimg_note = f"{self.kimg_requested:g}" if self.kimg_requested else f"{self.kimg:g}"
         change = "" if self.budget_source == "as given" else "; --budget to change, --budget off for none"
-        head = (f"time budget {format_duration(self.budget_s)} ({self.budget_source}{change})" if self.budget_s
+        head = (f"time budget {rough_duration(self.budget_s)} ({self.budget_source}{change})" if self.budget_s
                 else "no time budget")
         out = [f"{head}; estimated on this machine for {kimg_note} kimg (a few timed steps x {OVERHEAD:g} for "
                "upkeep):"]
@@ -145,7 +95,7 @@ class BudgetPlan:
             mark = "  <- chosen" if e.resolution == self.resolution else ""
             fits = "" if self.budget_s is None else (" (fits)" if e.seconds <= self.budget_s else " (over budget)")
             how = "" if e.measured else ", extrapolated"
-            out.append(f"  {e.resolution:>3d} px: ~{format_duration(e.seconds)} ({e.sec_per_kimg:.3g} s/kimg{how})"
+            out.append(f"  {e.resolution:>3d} px: ~{rough_duration(e.seconds)} ({e.sec_per_kimg:.3g} s/kimg{how})"
                        f"{fits}{mark}")
         if self.resolution_fixed:
             why = "as given"
@@ -164,12 +114,12 @@ class BudgetPlan:
         out.append(f"training at {self.resolution} px ({why}; the data is {self.data_side} px{resized})")
         if self.kimg_requested:
             out.append(f"the run is shortened from {self.kimg_requested:g} to {self.kimg:g} kimg to fit the budget "
-                       f"(~{format_duration(self.seconds)})")
+                       f"(~{rough_duration(self.seconds)})")
         elif self.over_budget:
-            out.append(f"warning: ~{format_duration(self.seconds)} exceeds the budget of "
-                       f"{format_duration(self.budget_s)}; lower --kimg or --resolution, or raise --budget")
+            out.append(f"warning: ~{rough_duration(self.seconds)} exceeds the budget of "
+                       f"{rough_duration(self.budget_s)}; lower --kimg or --resolution, or raise --budget")
         else:
-            out.append(f"expected training time: ~{format_duration(self.seconds)}")
+            out.append(f"expected training time: ~{rough_duration(self.seconds)}")
         return out
 
     def to_dict(self) -> dict[str, Any]:
