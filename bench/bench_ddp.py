@@ -43,8 +43,14 @@ def worker(args: argparse.Namespace) -> None:
     overrides = {"batch_size": args.batch, "device": args.device, "aug": "ada"}
     if args.arch == "dcgan":
         overrides.update(g_channels=64, d_channels=64)
-    cfg = make_config(args.arch, "cpu" if args.device == "cpu" else "gpu", resolution=args.res, channels=3,
-                      num_classes=2, **overrides)
+    cfg = make_config(
+        args.arch,
+        "cpu" if args.device == "cpu" else "gpu",
+        resolution=args.res,
+        channels=3,
+        num_classes=2,
+        **overrides,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         t = Trainer(data, cfg, Path(tmp), progress=False, log=lambda s: None)
         totals = zero_totals(t.device, aux_loss=t.d_aux)
@@ -67,16 +73,35 @@ def worker(args: argparse.Namespace) -> None:
 
 def run(arch: str, res: int, nproc: int, threads: int, args: argparse.Namespace) -> float:
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-    wargs = ["--worker", "--arch", arch, "--res", str(res), "--steps", str(args.steps), "--batch",
-             str(args.batch), "--device", args.device]
+    wargs = [
+        "--worker",
+        "--arch",
+        arch,
+        "--res",
+        str(res),
+        "--steps",
+        str(args.steps),
+        "--batch",
+        str(args.batch),
+        "--device",
+        args.device,
+    ]
     if nproc == 1:
         cmd = [sys.executable, __file__, *wargs]
     else:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}",
-               "--master_addr=127.0.0.1", f"--master_port={port}", __file__, *wargs]
+        cmd = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            f"--nproc_per_node={nproc}",
+            "--master_addr=127.0.0.1",
+            f"--master_port={port}",
+            __file__,
+            *wargs,
+        ]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
     if out.returncode != 0 or not lines:
@@ -99,8 +124,10 @@ def main() -> None:
         worker(args)
         return
     cores = os.cpu_count() or 1
-    print(f"{cores} cores; single process with {cores} threads vs {args.nproc} processes with "
-          f"{max(cores // args.nproc, 1)} thread(s) each; global batch {args.batch}; device {args.device}")
+    print(
+        f"{cores} cores; single process with {cores} threads vs {args.nproc} processes with "
+        f"{max(cores // args.nproc, 1)} thread(s) each; global batch {args.batch}; device {args.device}"
+    )
     print(f"{'arch':<10}{'res':>5}{'1 proc img/s':>15}{f'{args.nproc} procs img/s':>17}{'efficiency':>12}")
     for arch in ("dcgan", "stylegan2"):
         for res in (int(r) for r in args.res.split(",")):

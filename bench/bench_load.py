@@ -58,20 +58,37 @@ def child(args) -> None:
     t0 = time.perf_counter()
     res = load(args.dir, executor=args.executor, workers=args.workers, resolution=args.resolution)
     dt = time.perf_counter() - t0
-    out = {"executor": args.executor, "workers": args.workers, "seconds": dt, "images": len(res.imageset),
-           "shape": list(res.imageset.images.shape), "array_mb": res.imageset.images.nbytes / 2**20,
-           "cpu_s": sum(resource.getrusage(who).ru_utime + resource.getrusage(who).ru_stime
-                        for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)),
-           "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-           "children_maxrss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+    out = {
+        "executor": args.executor,
+        "workers": args.workers,
+        "seconds": dt,
+        "images": len(res.imageset),
+        "shape": list(res.imageset.images.shape),
+        "array_mb": res.imageset.images.nbytes / 2**20,
+        "cpu_s": sum(
+            resource.getrusage(who).ru_utime + resource.getrusage(who).ru_stime
+            for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+        ),
+        "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "children_maxrss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+    }
     if args.tracemalloc:
         out["tracemalloc_peak_mb"] = tracemalloc.get_traced_memory()[1] / 2**20
     print("RESULT " + json.dumps(out))
 
 
 def run_child(folder: Path, executor: str, workers: int, resolution, trace: bool = False) -> dict:
-    cmd = [sys.executable, __file__, "--child", "--dir", str(folder), "--executor", executor,
-           "--workers", str(workers)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        "--dir",
+        str(folder),
+        "--executor",
+        executor,
+        "--workers",
+        str(workers),
+    ]
     if resolution:
         cmd += ["--resolution", str(resolution)]
     if trace:
@@ -86,7 +103,9 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=10000)
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--resolution", type=int, default=None, help="load resolution (default: auto, two passes)")
+    ap.add_argument(
+        "--resolution", type=int, default=None, help="load resolution (default: auto, two passes)"
+    )
     ap.add_argument("--keep", default=None, help="write/reuse the images in this folder")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--dir", default=None, help=argparse.SUPPRESS)
@@ -104,8 +123,17 @@ def main() -> None:
             print(f"wrote {args.n} {args.size}x{args.size} RGB PNGs in {dt:.1f} s")
         total = sum(p.stat().st_size for p in folder.rglob("*.png"))
         print(f"dataset: {folder} ({total / 2**20:.1f} MiB on disk); cpu cores: {os.cpu_count()}")
-        subprocess.run([sys.executable, "-c", (f"import os; [open(p,'rb').read() for p in "
-                        f"__import__('pathlib').Path('{folder}').rglob('*.png')]")], check=True)  # warm the page cache
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                (
+                    f"import os; [open(p,'rb').read() for p in "
+                    f"__import__('pathlib').Path('{folder}').rglob('*.png')]"
+                ),
+            ],
+            check=True,
+        )  # warm the page cache
         runs = [("serial", 1), ("thread", args.workers), ("process", args.workers)]
         if args.workers != 4:
             runs.append(("thread", 4))
@@ -114,13 +142,17 @@ def main() -> None:
             r = run_child(folder, executor, workers, args.resolution)
             results.append(r)
             rss = max(r["maxrss_mb"], r["children_maxrss_mb"])
-            print(f"{executor:>8} x{workers}: {r['seconds']:6.2f} s wall ({r['cpu_s']:5.1f} s cpu incl. start-up)  "
-                  f"{r['images'] / r['seconds']:6.0f} img/s  "
-                  f"peak RSS {r['maxrss_mb']:.0f} MiB (largest child {r['children_maxrss_mb']:.0f} MiB, "
-                  f"max {rss:.0f})  -> {r['shape']} ({r['array_mb']:.0f} MiB)")
+            print(
+                f"{executor:>8} x{workers}: {r['seconds']:6.2f} s wall ({r['cpu_s']:5.1f} s cpu incl. start-up)  "
+                f"{r['images'] / r['seconds']:6.0f} img/s  "
+                f"peak RSS {r['maxrss_mb']:.0f} MiB (largest child {r['children_maxrss_mb']:.0f} MiB, "
+                f"max {rss:.0f})  -> {r['shape']} ({r['array_mb']:.0f} MiB)"
+            )
         t = run_child(folder, "thread", args.workers, args.resolution, trace=True)
-        print(f"tracemalloc peak (thread x{args.workers}): {t['tracemalloc_peak_mb']:.0f} MiB "
-              f"(Python + numpy allocations; {t['seconds']:.2f} s with tracing)")
+        print(
+            f"tracemalloc peak (thread x{args.workers}): {t['tracemalloc_peak_mb']:.0f} MiB "
+            f"(Python + numpy allocations; {t['seconds']:.2f} s with tracing)"
+        )
         best = min(results, key=lambda r: r["seconds"])
         print(f"fastest: {best['executor']} x{best['workers']} ({best['seconds']:.2f} s)")
 

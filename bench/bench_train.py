@@ -58,10 +58,20 @@ class Classic:
         self.crit = nn.BCELoss()
         self.optD = torch.optim.Adam(self.netD.parameters(), lr=2e-4, betas=(0.5, 0.999))
         self.optG = torch.optim.Adam(self.netG.parameters(), lr=2e-4, betas=(0.5, 0.999))
-        ds = dset.ImageFolder(str(root), transform=T.Compose([
-            T.Resize(64), T.CenterCrop(64), T.ToTensor(), T.Normalize((0.5,) * 3, (0.5,) * 3)]))
-        self.loader = torch.utils.data.DataLoader(ds, batch_size=64, shuffle=True, num_workers=workers,
-                                                  drop_last=True, persistent_workers=workers > 0)
+        ds = dset.ImageFolder(
+            str(root),
+            transform=T.Compose(
+                [T.Resize(64), T.CenterCrop(64), T.ToTensor(), T.Normalize((0.5,) * 3, (0.5,) * 3)]
+            ),
+        )
+        self.loader = torch.utils.data.DataLoader(
+            ds,
+            batch_size=64,
+            shuffle=True,
+            num_workers=workers,
+            drop_last=True,
+            persistent_workers=workers > 0,
+        )
         self.it = iter(self.loader)
 
     def _batch(self):
@@ -98,11 +108,29 @@ class Ours:
         from ganaug.training.stats import zero_totals
 
         if arch == "dcgan":
-            cfg = make_config("dcgan", "cpu", resolution=resolution, channels=3, num_classes=0, z_dim=100,
-                              g_channels=64, d_channels=64, batch_size=64, device="cpu", **overrides)
+            cfg = make_config(
+                "dcgan",
+                "cpu",
+                resolution=resolution,
+                channels=3,
+                num_classes=0,
+                z_dim=100,
+                g_channels=64,
+                d_channels=64,
+                batch_size=64,
+                device="cpu",
+                **overrides,
+            )
         else:
-            cfg = make_config("stylegan2", "cpu", resolution=resolution, channels=3, num_classes=0,
-                              device="cpu", **overrides)
+            cfg = make_config(
+                "stylegan2",
+                "cpu",
+                resolution=resolution,
+                channels=3,
+                num_classes=0,
+                device="cpu",
+                **overrides,
+            )
         self.cfg = cfg
         self.tmp = tempfile.TemporaryDirectory()
         self.trainer = Trainer(data, cfg, Path(self.tmp.name), progress=False, log=lambda s: None)
@@ -141,7 +169,9 @@ def main() -> None:
             "ganaug default, aug none": Ours(data, aug="none"),
             "ganaug default, ADA": Ours(data, aug="ada"),
         }
-        print(f"ganaug default precision here: {'bf16 autocast' if runners['ganaug default, ADA'].trainer.amp else 'fp32'}")
+        print(
+            f"ganaug default precision here: {'bf16 autocast' if runners['ganaug default, ADA'].trainer.amp else 'fp32'}"
+        )
         for r in runners.values():  # warm-up
             timed(r, 2)
         res = {name: [] for name in runners}
@@ -152,8 +182,10 @@ def main() -> None:
     print("\nDCGAN-64 (z 100, 64 filters, batch 64, 64x64 RGB), median img/s over rounds:")
     for name, vals in res.items():
         med = float(np.median(vals))
-        print(f"  {name:<26} {med:8.1f} img/s   ratio vs classic: {med / base:5.2f}x   rounds: "
-              + ", ".join(f"{v:.1f}" for v in vals))
+        print(
+            f"  {name:<26} {med:8.1f} img/s   ratio vs classic: {med / base:5.2f}x   rounds: "
+            + ", ".join(f"{v:.1f}" for v in vals)
+        )
 
     if not args.skip_stylegan:
         print("\nStyleGAN2 (cpu preset, batch 32, 3 channels, ADA), img/s:")

@@ -33,8 +33,9 @@ CLASSES = [("tshirt", 0, "T-shirt/top"), ("pullover", 2, "Pullover"), ("shirt", 
 OUT = ROOT / "src" / "ganaug" / "data" / "builtin"
 
 
-def pick(labels: np.ndarray, images: np.ndarray, official: int, n: int, rng: np.random.Generator,
-         taken: set[str]) -> np.ndarray:
+def pick(
+    labels: np.ndarray, images: np.ndarray, official: int, n: int, rng: np.random.Generator, taken: set[str]
+) -> np.ndarray:
     """n indices of one official class, seeded, skipping images whose pixels were already taken."""
     cand = rng.permutation(np.flatnonzero(labels == official))
     out = []
@@ -55,7 +56,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--src", default="/usr/share/datasets/fashion-mnist")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--train", default="300,300,30", help="training-pool images per class (tshirt,pullover,shirt)")
+    ap.add_argument(
+        "--train", default="300,300,30", help="training-pool images per class (tshirt,pullover,shirt)"
+    )
     ap.add_argument("--test", type=int, default=500, help="test images per class (from t10k)")
     ap.add_argument("--out", default=str(OUT))
     args = ap.parse_args()
@@ -97,8 +100,14 @@ def main() -> None:
 
     out = Path(args.out)
     buf = io.BytesIO()
-    np.savez_compressed(buf, x=x, y=y, classes=np.array([c[0] for c in CLASSES]), partition=np.array(parts),
-                        paths=np.array(paths))
+    np.savez_compressed(
+        buf,
+        x=x,
+        y=y,
+        classes=np.array([c[0] for c in CLASSES]),
+        partition=np.array(parts),
+        paths=np.array(paths),
+    )
     atomic_write_bytes(out / "fashion-demo.npz", buf.getvalue())
     digest = hashlib.sha256(buf.getvalue()).hexdigest()
 
@@ -108,8 +117,10 @@ def main() -> None:
         "A scarce, imbalanced 3-class subset of **Fashion-MNIST** (Xiao, Rasul and Vollgraf, 2017,",
         "<https://github.com/zalandoresearch/fashion-mnist>), copyright Zalando SE, released under the",
         "**MIT licence**. Taken from the Debian package `dataset-fashion-mnist`",
-        (f"(`{src}/*-idx*-ubyte.gz`) by `scripts/build_demo_dataset.py --seed {args.seed} "
-        f"--train {args.train} --test {args.test}`."),
+        (
+            f"(`{src}/*-idx*-ubyte.gz`) by `scripts/build_demo_dataset.py --seed {args.seed} "
+            f"--train {args.train} --test {args.test}`."
+        ),
         "",
         "Grayscale 28x28, uint8, stored NCHW in `fashion-demo.npz` with arrays `x`, `y`, `classes`,",
         "`partition` (`train` = training pool from the official training file, `test` = a predefined real",
@@ -122,18 +133,28 @@ def main() -> None:
         "|---|---|---|---|",
     ]
     for name, official, title in CLASSES:
-        lines.append(f"| {name} ({title}) | {official} | {len(chosen[('train', name)])} | "
-                     f"{len(chosen[('test', name)])} |")
-    lines += ["", (f"Total: {len(y)} images ({sum(p == 'train' for p in parts)} train pool, "
-                  f"{sum(p == 'test' for p in parts)} test). Images were drawn with "
-                  f"`numpy.random.default_rng({args.seed})` (test set first, then the training pool),"),
-              "skipping any image whose pixels equal an image already drawn, so no duplicates exist.", "",
-              "## Indices taken", ""]
+        lines.append(
+            f"| {name} ({title}) | {official} | {len(chosen[('train', name)])} | "
+            f"{len(chosen[('test', name)])} |"
+        )
+    lines += [
+        "",
+        (
+            f"Total: {len(y)} images ({sum(p == 'train' for p in parts)} train pool, "
+            f"{sum(p == 'test' for p in parts)} test). Images were drawn with "
+            f"`numpy.random.default_rng({args.seed})` (test set first, then the training pool),"
+        ),
+        "skipping any image whose pixels equal an image already drawn, so no duplicates exist.",
+        "",
+        "## Indices taken",
+        "",
+    ]
     for part in ("train", "test"):
         for name, _, _ in CLASSES:
             idx = chosen[(part, name)]
-            lines.append(f"**{part} / {name}** ({files[part][0]}, {len(idx)}): "
-                         + ", ".join(str(i) for i in idx))
+            lines.append(
+                f"**{part} / {name}** ({files[part][0]}, {len(idx)}): " + ", ".join(str(i) for i in idx)
+            )
             lines.append("")
     atomic_write_text(out / "PROVENANCE.md", "\n".join(lines))
     size = (out / "fashion-demo.npz").stat().st_size

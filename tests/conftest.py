@@ -56,10 +56,20 @@ def _png_header(w: int, h: int) -> bytes:
     import zlib
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     ihdr = struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
 
 
 @pytest.fixture
@@ -80,7 +90,9 @@ def bad_files():
         out["empty"] = folder / "empty.png"
         out["empty"].write_bytes(b"")
         buf = io.BytesIO()
-        Image.fromarray(np.random.default_rng(1).integers(0, 256, (size, size), dtype=np.uint8)).save(buf, "PNG")
+        Image.fromarray(np.random.default_rng(1).integers(0, 256, (size, size), dtype=np.uint8)).save(
+            buf, "PNG"
+        )
         out["truncated"] = folder / "truncated.png"
         out["truncated"].write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
         out["text"] = folder / "notes.png"
@@ -101,7 +113,9 @@ def bad_files():
         out["rgba"] = folder / "alpha.png"
         Image.fromarray(rgba).save(out["rgba"])
         out["16bit"] = folder / "deep.png"
-        Image.fromarray(np.linspace(1000, 3000, size * size).reshape(size, size).astype(np.uint16)).save(out["16bit"])
+        Image.fromarray(np.linspace(1000, 3000, size * size).reshape(size, size).astype(np.uint16)).save(
+            out["16bit"]
+        )
         out["small"] = folder / "small.png"
         Image.new("L", (size // 2, size // 2), 77).save(out["small"])
         return out

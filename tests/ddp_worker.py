@@ -24,13 +24,27 @@ def main() -> None:
     def dump(info):
         if info.done:
             t = info.trainer
-            dumped.update(G=t.G.state_dict(), D=t.D.state_dict(),
-                          p=float(t.augment_pipe.p) if getattr(t.augment_pipe, "p", None) is not None else -1.0)
+            dumped.update(
+                G=t.G.state_dict(),
+                D=t.D.state_dict(),
+                p=float(t.augment_pipe.p) if getattr(t.augment_pipe, "p", None) is not None else -1.0,
+            )
 
-    res = train(blobs(), None if resume else cfg, run_dir=None if resume else out / "run", resume=resume,
-                progress=False, callbacks=[dump], log=lambda s: None, kimg=opts.get("kimg"))
-    rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else int(
-        __import__("os").environ.get("RANK", 0))
+    res = train(
+        blobs(),
+        None if resume else cfg,
+        run_dir=None if resume else out / "run",
+        resume=resume,
+        progress=False,
+        callbacks=[dump],
+        log=lambda s: None,
+        kimg=opts.get("kimg"),
+    )
+    rank = (
+        torch.distributed.get_rank()
+        if torch.distributed.is_initialized()
+        else int(__import__("os").environ.get("RANK", 0))
+    )
     torch.save({**dumped, "cur_nimg": res.cur_nimg, "stats": res.stats}, out / f"rank{rank}.pt")
 
 

@@ -83,8 +83,11 @@ def test_lumaflip_inverts_grayscale():
 def test_blit_ops_are_exact():
     x = images(16, 3)
     y = only("xflip")(x)
-    assert all(torch.allclose(a, b, atol=1e-5) or torch.allclose(a, b.flip(-1), atol=1e-5) for a, b in zip(y, x))
+    assert all(
+        torch.allclose(a, b, atol=1e-5) or torch.allclose(a, b.flip(-1), atol=1e-5) for a, b in zip(y, x)
+    )
     y = only("rotate90")(x)
+
     def rots(b):
         return [torch.rot90(b, k, dims=(1, 2)) for k in range(4)]
 
@@ -231,7 +234,7 @@ def _reference_warp(img: np.ndarray, G_inv: np.ndarray, taps: np.ndarray) -> np.
         z = np.zeros(a.shape[:-1] + (2 * a.shape[-1],))
         z[..., ::2] = a
         y = np.apply_along_axis(lambda r: np.convolve(r, 2 * f), -1, z)
-        return np.moveaxis(y[..., 5:5 + z.shape[-1]], -1, axis)
+        return np.moveaxis(y[..., 5 : 5 + z.shape[-1]], -1, axis)
 
     u = up(up(x, 0), 1)  # [2L, 2L]
     out = (R + 6) * 2  # the output plus a 3-pixel margin, at twice the resolution
@@ -245,7 +248,7 @@ def _reference_warp(img: np.ndarray, G_inv: np.ndarray, taps: np.ndarray) -> np.
 
     def down(a, axis):  # correlation with f at odd offsets, keeping R samples
         a = np.moveaxis(a, axis, -1)
-        y = np.stack([(a[..., 2 * o + 1:2 * o + 1 + len(f)] * f).sum(-1) for o in range(R)], -1)
+        y = np.stack([(a[..., 2 * o + 1 : 2 * o + 1 + len(f)] * f).sum(-1) for o in range(R)], -1)
         return np.moveaxis(y, -1, axis)
 
     return down(down(s, 0), 1)
@@ -323,8 +326,9 @@ def test_controller_per_class_statistic_guards_an_overfit_rare_class():
     results = {}
     for per_class in (False, True):
         pipe = AugmentPipe(3, "bgc", p=0.5)
-        ctl = AdaController(target=0.6, speed_kimg=1.0, interval=1, batch_size=len(logits), num_classes=3,
-                            per_class=per_class)
+        ctl = AdaController(
+            target=0.6, speed_kimg=1.0, interval=1, batch_size=len(logits), num_classes=3, per_class=per_class
+        )
         ctl.accumulate(logits, labels)
         results[per_class] = (ctl.update(pipe), float(pipe.p), ctl.last_class_stats)
     (stat_all, p_all, per), (stat_max, p_max, _) = results[False], results[True]
@@ -338,8 +342,17 @@ def test_controller_per_class_statistic_guards_an_overfit_rare_class():
 
 def test_controller_resumes_a_state_from_before_the_per_class_statistic():
     ctl = AdaController(num_classes=3)
-    ctl.load_state_dict({"target": 0.6, "speed_kimg": 100.0, "interval": 4, "batch_size": 8, "last_stat": 0.1,
-                         "steps": 1, "acc": [2.0, 8.0]})
+    ctl.load_state_dict(
+        {
+            "target": 0.6,
+            "speed_kimg": 100.0,
+            "interval": 4,
+            "batch_size": 8,
+            "last_stat": 0.1,
+            "steps": 1,
+            "acc": [2.0, 8.0],
+        }
+    )
     ctl.accumulate(torch.ones(4), torch.tensor([0, 1, 2, 2]))
     ctl.interval = 2
     assert ctl.update(AugmentPipe(3, "bgc")) == pytest.approx(6 / 12)

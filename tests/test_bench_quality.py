@@ -23,8 +23,11 @@ def test_candidate_table_parses_and_every_override_is_a_config_option():
     bq = load_bench()
     cands = bq.parse_candidates()
     assert {"dcgan-cpu", "sg2-cpu"} <= set(cands)
-    assert cands["sg2-mid"] == {"arch": "stylegan2", "preset": "cpu",
-                                "overrides": {"channel_base": 2048, "channel_max": 128}}
+    assert cands["sg2-mid"] == {
+        "arch": "stylegan2",
+        "preset": "cpu",
+        "overrides": {"channel_base": 2048, "channel_max": 128},
+    }
     assert cands["dcgan-cpu"]["overrides"] == {}
     with pytest.raises(UserError, match="unknown option"):
         bq.parse_candidates("name arch preset overrides\nx stylegan2 cpu chanel_base=4096\n")
@@ -34,8 +37,28 @@ def test_candidate_table_parses_and_every_override_is_a_config_option():
 def test_bench_quality_end_to_end_tiny(tmp_path, capsys):
     bq = load_bench()
     out = tmp_path / "bq"
-    bq.main(["--candidates", "dcgan-cpu", "--kimg", "0.1", "--n", "24", "--feature-epochs", "1", "--seeds", "2",
-             "--epochs", "1", "--jobs", "1", "--threads", "1", "--out", str(out)])
+    bq.main(
+        [
+            "--candidates",
+            "dcgan-cpu",
+            "--kimg",
+            "0.1",
+            "--n",
+            "24",
+            "--feature-epochs",
+            "1",
+            "--seeds",
+            "2",
+            "--epochs",
+            "1",
+            "--jobs",
+            "1",
+            "--threads",
+            "1",
+            "--out",
+            str(out),
+        ]
+    )
     text = capsys.readouterr().out
     assert "FLOOR real" in text and "dcgan-cpu" in text and "GAN - oversample" in text
     res = json.loads((out / "bench_quality.json").read_text())

@@ -188,7 +188,11 @@ def test_every_arm_and_seed(run1):
     d = json.loads((out / "benchmark" / "results.json").read_text())
     assert d["summary"].keys() == set(ARMS) and len(d["runs"]) == len(ARMS) * SEEDS
     rows = (out / "benchmark" / "results.csv").read_text().splitlines()
-    assert len(rows) == 1 + len(ARMS) and "balanced_accuracy_diff_ci_low" in rows[0] and "vs_real_p_adjusted" in rows[0]
+    assert (
+        len(rows) == 1 + len(ARMS)
+        and "balanced_accuracy_diff_ci_low" in rows[0]
+        and "vs_real_p_adjusted" in rows[0]
+    )
     assert res.leak_check == {"train": 0, "val": 0, "synthetic": 0}
 
 
@@ -278,8 +282,17 @@ def _hand_runs(table, val=None):
     for name, values in table.items():
         for s, v in enumerate(values):
             m = {"accuracy": v, "balanced_accuracy": v, "macro_f1": v, "auroc": v, "per_class_recall": [v, v]}
-            runs.append({"arm": name, "seed": s, "metrics": m, "n_train": 10, "steps": 50, "best_step": 20,
-                         "val_score": (val or {}).get(name, 0.5)})
+            runs.append(
+                {
+                    "arm": name,
+                    "seed": s,
+                    "metrics": m,
+                    "n_train": 10,
+                    "steps": 50,
+                    "best_step": 20,
+                    "val_score": (val or {}).get(name, 0.5),
+                }
+            )
     return runs
 
 
@@ -289,13 +302,17 @@ def test_verdict_wording():
         Arm("synth25", "mix", 0.25, "r+25"),
         Arm("synth100", "mix", 1, "r+100"),
     ]
-    runs = _hand_runs({"real": [0.70, 0.72, 0.71], "synth25": [0.72, 0.75, 0.73], "synth100": [0.70, 0.71, 0.73]},
-                      val={"synth25": 0.8, "synth100": 0.7})
+    runs = _hand_runs(
+        {"real": [0.70, 0.72, 0.71], "synth25": [0.72, 0.75, 0.73], "synth100": [0.70, 0.71, 0.73]},
+        val={"synth25": 0.8, "synth100": 0.7},
+    )
     res = BenchmarkResult.from_runs(arms, runs, ["x", "y"], [0, 1, 2])
     # synth25 (chosen on val): diffs .02 .03 .02 -> +2.3 points, t-interval [0.9, 3.8] (3 seeds).
     h = res.headline()
-    assert ("GAN images at 25 % synthetic (the fraction chosen on validation) vs real only: +2.3 points "
-            "(95 % CI [0.9, 3.8]): better") in h
+    assert (
+        "GAN images at 25 % synthetic (the fraction chosen on validation) vs real only: +2.3 points "
+        "(95 % CI [0.9, 3.8]): better"
+    ) in h
     assert "vs random oversampling adding the same number of images per class: not run" in h
     c = res.comparison("gan_vs_real")
     assert c["p"] == pytest.approx(stats.ttest_rel([0.72, 0.75, 0.73], [0.70, 0.72, 0.71]).pvalue)
@@ -303,12 +320,24 @@ def test_verdict_wording():
 
 
 def test_fraction_and_best_baseline_are_chosen_on_validation_not_test():
-    arms = [Arm("real", "real", 0, "real only"), Arm("synth50", "mix", 0.5, "r+50"), Arm("synth100", "mix", 1, "r+100"),
-            Arm("oversample", "oversample", 0, "over"), Arm("weighted", "weighted", 0, "w")]
+    arms = [
+        Arm("real", "real", 0, "real only"),
+        Arm("synth50", "mix", 0.5, "r+50"),
+        Arm("synth100", "mix", 1, "r+100"),
+        Arm("oversample", "oversample", 0, "over"),
+        Arm("weighted", "weighted", 0, "w"),
+    ]
     # On test synth100 and oversample are best; on validation synth50 and weighted are.
-    runs = _hand_runs({"real": [0.6, 0.61, 0.62], "synth50": [0.6, 0.62, 0.62], "synth100": [0.7, 0.72, 0.71],
-                       "oversample": [0.7, 0.7, 0.72], "weighted": [0.6, 0.6, 0.61]},
-                      val={"real": 0.6, "synth50": 0.9, "synth100": 0.7, "oversample": 0.6, "weighted": 0.8})
+    runs = _hand_runs(
+        {
+            "real": [0.6, 0.61, 0.62],
+            "synth50": [0.6, 0.62, 0.62],
+            "synth100": [0.7, 0.72, 0.71],
+            "oversample": [0.7, 0.7, 0.72],
+            "weighted": [0.6, 0.6, 0.61],
+        },
+        val={"real": 0.6, "synth50": 0.9, "synth100": 0.7, "oversample": 0.6, "weighted": 0.8},
+    )
     res = BenchmarkResult.from_runs(arms, runs, ["x", "y"], [0, 1, 2])
     assert res.choice["gan_arm"] == "synth50" and res.choice["best_baseline"] == "weighted"
     assert res.comparison("gan_vs_real")["arm"] == "synth50"
@@ -409,9 +438,14 @@ def test_bad_option_values_are_user_errors(splits):
     # Regression: `ganaug run --set benchmark.seeds=abc` / `--set benchmark.fractions=0,50` reach benchmark() as
     # strings (iterated char by char: ValueError/TypeError tracebacks); a bad device failed once per run.
     args = (splits.train, splits.val, splits.test, splits.synthetic)
-    for kw, msg in (({"seeds": "abc"}, "seeds must be"), ({"seeds": "12"}, "seeds must be"),
-                    ({"fractions": "0,50"}, "fractions must be a list"), ({"fractions": [0, "x"]}, "fractions"),
-                    ({"device": "bogus"}, "unknown device"), ({"jobs": 0}, "jobs must be")):
+    for kw, msg in (
+        ({"seeds": "abc"}, "seeds must be"),
+        ({"seeds": "12"}, "seeds must be"),
+        ({"fractions": "0,50"}, "fractions must be a list"),
+        ({"fractions": [0, "x"]}, "fractions"),
+        ({"device": "bogus"}, "unknown device"),
+        ({"jobs": 0}, "jobs must be"),
+    ):
         with pytest.raises(UserError, match=msg):
             benchmark(*args, **{**KW, **kw})
 
@@ -430,18 +464,40 @@ def test_cli_default_out_is_outside_a_generate_folder(splits, tmp_path, monkeypa
     import ganaug.cli.benchmark as cmd
     from ganaug.cli import cli
 
-    prepared = SimpleNamespace(train=splits.train, val=splits.val, test=splits.test,
-                               class_names=splits.train.class_names)
+    prepared = SimpleNamespace(
+        train=splits.train, val=splits.val, test=splits.test, class_names=splits.train.class_names
+    )
     monkeypatch.setattr(cmd, "_load_prepared", lambda path: prepared)
     (tmp_path / "prep").mkdir()
     syn = tmp_path / "synth"
     (syn / "a").mkdir(parents=True)
     (syn / "manifest.csv").write_text("file,kind\n")
     splits.synthetic.save_npz(syn / "images.npz")
-    r = CliRunner().invoke(cli, ["benchmark", "--data", str(tmp_path / "prep"), "--synthetic", str(syn / "images.npz"),
-                                 "--fractions", "0,0.5", "--seeds", "1", "--epochs", "1", "--min-steps", "0",
-                                 "--jobs", "1", "--baselines", "none",
-                                 "--device", "cpu", "-q"])
+    r = CliRunner().invoke(
+        cli,
+        [
+            "benchmark",
+            "--data",
+            str(tmp_path / "prep"),
+            "--synthetic",
+            str(syn / "images.npz"),
+            "--fractions",
+            "0,0.5",
+            "--seeds",
+            "1",
+            "--epochs",
+            "1",
+            "--min-steps",
+            "0",
+            "--jobs",
+            "1",
+            "--baselines",
+            "none",
+            "--device",
+            "cpu",
+            "-q",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert (tmp_path / "synth-bench" / "benchmark" / "results.json").is_file()
     assert not (syn / "benchmark").exists()
@@ -483,11 +539,33 @@ def test_every_arm_runs_the_same_number_of_optimiser_steps(run1):
 def test_copies_of_the_training_images_are_not_reported_as_a_gain():
     # Regression: with a fixed number of epochs, a "synthetic" pool of exact copies of the training images
     # doubled the optimiser steps of the 100 % arm and read as a significant gain.
-    train, val, test = make_set([16, 8, 4], seed=0), make_set([5, 5, 5], seed=1), make_set([30, 30, 30], seed=2)
-    copies = ImageSet(train.images.copy(), train.labels.copy(), train.class_names,
-                      paths=[f"copy#{i}" for i in range(len(train))])
-    res = benchmark(train, val, test, copies, fractions=(0, 1.0), balance="keep", seeds=8, epochs=2,
-                    min_steps=24, batch_size=8, baselines=(), jobs=1, progress=False, device="cpu")
+    train, val, test = (
+        make_set([16, 8, 4], seed=0),
+        make_set([5, 5, 5], seed=1),
+        make_set([30, 30, 30], seed=2),
+    )
+    copies = ImageSet(
+        train.images.copy(),
+        train.labels.copy(),
+        train.class_names,
+        paths=[f"copy#{i}" for i in range(len(train))],
+    )
+    res = benchmark(
+        train,
+        val,
+        test,
+        copies,
+        fractions=(0, 1.0),
+        balance="keep",
+        seeds=8,
+        epochs=2,
+        min_steps=24,
+        batch_size=8,
+        baselines=(),
+        jobs=1,
+        progress=False,
+        device="cpu",
+    )
     assert {r["steps"] for r in res.runs} == {24}
     c = res.comparison("gan_vs_real")
     assert c["arm"] == "synth100" and c["n_seeds"] == 8 and c["n_test"] == 90
@@ -515,7 +593,9 @@ def test_results_json_holds_the_comparisons(run1):
         assert c["ci_low"] <= c["diff"] <= c["ci_high"] and c["n_test"] == 24 and c["n_seeds"] == SEEDS
         assert "mde" in c and "p_adjusted" in c
     sec = [c for c in d["comparisons"] if c["role"] == "secondary"]
-    assert len(sec) == len(d["arms"]) - 1  # every arm but real and the GAN arm vs real, + GAN vs best baseline
+    assert (
+        len(sec) == len(d["arms"]) - 1
+    )  # every arm but real and the GAN arm vs real, + GAN vs best baseline
     holm = multipletests([c["p"] for c in sec], method="holm")[1]
     assert [c["p_adjusted"] for c in sec] == pytest.approx(list(holm))
     # The oversampling control adds the GAN arm's images per class, copied from the real ones.
@@ -541,13 +621,18 @@ def test_no_real_only_classifier_collapses_on_90_real_images():
     t, s = full.class_names.index("tshirt"), full.class_names.index("shirt")
 
     def pick(off, n_t, n_s):
-        idx = np.concatenate([np.flatnonzero(full.labels == t)[off:off + n_t],
-                              np.flatnonzero(full.labels == s)[off:off + n_s]])
+        idx = np.concatenate(
+            [
+                np.flatnonzero(full.labels == t)[off : off + n_t],
+                np.flatnonzero(full.labels == s)[off : off + n_s],
+            ]
+        )
         return ImageSet(full.images[idx], (full.labels[idx] == s).astype(np.int64), ["tshirt", "shirt"])
 
     train, val, test = pick(0, 65, 25), pick(100, 20, 20), pick(200, 100, 100)
-    res = benchmark(train, val, test, None, fractions=(0,), baselines=(), seeds=3, jobs=1, progress=False,
-                    device="cpu")
+    res = benchmark(
+        train, val, test, None, fractions=(0,), baselines=(), seeds=3, jobs=1, progress=False, device="cpu"
+    )
     assert res.config["steps"] >= 300 and res.config["batch_size"] <= 16
     for r in res.runs:
         assert not r["collapsed"] and r["val_pred_classes"] == 2

@@ -21,8 +21,19 @@ from ganaug.training.budget import (
 )
 
 
-@pytest.mark.parametrize("text, seconds", [("15m", 900), ("90s", 90), ("1h", 3600), ("1h30m", 5400),
-                                           ("2.5min", 150), ("10", 600), (" 15 M ", 900), (5, 300)])
+@pytest.mark.parametrize(
+    "text, seconds",
+    [
+        ("15m", 900),
+        ("90s", 90),
+        ("1h", 3600),
+        ("1h30m", 5400),
+        ("2.5min", 150),
+        ("10", 600),
+        (" 15 M ", 900),
+        (5, 300),
+    ],
+)
 def test_parse_budget(text, seconds):
     assert parse_budget(text) == pytest.approx(seconds)
 
@@ -112,7 +123,7 @@ def test_fit_to_budget_uses_the_preset_default_and_changes_the_config():
 
     def timer(c):
         seen.append(c.network.resolution)
-        return 1e-3 * c.network.resolution ** 2  # 32 px: ~2 min, 64 px: ~8 min, 128 px: ~31 min at 100 kimg
+        return 1e-3 * c.network.resolution**2  # 32 px: ~2 min, 64 px: ~8 min, 128 px: ~31 min at 100 kimg
 
     lines = []
     out, plan = fit_to_budget(data, cfg, None, sec_per_kimg=timer, log=lines.append)
@@ -136,8 +147,16 @@ def test_measure_sec_per_kimg_times_real_steps():
 def test_train_with_budget_records_the_plan(tmp_path):
     from ganaug.training import train
 
-    res = train(rgb(size=40), arch="dcgan", preset="tiny", budget="1h", run_dir=tmp_path / "run", progress=False,
-                log=lambda s: None, device="cpu")
+    res = train(
+        rgb(size=40),
+        arch="dcgan",
+        preset="tiny",
+        budget="1h",
+        run_dir=tmp_path / "run",
+        progress=False,
+        log=lambda s: None,
+        device="cpu",
+    )
     opts = json.loads((tmp_path / "run" / "training_options.json").read_text())
     assert opts["budget"]["budget_s"] == 3600 and opts["budget"]["resolution"] == 64
     assert res.config.network.resolution == 64  # fits: the largest candidate for 40 px data
@@ -166,10 +185,21 @@ def test_pipeline_budget_picks_the_resolution_and_the_pool_has_the_data_size(tmp
     path = tmp_path / "data.npz"
     rng = np.random.default_rng(1)
     IS(rng.integers(0, 256, (40, 1, 40, 40), dtype=np.uint8), np.arange(40) % 2, ["a", "b"]).save_npz(path)
-    overrides = {"gan.preset": "tiny", "gan.budget": "1h", "generate.per_class": 8, "device": "cpu",
-                 "benchmark.fractions": [0, 0.25]}
-    run(path, out=tmp_path / "run", overrides=overrides, stages=["inspect", "split", "train", "generate"],
-        progress=False, log=lambda s: None)
+    overrides = {
+        "gan.preset": "tiny",
+        "gan.budget": "1h",
+        "generate.per_class": 8,
+        "device": "cpu",
+        "benchmark.fractions": [0, 0.25],
+    }
+    run(
+        path,
+        out=tmp_path / "run",
+        overrides=overrides,
+        stages=["inspect", "split", "train", "generate"],
+        progress=False,
+        log=lambda s: None,
+    )
     opts = json.loads((tmp_path / "run" / "gan" / "training_options.json").read_text())
     assert opts["network"]["resolution"] == 64 and opts["budget"]["data_side"] == 40
     pool = IS.load_npz(tmp_path / "run" / "synthetic" / "images.npz")
@@ -181,6 +211,8 @@ def test_run_cli_refuses_a_bad_budget_before_any_stage(tmp_path):
 
     from ganaug.cli import cli
 
-    r = CliRunner().invoke(cli, ["run", "--builtin", "fashion-demo", "--out", str(tmp_path / "r"), "--budget", "soon"])
+    r = CliRunner().invoke(
+        cli, ["run", "--builtin", "fashion-demo", "--out", str(tmp_path / "r"), "--budget", "soon"]
+    )
     assert r.exit_code != 0 and "cannot read the time budget 'soon'" in str(r.exception)
     assert not (tmp_path / "r" / "pipeline.json").exists()

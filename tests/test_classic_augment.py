@@ -32,7 +32,9 @@ def test_multiply_discrete_ops_are_exact(make_imageset):
     turns = multiply(s, 8, ops=("hflip", "rot90"))
     got = {pixel_hash(turns.images[k * 2]) for k in range(8)}
     img = s.images[0, 0]
-    dihedral = {pixel_hash(np.ascontiguousarray(np.rot90(f, k))[None]) for f in (img, img[:, ::-1]) for k in range(4)}
+    dihedral = {
+        pixel_hash(np.ascontiguousarray(np.rot90(f, k))[None]) for f in (img, img[:, ::-1]) for k in range(4)
+    }
     assert got == dihedral  # the 8 copies of image 0 are exactly the dihedral group
     with pytest.raises(Exception, match="unknown augmentation"):
         multiply(s, 2, ops=("shear",))

@@ -232,7 +232,10 @@ def test_fixed_step_budget_whatever_the_set_size(data, monkeypatch):
     assert runs[0].best_step in (5, 10, 15, 20, 23)
     # Without `steps`: epochs x batches of the set, with the min_steps floor.
     assert fit_classifier(train, val, epochs=2, batch_size=8, device="cpu", patience=None).steps == 2 * 5
-    assert fit_classifier(train, val, epochs=2, batch_size=8, min_steps=17, device="cpu", patience=None).steps == 17
+    assert (
+        fit_classifier(train, val, epochs=2, batch_size=8, min_steps=17, device="cpu", patience=None).steps
+        == 17
+    )
 
 
 def test_automatic_batch_and_lr_scale_with_the_set():

@@ -13,11 +13,13 @@ from ganaug.config import BenchmarkOptions, PipelineConfig
 
 def test_help_does_not_import_torch():
     # Every command module is imported at start-up (they register themselves), so this covers them all.
-    code = ("import sys; from ganaug.cli import cli\n"
-            "for args in ([], ['run'], ['benchmark'], ['train'], ['evaluate'], ['prepare'], ['generate']):\n"
-            "    cli.main([*args, '--help'], standalone_mode=False)\n"
-            "heavy = [m for m in ('torch', 'torchvision', 'matplotlib') if m in sys.modules]\n"
-            "assert not heavy, heavy\n")
+    code = (
+        "import sys; from ganaug.cli import cli\n"
+        "for args in ([], ['run'], ['benchmark'], ['train'], ['evaluate'], ['prepare'], ['generate']):\n"
+        "    cli.main([*args, '--help'], standalone_mode=False)\n"
+        "heavy = [m for m in ('torch', 'torchvision', 'matplotlib') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
 
@@ -27,7 +29,10 @@ def test_run_help_shows_the_pipeline_defaults():
     r = CliRunner().invoke(cli, ["run", "--help"])
     assert r.exit_code == 0
     text = " ".join(r.output.split())
-    assert f"gan.arch=... [default: {d.gan.arch}]" in text and f"gan.preset=... [default: {d.gan.preset}]" in text
+    assert (
+        f"gan.arch=... [default: {d.gan.arch}]" in text
+        and f"gan.preset=... [default: {d.gan.preset}]" in text
+    )
     assert f"benchmark.seeds=... [default: {d.benchmark.seeds}]" in text
     assert f"benchmark.jobs=... [default: {d.benchmark.jobs}]" in text
 

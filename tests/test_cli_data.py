@@ -14,15 +14,20 @@ from ganaug.cli import cli
 
 
 def tree_digest(root: Path) -> dict[str, str]:
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_inspect_lists_every_bad_file(tmp_path, write_png, bad_files):
     data = tmp_path / "data"
     rng = np.random.default_rng(0)
     for i in range(20):
-        write_png(data / ("left" if i < 12 else "right") / f"good{i}.png", rng.integers(0, 256, (16, 16), np.uint8))
+        write_png(
+            data / ("left" if i < 12 else "right") / f"good{i}.png", rng.integers(0, 256, (16, 16), np.uint8)
+        )
     files = bad_files(data / "right")
     files["duplicate"] = data / "left" / "copy_of_good0.png"
     shutil.copy(data / "left" / "good0.png", files["duplicate"])
@@ -81,15 +86,39 @@ def test_inspect_nothing_usable(tmp_path, bad_files):
 def test_prepare_cli(tmp_path):
     out = tmp_path / "prep"
     runner = CliRunner()
-    r = runner.invoke(cli, ["prepare", "--builtin", "fashion-demo", "--out", str(out), "--imbalance", "shirt=12",
-                            "--resolution", "32"])
+    r = runner.invoke(
+        cli,
+        [
+            "prepare",
+            "--builtin",
+            "fashion-demo",
+            "--out",
+            str(out),
+            "--imbalance",
+            "shirt=12",
+            "--resolution",
+            "32",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "shirt" in r.output and (out / "split.json").exists()
     split = json.loads((out / "split.json").read_text())
     assert split["options"]["counts"]["train"]["shirt"] == 12
     assert split["options"]["counts"]["test"] == {"tshirt": 500, "pullover": 500, "shirt": 500}
-    r = runner.invoke(cli, ["prepare", "--builtin", "fashion-demo", "--out", str(out), "--imbalance", "shirt=12",
-                            "--resolution", "32"])
+    r = runner.invoke(
+        cli,
+        [
+            "prepare",
+            "--builtin",
+            "fashion-demo",
+            "--out",
+            str(out),
+            "--imbalance",
+            "shirt=12",
+            "--resolution",
+            "32",
+        ],
+    )
     assert r.exit_code == 0 and "(reused)" in r.output
     r = runner.invoke(cli, ["prepare", "--builtin", "fashion-demo", "--out", str(out), "--seed", "3"])
     assert r.exit_code != 0 and "--overwrite" in r.output
@@ -101,6 +130,8 @@ def test_inspect_json_to_unwritable_path_is_a_clear_error(tmp_path, write_png):
     # Regression: an OSError traceback.
     write_png(tmp_path / "data" / "a" / "0.png", np.zeros((4, 4), np.uint8))
     (tmp_path / "afile").write_text("x")
-    r = CliRunner().invoke(cli, ["inspect", str(tmp_path / "data"), "--json", str(tmp_path / "afile" / "r.json")])
+    r = CliRunner().invoke(
+        cli, ["inspect", str(tmp_path / "data"), "--json", str(tmp_path / "afile" / "r.json")]
+    )
     assert r.exit_code != 0 and "cannot write the JSON report" in r.output
     assert not isinstance(r.exception, OSError)

@@ -14,16 +14,37 @@ from ganaug.pipeline import Pipeline
 
 # The untyped DEFAULTS dict of earlier versions: pipeline.json fingerprints are computed from this shape.
 FORMER_DEFAULTS = {
-    "data": {"source": None, "csv": None, "seed": 0, "val": 0.15, "test": 0.2, "per_class_limit": None,
-             "imbalance": None, "resolution": None, "channels": None},
+    "data": {
+        "source": None,
+        "csv": None,
+        "seed": 0,
+        "val": 0.15,
+        "test": 0.2,
+        "per_class_limit": None,
+        "imbalance": None,
+        "resolution": None,
+        "channels": None,
+    },
     "gan": {"arch": "stylegan2", "preset": "cpu", "seed": 0},
     "generate": {"truncation": 1.0, "per_class": None},
     "evaluate": {"features": "trained", "inception": None},
-    "benchmark": {"fractions": [0.0, 0.25, 0.5, 0.75, 1.0], "balance": "fix", "seeds": 5, "arch": "smallcnn",
-                  "epochs": 20, "min_steps": 300, "batch_size": None, "lr": None,
-                  "baselines": ["classic", "oversample", "weighted", "balanced_sampling", "smote", "synthetic_only"],
-                  "jobs": 2, "image_size": None, "pretrained_weights": None, "finetune": False, "bootstrap": 2000,
-                  "confidence": 0.95},
+    "benchmark": {
+        "fractions": [0.0, 0.25, 0.5, 0.75, 1.0],
+        "balance": "fix",
+        "seeds": 5,
+        "arch": "smallcnn",
+        "epochs": 20,
+        "min_steps": 300,
+        "batch_size": None,
+        "lr": None,
+        "baselines": ["classic", "oversample", "weighted", "balanced_sampling", "smote", "synthetic_only"],
+        "jobs": 2,
+        "image_size": None,
+        "pretrained_weights": None,
+        "finetune": False,
+        "bootstrap": 2000,
+        "confidence": 0.95,
+    },
     "device": "auto",
 }
 
@@ -35,23 +56,47 @@ def test_defaults_have_the_former_shape():
 
 def test_stage_fingerprints_are_those_of_earlier_versions(tmp_path):
     # Computed with the dict-based pipeline (commit fd7809b): a run folder made by it must resume, not redo.
-    cfg = PipelineConfig.load(None, {"data.source": "x.npz", "gan.kimg": 3, "gan.budget": "2m",
-                                     "benchmark.fractions": [0, 0.5], "benchmark.seeds": [1, 2], "device": "cpu"})
+    cfg = PipelineConfig.load(
+        None,
+        {
+            "data.source": "x.npz",
+            "gan.kimg": 3,
+            "gan.budget": "2m",
+            "benchmark.fractions": [0, 0.5],
+            "benchmark.seeds": [1, 2],
+            "device": "cpu",
+        },
+    )
     pipe = Pipeline(cfg, tmp_path / "run")
     keys = {s: pipe._key(s) for s in STAGES}
-    assert keys == {"inspect": "ac78b4875314aa19", "split": "e1f6fb83a4f26a6f", "train": "c6e392f5fb9f6cd3",
-                    "generate": "74c89a6dd09a22bc", "evaluate": "8de91c9d0f34ece4", "benchmark": "9ef976713edf5927",
-                    "report": "f195f11bcaa16d44"}
+    assert keys == {
+        "inspect": "ac78b4875314aa19",
+        "split": "e1f6fb83a4f26a6f",
+        "train": "c6e392f5fb9f6cd3",
+        "generate": "74c89a6dd09a22bc",
+        "evaluate": "8de91c9d0f34ece4",
+        "benchmark": "9ef976713edf5927",
+        "report": "f195f11bcaa16d44",
+    }
     # Values are kept as given (0 stays 0: JSON "0", not "0.0"); no budget key unless one is set.
     assert cfg.to_dict()["benchmark"]["fractions"] == [0, 0.5]
     assert json.dumps(cfg.to_dict()["benchmark"]["fractions"]) == "[0, 0.5]"
-    assert PipelineConfig.load(None, {"gan.kimg": 3}).to_dict()["gan"] == {"arch": "stylegan2", "preset": "cpu",
-                                                                           "seed": 0, "kimg": 3}
+    assert PipelineConfig.load(None, {"gan.kimg": 3}).to_dict()["gan"] == {
+        "arch": "stylegan2",
+        "preset": "cpu",
+        "seed": 0,
+        "kimg": 3,
+    }
 
 
 def test_sections_are_typed_and_the_benchmark_runs_normalised_options():
-    cfg = PipelineConfig.from_mapping({"gan": {"arch": "dcgan", "kimg": 5, "transfer": "x.pkl"},
-                                       "benchmark": {"fractions": [0, 1], "seeds": 2}, "device": "cpu"})
+    cfg = PipelineConfig.from_mapping(
+        {
+            "gan": {"arch": "dcgan", "kimg": 5, "transfer": "x.pkl"},
+            "benchmark": {"fractions": [0, 1], "seeds": 2},
+            "device": "cpu",
+        }
+    )
     assert cfg.gan == GanSection(arch="dcgan", options={"kimg": 5, "transfer": "x.pkl"})
     assert cfg.gan.train_kwargs() == {"seed": 0, "kimg": 5, "transfer": "x.pkl"}
     opts = cfg.benchmark_options()
@@ -59,20 +104,26 @@ def test_sections_are_typed_and_the_benchmark_runs_normalised_options():
     assert PipelineConfig.load(cfg, {"gan.kimg": 7}).gan.options["kimg"] == 7  # a typed config as the source
 
 
-@pytest.mark.parametrize("mapping, message", [
-    ({"data": {"val": 2}}, "data.val must be <= 0.9"),
-    ({"data": {"channels": 2}}, "data.channels must be 1 or 3"),
-    ({"gan": {"nosuch": 1}}, "[gan] unknown option(s): nosuch"),
-    ({"gan": {"kimg": "fast"}}, "kimg must be a finite number"),
-    ({"gan": {"resolution": 8}}, "gan.resolution must be >= 16"),
-    ({"gan": {"budget": [1]}}, "[gan] budget"),
-    ({"generate": {"truncation": float("nan")}}, "generate.truncation must be a finite number"),
-    ({"evaluate": {"features": "vgg"}}, "evaluate.features: unknown value 'vgg'"),
-    ({"benchmark": {"seeds": "abc"}}, "[benchmark] seeds must be"),
-    ({"benchmark": {"device": "cpu"}}, "unknown key 'device'"),  # the benchmark's device is the top-level one
-    ({"benchmark": 3}, "[benchmark] must be one table"),
-    ({"device": 3}, "device must be a string"),
-])
+@pytest.mark.parametrize(
+    "mapping, message",
+    [
+        ({"data": {"val": 2}}, "data.val must be <= 0.9"),
+        ({"data": {"channels": 2}}, "data.channels must be 1 or 3"),
+        ({"gan": {"nosuch": 1}}, "[gan] unknown option(s): nosuch"),
+        ({"gan": {"kimg": "fast"}}, "kimg must be a finite number"),
+        ({"gan": {"resolution": 8}}, "gan.resolution must be >= 16"),
+        ({"gan": {"budget": [1]}}, "[gan] budget"),
+        ({"generate": {"truncation": float("nan")}}, "generate.truncation must be a finite number"),
+        ({"evaluate": {"features": "vgg"}}, "evaluate.features: unknown value 'vgg'"),
+        ({"benchmark": {"seeds": "abc"}}, "[benchmark] seeds must be"),
+        (
+            {"benchmark": {"device": "cpu"}},
+            "unknown key 'device'",
+        ),  # the benchmark's device is the top-level one
+        ({"benchmark": 3}, "[benchmark] must be one table"),
+        ({"device": 3}, "device must be a string"),
+    ],
+)
 def test_bad_values_name_their_key(mapping, message):
     with pytest.raises(UserError) as e:
         PipelineConfig.from_mapping(mapping)

@@ -29,8 +29,17 @@ def _free_port() -> int:
 
 def torchrun(out: Path, nproc: int, **opts) -> list[dict]:
     out.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}", "--master_addr=127.0.0.1",
-           f"--master_port={_free_port()}", str(WORKER), str(out), json.dumps(opts)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        f"--nproc_per_node={nproc}",
+        "--master_addr=127.0.0.1",
+        f"--master_port={_free_port()}",
+        str(WORKER),
+        str(out),
+        json.dumps(opts),
+    ]
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(Path(__file__).parents[1] / "src"))
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -45,8 +54,18 @@ def _flat(sd: dict) -> torch.Tensor:
 def ddp_ada(tmp_path_factory):
     out = tmp_path_factory.mktemp("ddp_ada")
     # p starts at 0.5 and moves by 0.04 per D step: it changes whichever way D's statistic points.
-    ranks = torchrun(out, 2, kimg=0.064, tick_kimg=0.032, snap=1, aug="ada", aug_p=0.5, ada_kimg=0.2,
-                     ada_interval=1, batch_size=8)
+    ranks = torchrun(
+        out,
+        2,
+        kimg=0.064,
+        tick_kimg=0.032,
+        snap=1,
+        aug="ada",
+        aug_p=0.5,
+        ada_kimg=0.2,
+        ada_interval=1,
+        batch_size=8,
+    )
     return out, ranks
 
 
@@ -79,8 +98,15 @@ def test_single_process_snapshot_resumes_under_ddp(tmp_path):
 @pytest.mark.parametrize("batch_norm", [False, True])
 def test_two_processes_follow_the_single_process_loss_curve(tmp_path, batch_norm):
     """2 x B/2 with gradient averaging (and synchronised batch norm) == 1 x B."""
-    opts = dict(kimg=0.128, tick_kimg=0.016, snap=100, aug="none", batch_size=8, g_batch_norm=batch_norm,
-                d_batch_norm=batch_norm)
+    opts = dict(
+        kimg=0.128,
+        tick_kimg=0.016,
+        snap=100,
+        aug="none",
+        batch_size=8,
+        g_batch_norm=batch_norm,
+        d_batch_norm=batch_norm,
+    )
     single = train(blobs(), tiny(**opts), run_dir=tmp_path / "single", progress=False, log=lambda s: None)
     r0, _ = torchrun(tmp_path / "ddp", 2, **opts)
     one = [(s["loss_G"], s["loss_D"]) for s in single.stats]

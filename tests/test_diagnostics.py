@@ -25,7 +25,7 @@ def blobs(counts=(24, 24), res: int = 16, seed: int = 0) -> ImageSet:
         for _ in range(n):
             img = rng.integers(0, 40, size=(1, res, res)).astype(np.uint8)
             o = 2 + 6 * k + int(rng.integers(0, 3))
-            img[:, o:o + 5, o:o + 5] = 220
+            img[:, o : o + 5, o : o + 5] = 220
             imgs.append(img)
             labels.append(k)
     return ImageSet(np.stack(imgs), np.array(labels), [f"c{k}" for k in range(len(counts))])
@@ -35,8 +35,9 @@ def test_diagnostics_written_at_every_tick(tmp_path):
     from ganaug.training import train
 
     data = blobs((24, 6))
-    cfg = make_config("dcgan", "tiny", resolution=16, channels=1, num_classes=2, device="cpu", kimg=0.096,
-                      tick_kimg=0.032)
+    cfg = make_config(
+        "dcgan", "tiny", resolution=16, channels=1, num_classes=2, device="cpu", kimg=0.096, tick_kimg=0.032
+    )
     lines = []
     train(data, cfg, run_dir=tmp_path / "run", progress=False, log=lines.append)
     rows = read_jsonl(tmp_path / "run" / "class_stats.jsonl")
@@ -44,14 +45,18 @@ def test_diagnostics_written_at_every_tick(tmp_path):
     assert [r["kimg"] for r in rows] == pytest.approx([0.032, 0.064, 0.096])
     for r in rows:
         assert set(r["classes"]) == {"c0", "c1"}
-        assert r["classes"]["c1"]["n_real"] == 6 and r["classes"]["c0"]["n_real"] == 16  # same n per class, >= 16
+        assert (
+            r["classes"]["c1"]["n_real"] == 6 and r["classes"]["c0"]["n_real"] == 16
+        )  # same n per class, >= 16
         for m in r["classes"].values():
             assert 0 <= m["recall"] <= 1 and 0 <= m["coverage"] <= 1
     assert sum("per class (recall / coverage" in s for s in lines) == 3
     assert class_curves_png(rows)[:8] == b"\x89PNG\r\n\x1a\n"
 
     # Resuming from the 0.064 snapshot drops the later line and appends it again.
-    train(data, cfg.replace(kimg=0.128, snap=1), run_dir=tmp_path / "run2", progress=False, log=lambda s: None)
+    train(
+        data, cfg.replace(kimg=0.128, snap=1), run_dir=tmp_path / "run2", progress=False, log=lambda s: None
+    )
     rows2 = read_jsonl(tmp_path / "run2" / "class_stats.jsonl")
     ClassDiagnostics(data, tmp_path / "run2", start_nimg=64)
     assert [r["tick"] for r in read_jsonl(tmp_path / "run2" / "class_stats.jsonl")] == [1, 2]
@@ -94,7 +99,11 @@ def test_diagnostics_tell_copies_from_collapse(tmp_path):
         diag(SimpleNamespace(tick=tick, cur_nimg=1000 * tick, done=False, G_ema=G, trainer=trainer))
     rows = read_class_stats(tmp_path)
     assert [r["classes"]["c1"]["coverage"] for r in rows] == [1.0, collapsed["c1"]["coverage"]] * 2
-    assert len(trainer.warnings) == 1 and "'c1'" in trainer.warnings[0] and "fell from 1.00" in trainer.warnings[0]
+    assert (
+        len(trainer.warnings) == 1
+        and "'c1'" in trainer.warnings[0]
+        and "fell from 1.00" in trainer.warnings[0]
+    )
     assert rows[1]["warnings"] == trainer.warnings and "warnings" not in rows[3]
     assert sum(s.startswith("warning: class 'c1'") for s in lines) == 1
 
@@ -121,8 +130,12 @@ def test_evaluate_reports_the_rare_class(tmp_path):
 
     train, test = blobs((40, 8), seed=2), blobs((20, 20), seed=3)
     rare = train.subset(np.flatnonzero(train.labels == 1))
-    synthetic = ImageSet.concat([blobs((20, 0), seed=4), ImageSet(rare.images, rare.labels, train.class_names)])
-    res = evaluate(synthetic, train, test, features="pixels", device="cpu", k=3, out=tmp_path / "run" / "evaluate")
+    synthetic = ImageSet.concat(
+        [blobs((20, 0), seed=4), ImageSet(rare.images, rare.labels, train.class_names)]
+    )
+    res = evaluate(
+        synthetic, train, test, features="pixels", device="cpu", k=3, out=tmp_path / "run" / "evaluate"
+    )
     assert res.rare_class["class"] == "c1" and res.rare_class["synthetic"]["near_copy_count"] == 8
     assert "rare class 'c1'" in res.table()
     saved = json.loads((tmp_path / "run" / "evaluate" / "metrics.json").read_text())

@@ -51,7 +51,9 @@ def test_kid_same_vs_shifted():
     shifted, _ = kid(a, gauss(200, 16, 9, 1.0), subsets=20)
     assert abs(mean) < 0.02
     assert shifted > 0.2 and shifted > 10 * abs(mean)
-    np.testing.assert_equal(kid(a, b, subsets=20), (mean, std))  # deterministic (std: NaN, subsets are whole sets)
+    np.testing.assert_equal(
+        kid(a, b, subsets=20), (mean, std)
+    )  # deterministic (std: NaN, subsets are whole sets)
     # Default subset size works below the libraries' 1000; tiny sets give NaN, not an error.
     assert np.isnan(kid(a[:1], b)[0])
 
@@ -71,8 +73,14 @@ def test_kid_standard_error_matches_torch_fidelity_subsets():
 
     a, b = gauss(150, 16, 12), gauss(130, 16, 13, 0.3)
     mean, se = kid(a, b, subset_size=60, subsets=25, seed=3)
-    theirs = kid_features_to_metric(torch.from_numpy(a), torch.from_numpy(b), kid_subsets=25, kid_subset_size=60,
-                                    rng_seed=3, verbose=False)
+    theirs = kid_features_to_metric(
+        torch.from_numpy(a),
+        torch.from_numpy(b),
+        kid_subsets=25,
+        kid_subset_size=60,
+        rng_seed=3,
+        verbose=False,
+    )
     assert mean == pytest.approx(theirs[KEY_METRIC_KID_MEAN], rel=1e-9)
     # Their population std over the 25 subsets -> the standard error of the mean of 25 values.
     assert se == pytest.approx(theirs[KEY_METRIC_KID_STD] / np.sqrt(25 - 1), rel=1e-9)

@@ -36,7 +36,9 @@ def shapes(n: int, seed: int, size: int = 16) -> ImageSet:
 def data():
     train, val, test = shapes(60, 1), shapes(16, 2), shapes(30, 3)
     synth = ImageSet.concat([shapes(38, 4), train.subset([0, 1])])  # 2 exact copies planted at the end
-    synth = ImageSet(synth.images, synth.labels, synth.class_names, paths=[f"g#{i}" for i in range(len(synth))])
+    synth = ImageSet(
+        synth.images, synth.labels, synth.class_names, paths=[f"g#{i}" for i in range(len(synth))]
+    )
     return train, val, test, synth
 
 
@@ -64,8 +66,13 @@ def test_evaluate_pixels_writes_everything(data, tmp_path):
         assert (tmp_path / name).is_file()
     j = json.loads((tmp_path / "metrics.json").read_text())  # strict JSON: no NaN
     assert j["metrics"]["overall"]["fid"]["floor"] == pytest.approx(res.metrics["overall"]["fid"]["floor"])
-    assert j["memorization"]["near_copy_count"] == mem.summary()["near_copy_count"] and j["features"]["kind"] == "pixels"
-    assert j["data_copying"]["z_u"] == pytest.approx(res.data_copying["z_u"]) and "p_value" in j["data_copying"]
+    assert (
+        j["memorization"]["near_copy_count"] == mem.summary()["near_copy_count"]
+        and j["features"]["kind"] == "pixels"
+    )
+    assert (
+        j["data_copying"]["z_u"] == pytest.approx(res.data_copying["z_u"]) and "p_value" in j["data_copying"]
+    )
     assert j["spread"]["overall"]["fid"]["floor"] == pytest.approx(res.spread["overall"]["fid"]["floor"])
     with open(tmp_path / "metrics.csv") as fh:
         rows = list(csv.DictReader(fh))
@@ -81,12 +88,17 @@ def test_evaluate_pixels_writes_everything(data, tmp_path):
     from scipy import linalg
 
     res30 = evaluate(synth.subset(range(30)), train, test, features="pixels", device="cpu", k=3)
-    a, b = pixel_features(test, 16).astype(np.float64), pixel_features(synth.subset(range(30)), 16).astype(np.float64)
+    a, b = (
+        pixel_features(test, 16).astype(np.float64),
+        pixel_features(synth.subset(range(30)), 16).astype(np.float64),
+    )
     s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
     covmean = linalg.sqrtm(s1 @ s2).real
     theirs = ((a.mean(0) - b.mean(0)) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean)
     assert res30.metrics["overall"]["fid"]["vs_test"] == pytest.approx(theirs, rel=1e-4)
-    assert math.isnan(res30.spread["overall"]["fid"]["vs_test"]) and math.isnan(res30.metrics["overall"]["kid_se"]["vs_test"])
+    assert math.isnan(res30.spread["overall"]["fid"]["vs_test"]) and math.isnan(
+        res30.metrics["overall"]["kid_se"]["vs_test"]
+    )
 
 
 def test_evaluate_resizes_and_handles_unconditional(data):
@@ -110,8 +122,9 @@ def test_evaluate_trained_features_never_see_test(data, tmp_path, monkeypatch):
         return real_fit(tr, va, **kw)
 
     monkeypatch.setattr(ganaug.classify, "fit_classifier", spy)
-    res = evaluate(synth, train, test, features="trained", val=val, out=tmp_path, device="cpu", k=3,
-                   feature_epochs=2)
+    res = evaluate(
+        synth, train, test, features="trained", val=val, out=tmp_path, device="cpu", k=3, feature_epochs=2
+    )
     assert seen["hashes"] == set(train.hashes) | set(val.hashes)
     assert not seen["hashes"] & set(test.hashes)
     assert res.features["kind"] == "trained" and "within one dataset" in res.features["note"]
@@ -137,10 +150,26 @@ def test_cli_evaluate(data, tmp_path, monkeypatch):
     train, val, test, synth = data
     synth.save_npz(tmp_path / "synth.npz")
     (tmp_path / "prepared").mkdir()
-    monkeypatch.setattr(cli_evaluate, "_load_prepared", lambda d: SimpleNamespace(train=train, val=val, test=test))
-    r = CliRunner().invoke(cli, ["evaluate", "--synthetic", str(tmp_path / "synth.npz"), "--data",
-                                 str(tmp_path / "prepared"), "--features", "pixels", "--k", "3", "--repeats", "3",
-                                 "-q"])
+    monkeypatch.setattr(
+        cli_evaluate, "_load_prepared", lambda d: SimpleNamespace(train=train, val=val, test=test)
+    )
+    r = CliRunner().invoke(
+        cli,
+        [
+            "evaluate",
+            "--synthetic",
+            str(tmp_path / "synth.npz"),
+            "--data",
+            str(tmp_path / "prepared"),
+            "--features",
+            "pixels",
+            "--k",
+            "3",
+            "--repeats",
+            "3",
+            "-q",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "FID" in r.output and "floor" in r.output and "mean of 3 draws" in r.output and "Z_U" in r.output
     j = json.loads((tmp_path / "synth-eval" / "metrics.json").read_text())
@@ -165,9 +194,23 @@ def test_cli_evaluate_end_to_end_with_prepared_folder(tmp_path):
     write_folder(tmp_path / "real", shapes(60, 10))
     write_folder(tmp_path / "synth", shapes(20, 11))
     prepare(tmp_path / "real", tmp_path / "prepared", seed=0, val=0.2, test=0.3)
-    r = CliRunner().invoke(cli, ["evaluate", "--synthetic", str(tmp_path / "synth"), "--data",
-                                 str(tmp_path / "prepared"), "--features", "pixels", "--k", "3",
-                                 "--out", str(tmp_path / "ev"), "-q"])
+    r = CliRunner().invoke(
+        cli,
+        [
+            "evaluate",
+            "--synthetic",
+            str(tmp_path / "synth"),
+            "--data",
+            str(tmp_path / "prepared"),
+            "--features",
+            "pixels",
+            "--k",
+            "3",
+            "--out",
+            str(tmp_path / "ev"),
+            "-q",
+        ],
+    )
     assert r.exit_code == 0, r.output
     j = json.loads((tmp_path / "ev" / "metrics.json").read_text())
     assert set(j["metrics"]) == {"overall", "disc", "bar"} and j["counts"]["overall"]["n_synthetic"] == 20
@@ -207,9 +250,24 @@ def test_cli_evaluate_default_out_is_outside_a_generate_folder(data, tmp_path, m
     (tmp_path / "synth" / "manifest.csv").write_text("file,kind\n")
     synth.save_npz(tmp_path / "synth" / "images.npz")
     (tmp_path / "prepared").mkdir()
-    monkeypatch.setattr(cli_evaluate, "_load_prepared", lambda d: SimpleNamespace(train=train, val=val, test=test))
-    r = CliRunner().invoke(cli, ["evaluate", "--synthetic", str(tmp_path / "synth" / "images.npz"), "--data",
-                                 str(tmp_path / "prepared"), "--features", "pixels", "--k", "3", "-q"])
+    monkeypatch.setattr(
+        cli_evaluate, "_load_prepared", lambda d: SimpleNamespace(train=train, val=val, test=test)
+    )
+    r = CliRunner().invoke(
+        cli,
+        [
+            "evaluate",
+            "--synthetic",
+            str(tmp_path / "synth" / "images.npz"),
+            "--data",
+            str(tmp_path / "prepared"),
+            "--features",
+            "pixels",
+            "--k",
+            "3",
+            "-q",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert (tmp_path / "synth-eval" / "metrics.json").is_file()
     assert sorted(p.name for p in (tmp_path / "synth").iterdir()) == ["disc", "images.npz", "manifest.csv"]

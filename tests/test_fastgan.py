@@ -111,8 +111,15 @@ def test_two_tick_run_writes_every_artefact(tmp_path):
     assert stats[-1]["loss_rec"] > 0
     opts = json.loads((run / "training_options.json").read_text())
     assert opts["network"]["arch"] == "fastgan" and opts["loss"] == "hinge" and opts["aug"] == "diffaug"
-    for name in ("reals.png", "fakes_init.png", "fakes000000.032.png", "fakes000000.064.png", "log.txt",
-                 "snapshot-latest.json", "snapshot-000000.064.pt"):
+    for name in (
+        "reals.png",
+        "fakes_init.png",
+        "fakes000000.032.png",
+        "fakes000000.064.png",
+        "log.txt",
+        "snapshot-latest.json",
+        "snapshot-000000.064.pt",
+    ):
         assert (run / name).stat().st_size > 0, name
     assert any(run.glob("events.out.tfevents.*"))
     state = torch.load(run / "snapshot-000000.064.pt", weights_only=True)
@@ -132,8 +139,9 @@ def test_interrupted_then_resumed_matches_uninterrupted(tmp_path):
     assert a["cur_nimg"] == b["cur_nimg"] == 128
     for key in ("G_ema", "D", "G"):
         for name in a[key]:
-            torch.testing.assert_close(a[key][name].float(), b[key][name].float(), rtol=1e-4, atol=1e-5,
-                                       msg=f"{key}.{name}")
+            torch.testing.assert_close(
+                a[key][name].float(), b[key][name].float(), rtol=1e-4, atol=1e-5, msg=f"{key}.{name}"
+            )
     sa, sb = read_jsonl(tmp_path / "full" / "stats.jsonl"), read_jsonl(tmp_path / "part" / "stats.jsonl")
     assert [s["loss_rec"] for s in sa] == pytest.approx([s["loss_rec"] for s in sb], rel=1e-4)
 
@@ -146,9 +154,26 @@ def test_cli_train_fastgan(tmp_path):
 
     blobs(n_per_class=20).save_npz(tmp_path / "data.npz")
     prepare(str(tmp_path / "data.npz"), tmp_path / "prep", seed=0)
-    r = CliRunner().invoke(cli, ["train", str(tmp_path / "prep"), "--arch", "fastgan", "--preset", "tiny",
-                                 "--resolution", "32", "--out", str(tmp_path / "runs"), "--kimg", "0.016",
-                                 "--device", "cpu", "-q"])
+    r = CliRunner().invoke(
+        cli,
+        [
+            "train",
+            str(tmp_path / "prep"),
+            "--arch",
+            "fastgan",
+            "--preset",
+            "tiny",
+            "--resolution",
+            "32",
+            "--out",
+            str(tmp_path / "runs"),
+            "--kimg",
+            "0.016",
+            "--device",
+            "cpu",
+            "-q",
+        ],
+    )
     assert r.exit_code == 0, r.output
     run = next((tmp_path / "runs").iterdir())
     assert run.name.endswith("-fastgan")

@@ -23,7 +23,9 @@ def runs(tmp_path_factory):
     quiet = dict(progress=False, log=lambda s: None)
     out = {}
     for arch in ("dcgan", "stylegan2"):
-        out[arch] = train(blobs(), tiny(arch, kimg=0.032, tick_kimg=0.032), run_dir=root / arch, **quiet).run_dir
+        out[arch] = train(
+            blobs(), tiny(arch, kimg=0.032, tick_kimg=0.032), run_dir=root / arch, **quiet
+        ).run_dir
     return out
 
 
@@ -44,8 +46,16 @@ def test_same_seed_same_image_whatever_the_batch(runs, arch):
 
 def test_export_folder_zip_npz_with_provenance(runs, tmp_path):
     out = tmp_path / "gen"
-    res = generate(runs["dcgan"], n=5, classes="all", truncation=0.7, out=out, formats=("folder", "zip", "npz"),
-                   progress=False, device="cpu")
+    res = generate(
+        runs["dcgan"],
+        n=5,
+        classes="all",
+        truncation=0.7,
+        out=out,
+        formats=("folder", "zip", "npz"),
+        progress=False,
+        device="cpu",
+    )
     pngs = sorted(out.glob("*/*.png"))
     assert len(pngs) == 10 and {p.parent.name for p in pngs} == {"a", "b"}
     rows = read_manifest(out)
@@ -108,8 +118,15 @@ def test_balance_with_quality_filter_reports_drops(runs, tmp_path):
 
     blobs(n_per_class=24).subset(list(range(24)) + list(range(24, 34))).save_npz(tmp_path / "d.npz")
     prepare(str(tmp_path / "d.npz"), tmp_path / "prep", seed=0, val=0.25, test=0.2)
-    res = balance(tmp_path / "prep", runs["dcgan"], out=tmp_path / "bal", quality_filter=True,
-                  min_confidence=0.0, progress=False, device="cpu")
+    res = balance(
+        tmp_path / "prep",
+        runs["dcgan"],
+        out=tmp_path / "bal",
+        quality_filter=True,
+        min_confidence=0.0,
+        progress=False,
+        device="cpu",
+    )
     need = balance_plan(res.real_counts)
     assert res.synthetic_counts == need
     assert set(res.dropped) == {k for k, v in need.items() if v}
@@ -126,8 +143,13 @@ def test_seed_options_are_checked():
 
 
 def test_unconditional_run_of_several_classes_is_labelled_all(tmp_path):
-    run = train(blobs(), tiny(num_classes=0, kimg=0.032, tick_kimg=0.032), run_dir=tmp_path / "u",
-                progress=False, log=lambda s: None).run_dir
+    run = train(
+        blobs(),
+        tiny(num_classes=0, kimg=0.032, tick_kimg=0.032),
+        run_dir=tmp_path / "u",
+        progress=False,
+        log=lambda s: None,
+    ).run_dir
     res = generate(run, n=3, progress=False, device="cpu")
     assert res.images.class_names == ["all"] and res.images.counts() == {"all": 3}
     assert all(p.startswith("synthetic:all/") for p in res.images.paths)
@@ -136,8 +158,19 @@ def test_unconditional_run_of_several_classes_is_labelled_all(tmp_path):
 
 
 def test_balance_refuses_a_run_of_another_class(tmp_path):
-    run = train(blobs(), arch="dcgan", preset="tiny", classes=["a"], conditional=False, resolution=16,
-                run_dir=tmp_path / "a", progress=False, log=lambda s: None, device="cpu", kimg=0.032).run_dir
+    run = train(
+        blobs(),
+        arch="dcgan",
+        preset="tiny",
+        classes=["a"],
+        conditional=False,
+        resolution=16,
+        run_dir=tmp_path / "a",
+        progress=False,
+        log=lambda s: None,
+        device="cpu",
+        kimg=0.032,
+    ).run_dir
     data = blobs().subset(list(range(24)) + list(range(24, 30)))  # b is the rare class
     with pytest.raises(UserError, match="trained on class 'a' only"):
         balance(data, run, out=tmp_path / "bal", progress=False, device="cpu")

@@ -24,7 +24,9 @@ QUIET = dict(progress=False, log=lambda s: None)
 
 
 def _env() -> dict[str, str]:
-    env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""), OMP_NUM_THREADS="1")
+    env = dict(
+        os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""), OMP_NUM_THREADS="1"
+    )
     return env
 
 
@@ -49,8 +51,11 @@ def _files(root: Path) -> set[Path]:
 def _random_set(names, n_per_class=4, size=16, seed=0) -> ImageSet:
     rng = np.random.default_rng(seed)
     k = len(names)
-    return ImageSet(rng.integers(0, 256, (k * n_per_class, 1, size, size), dtype=np.uint8),
-                    np.repeat(np.arange(k), n_per_class), list(names))
+    return ImageSet(
+        rng.integers(0, 256, (k * n_per_class, 1, size, size), dtype=np.uint8),
+        np.repeat(np.arange(k), n_per_class),
+        list(names),
+    )
 
 
 # ----------------------------------------------------------------------------
@@ -58,8 +63,19 @@ def _random_set(names, n_per_class=4, size=16, seed=0) -> ImageSet:
 
 
 def _hostile_names(tmp_path: Path) -> list[str]:
-    return ["../../../escaped", str(tmp_path / "abs_escape"), "", ".", "..", "nul\x00byte", "a/b", "a_b",
-            "caf\u00e9", "cafe\u0301", "ok"]
+    return [
+        "../../../escaped",
+        str(tmp_path / "abs_escape"),
+        "",
+        ".",
+        "..",
+        "nul\x00byte",
+        "a/b",
+        "a_b",
+        "caf\u00e9",
+        "cafe\u0301",
+        "ok",
+    ]
 
 
 def _assert_export_contained(out: Path, before: set[Path], root: Path, names: list[str]) -> None:
@@ -89,16 +105,37 @@ def hostile_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("hostile")
     names = _hostile_names(root)
     data = _random_set(names)
-    run = train(data, tiny(num_classes=len(names), kimg=0.016, tick_kimg=0.016), run_dir=root / "run", **QUIET)
+    run = train(
+        data, tiny(num_classes=len(names), kimg=0.016, tick_kimg=0.016), run_dir=root / "run", **QUIET
+    )
     return run.run_dir, names, data
 
 
-def test_generate_folder_with_hostile_class_names_writes_only_inside_out(hostile_run, tmp_path, monkeypatch, capsys):
+def test_generate_folder_with_hostile_class_names_writes_only_inside_out(
+    hostile_run, tmp_path, monkeypatch, capsys
+):
     run, names, _ = hostile_run
     out = tmp_path / "a" / "b" / "c" / "out"
     before = _files(tmp_path)
-    code, _, err = _cli(monkeypatch, capsys, "generate", run, "--n", 2, "--out", out, "--format", "folder",
-                        "--format", "zip", "--format", "npz", "--device", "cpu", "-q")
+    code, _, err = _cli(
+        monkeypatch,
+        capsys,
+        "generate",
+        run,
+        "--n",
+        2,
+        "--out",
+        out,
+        "--format",
+        "folder",
+        "--format",
+        "zip",
+        "--format",
+        "npz",
+        "--device",
+        "cpu",
+        "-q",
+    )
     assert code == 0, err
     _assert_export_contained(out, before, tmp_path, names)
     assert not (run.parent / "abs_escape").exists()
@@ -128,7 +165,9 @@ def _export_loaded(imageset: ImageSet, out: Path) -> None:
 def test_hostile_labels_from_csv_npz_dataset_json_and_folders_stay_inside_out(tmp_path, write_png):
     from ganaug.data.sources import load
 
-    names = [n for n in _hostile_names(tmp_path) if n and "\x00" not in n]  # CSV cells: no NUL, empty = unlabelled
+    names = [
+        n for n in _hostile_names(tmp_path) if n and "\x00" not in n
+    ]  # CSV cells: no NUL, empty = unlabelled
     img = np.full((8, 8), 128, np.uint8)
     # CSV
     flat = tmp_path / "src" / "flat"
@@ -141,14 +180,19 @@ def test_hostile_labels_from_csv_npz_dataset_json_and_folders_stay_inside_out(tm
     # npz with classes (NUL and empty names included)
     all_names = _hostile_names(tmp_path)
     npz = tmp_path / "src" / "set.npz"
-    np.savez(npz, x=np.stack([img + i for i in range(len(all_names))]), y=np.arange(len(all_names)),
-             classes=np.array(all_names))
+    np.savez(
+        npz,
+        x=np.stack([img + i for i in range(len(all_names))]),
+        y=np.arange(len(all_names)),
+        classes=np.array(all_names),
+    )
     # dataset.json with class_names
     sg = tmp_path / "src" / "sg"
     for i in range(len(all_names)):
         write_png(sg / f"{i}.png", img + i)
-    (sg / "dataset.json").write_text(json.dumps({"labels": [[f"{i}.png", i] for i in range(len(all_names))],
-                                                 "class_names": all_names}))
+    (sg / "dataset.json").write_text(
+        json.dumps({"labels": [[f"{i}.png", i] for i in range(len(all_names))], "class_names": all_names})
+    )
     # folder names: what a file system allows, colliding after sanitising (NFC/NFD, case)
     tree = tmp_path / "src" / "tree"
     folder_names = ["caf\u00e9", "cafe\u0301", "-rf", "a:b", "a_b", " x "]
@@ -160,16 +204,33 @@ def test_hostile_labels_from_csv_npz_dataset_json_and_folders_stay_inside_out(tm
         before = _files(tmp_path)
         _export_loaded(loaded, out)
         _assert_export_contained(out, before, tmp_path, loaded.class_names)
-        assert len({r["class"] for r in csv.DictReader(open(out / "manifest.csv", newline="",
-                                                            encoding="utf-8"))}) == loaded.num_classes
+        assert (
+            len(
+                {r["class"] for r in csv.DictReader(open(out / "manifest.csv", newline="", encoding="utf-8"))}
+            )
+            == loaded.num_classes
+        )
     assert not (tmp_path / "abs_escape").exists()
 
 
 def test_class_folder_names_are_safe_and_distinct():
     from ganaug.utils import class_folder_names
 
-    names = ["../../../escaped", "/tmp/abs_escape", "", ".", "..", "nul\x00byte", "a/b", "a_b", "A_B",
-             "caf\u00e9", "cafe\u0301", "CON", "x" * 500]
+    names = [
+        "../../../escaped",
+        "/tmp/abs_escape",
+        "",
+        ".",
+        "..",
+        "nul\x00byte",
+        "a/b",
+        "a_b",
+        "A_B",
+        "caf\u00e9",
+        "cafe\u0301",
+        "CON",
+        "x" * 500,
+    ]
     folders = class_folder_names(names)
     assert len(folders) == len(names)
     assert len({f.casefold() for f in folders}) == len(names)
@@ -185,9 +246,11 @@ def test_class_folder_names_are_safe_and_distinct():
 
 
 def _hold_lock(path: Path) -> subprocess.Popen:
-    code = ("import sys, time; from ganaug.locking import run_lock\n"
-            f"with run_lock({str(path)!r}):\n"
-            "    print('locked', flush=True); time.sleep(60)\n")
+    code = (
+        "import sys, time; from ganaug.locking import run_lock\n"
+        f"with run_lock({str(path)!r}):\n"
+        "    print('locked', flush=True); time.sleep(60)\n"
+    )
     p = subprocess.Popen([sys.executable, "-c", code], env=_env(), stdout=subprocess.PIPE, text=True)
     assert p.stdout.readline().strip() == "locked"
     return p
@@ -235,11 +298,19 @@ def test_second_pipeline_on_a_run_folder_is_refused_and_a_dead_holder_is_taken_o
 # 5. Bad values refused up front
 
 
-@pytest.mark.parametrize("setting, word", [("benchmark.seeds=abc", "seeds"), ("gan.nosuch=1", "nosuch"),
-                                           ("benchmark.fractions=[0, -1]", "fractions"),
-                                           ("generate.truncation=nan", "truncation"),
-                                           ("gan.kimg=\"fast\"", "kimg"), ("gan.g_lr=-1", "g_lr"),
-                                           ("data.val=2", "val"), ("benchmark.baselines=[\"nope\"]", "nope")])
+@pytest.mark.parametrize(
+    "setting, word",
+    [
+        ("benchmark.seeds=abc", "seeds"),
+        ("gan.nosuch=1", "nosuch"),
+        ("benchmark.fractions=[0, -1]", "fractions"),
+        ("generate.truncation=nan", "truncation"),
+        ('gan.kimg="fast"', "kimg"),
+        ("gan.g_lr=-1", "g_lr"),
+        ("data.val=2", "val"),
+        ('benchmark.baselines=["nope"]', "nope"),
+    ],
+)
 def test_run_validates_the_whole_config_before_the_first_stage(tmp_path, monkeypatch, capsys, setting, word):
     data = tmp_path / "d.npz"
     blobs().save_npz(data)
@@ -250,8 +321,10 @@ def test_run_validates_the_whole_config_before_the_first_stage(tmp_path, monkeyp
     assert not out.exists()
 
 
-@pytest.mark.parametrize("toml, word", [('[gan]\nkimg = "fast"\n', "kimg"), ("[[gan]]\nkimg = 1\n", "gan"),
-                                        ('benchmark = 3\n', "benchmark")])
+@pytest.mark.parametrize(
+    "toml, word",
+    [('[gan]\nkimg = "fast"\n', "kimg"), ("[[gan]]\nkimg = 1\n", "gan"), ("benchmark = 3\n", "benchmark")],
+)
 def test_run_refuses_bad_config_files_up_front(tmp_path, monkeypatch, capsys, toml, word):
     data = tmp_path / "d.npz"
     blobs().save_npz(data)
@@ -272,12 +345,30 @@ def prepared(tmp_path_factory):
     return root / "prepared"
 
 
-@pytest.mark.parametrize("args, word", [(["--kimg", "nan"], "kimg"), (["--g-lr", "nan"], "g_lr"),
-                                        (["--g-lr", "-1"], "g_lr"), (["--kimg", "inf"], "kimg"),
-                                        (["--d-lr", "0"], "d_lr")])
+@pytest.mark.parametrize(
+    "args, word",
+    [
+        (["--kimg", "nan"], "kimg"),
+        (["--g-lr", "nan"], "g_lr"),
+        (["--g-lr", "-1"], "g_lr"),
+        (["--kimg", "inf"], "kimg"),
+        (["--d-lr", "0"], "d_lr"),
+    ],
+)
 def test_train_refuses_nan_inf_and_negative_numbers(prepared, tmp_path, monkeypatch, capsys, args, word):
-    code, _, err = _cli(monkeypatch, capsys, "train", prepared, "--preset", "tiny", "--out", tmp_path / "runs",
-                        "--device", "cpu", *args)
+    code, _, err = _cli(
+        monkeypatch,
+        capsys,
+        "train",
+        prepared,
+        "--preset",
+        "tiny",
+        "--out",
+        tmp_path / "runs",
+        "--device",
+        "cpu",
+        *args,
+    )
     assert code == 1 and word in err and "Traceback" not in err
     assert not any((tmp_path / "runs").glob("*/snapshot-*.pt"))
 
@@ -285,8 +376,19 @@ def test_train_refuses_nan_inf_and_negative_numbers(prepared, tmp_path, monkeypa
 def test_generate_refuses_seeds_beyond_range(hostile_run, tmp_path, monkeypatch, capsys):
     run, _, _ = hostile_run
     for seeds in ("99999999999999999999", "0-99999999999"):
-        code, _, err = _cli(monkeypatch, capsys, "generate", run, "--seeds", seeds, "--out", tmp_path / "g",
-                            "--device", "cpu", "-q")
+        code, _, err = _cli(
+            monkeypatch,
+            capsys,
+            "generate",
+            run,
+            "--seeds",
+            seeds,
+            "--out",
+            tmp_path / "g",
+            "--device",
+            "cpu",
+            "-q",
+        )
         assert code == 1 and "seed" in err and "Traceback" not in err, err
     assert not (tmp_path / "g").exists()
 
@@ -303,9 +405,17 @@ def _stylegan_folder(tmp_path: Path, labels, write_png) -> Path:
     return root
 
 
-@pytest.mark.parametrize("labels", [{"0.png": 0}, [["0.png", "x"], ["1.png", 0], ["2.png", 1]],
-                                    [["0.png", -1], ["1.png", 0], ["2.png", 1]], [["0.png"], ["1.png", 0]],
-                                    [["0.png", 1.5], ["1.png", 0], ["2.png", 1]], "labels"])
+@pytest.mark.parametrize(
+    "labels",
+    [
+        {"0.png": 0},
+        [["0.png", "x"], ["1.png", 0], ["2.png", 1]],
+        [["0.png", -1], ["1.png", 0], ["2.png", 1]],
+        [["0.png"], ["1.png", 0]],
+        [["0.png", 1.5], ["1.png", 0], ["2.png", 1]],
+        "labels",
+    ],
+)
 def test_bad_dataset_json_labels_are_reported_not_raised(tmp_path, write_png, labels):
     from ganaug.data.sources import load
     from ganaug.errors import DataError
@@ -323,10 +433,12 @@ def test_bad_dataset_json_labels_are_reported_not_raised(tmp_path, write_png, la
 
 def test_a_huge_dataset_json_label_allocates_no_class_per_index(tmp_path, write_png):
     root = _stylegan_folder(tmp_path, [["0.png", 10**9], ["1.png", 0], ["2.png", 0]], write_png)
-    code = ("import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))\n"
-            "from ganaug.data.sources import load\n"
-            f"r = load({str(root)!r}).imageset\n"
-            "print(r.class_names, r.counts())\n")
+    code = (
+        "import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))\n"
+        "from ganaug.data.sources import load\n"
+        f"r = load({str(root)!r}).imageset\n"
+        "print(r.class_names, r.counts())\n"
+    )
     p = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr[-2000:]
     assert "'1000000000'" in p.stdout and "'0'" in p.stdout
@@ -478,8 +590,14 @@ def test_refused_checkpoint_does_not_suggest_weights_only_false(tmp_path):
 # ----------------------------------------------------------------------------
 # 3. A kill between any two writes of the generate stage resumes with the same command
 
-TINY_RUN = {"gan.preset": "tiny", "gan.resolution": 16, "gan.kimg": 0.032, "generate.per_class": 8,
-            "evaluate.features": "pixels", "device": "cpu"}
+TINY_RUN = {
+    "gan.preset": "tiny",
+    "gan.resolution": 16,
+    "gan.kimg": 0.032,
+    "generate.per_class": 8,
+    "evaluate.features": "pixels",
+    "device": "cpu",
+}
 
 
 class Killed(BaseException):
@@ -573,11 +691,39 @@ def bench_inputs(tmp_path_factory):
 
 
 def _start_benchmark(root: Path, out: Path) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "ganaug", "benchmark", "--data", root / "prepared", "--synthetic",
-           root / "syn.npz", "--fractions", "0,0.5", "--seeds", "4", "--baselines", "none", "--epochs", "500",
-           "--jobs", "2", "--device", "cpu", "--out", out, "-q"]
-    p = subprocess.Popen([str(c) for c in cmd], env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True, start_new_session=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "ganaug",
+        "benchmark",
+        "--data",
+        root / "prepared",
+        "--synthetic",
+        root / "syn.npz",
+        "--fractions",
+        "0,0.5",
+        "--seeds",
+        "4",
+        "--baselines",
+        "none",
+        "--epochs",
+        "500",
+        "--jobs",
+        "2",
+        "--device",
+        "cpu",
+        "--out",
+        out,
+        "-q",
+    ]
+    p = subprocess.Popen(
+        [str(c) for c in cmd],
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     deadline = time.time() + 180
     while time.time() < deadline:  # wait until the two workers have started (their initializer ran)
         if len([q for q in _session_pids(p.pid) if _is_ready_worker(q)]) >= 2:
@@ -599,7 +745,9 @@ def _is_ready_worker(pid: int) -> bool:
         return False
     if b"multiprocessing" not in cmdline or b"resource_tracker" in cmdline:
         return False
-    ignored = next((int(line.split()[1], 16) for line in status.splitlines() if line.startswith("SigIgn:")), 0)
+    ignored = next(
+        (int(line.split()[1], 16) for line in status.splitlines() if line.startswith("SigIgn:")), 0
+    )
     return bool(ignored & (1 << (signal.SIGINT - 1)))
 
 
@@ -647,8 +795,13 @@ def test_ten_thousand_classes_grids_inspect_and_report_stay_small(tmp_path):
     names = [f"c{i:05d}" for i in range(k)]
     data = _random_set(names, n_per_class=1, size=16)
     logs: list[str] = []
-    res = train(data, tiny(num_classes=k, kimg=0.016, tick_kimg=0.016), run_dir=tmp_path / "run", progress=False,
-                log=logs.append)
+    res = train(
+        data,
+        tiny(num_classes=k, kimg=0.016, tick_kimg=0.016),
+        run_dir=tmp_path / "run",
+        progress=False,
+        log=logs.append,
+    )
     run = res.run_dir
     assert any(f"16 of the {k} classes" in m for m in logs), logs
     for name in ("reals.png", "fakes_init.png", "fakes000000.016.png"):
@@ -660,8 +813,16 @@ def test_ten_thousand_classes_grids_inspect_and_report_stay_small(tmp_path):
     report = build_report(run)
     assert Path(report).stat().st_size < 3_000_000
 
-    insp = InspectReport(source="many", format="npz", num_files=k, num_loaded=k, class_names=names,
-                         counts={n: 1 for n in names}, resolution=[16, 16], channels=1)
+    insp = InspectReport(
+        source="many",
+        format="npz",
+        num_files=k,
+        num_loaded=k,
+        class_names=names,
+        counts={n: 1 for n in names},
+        resolution=[16, 16],
+        channels=1,
+    )
     text = str(insp)
     assert len(text.splitlines()) < 100
     assert f"... and {k - 30} more classes" in text and "c00000" in text and "c09999" not in text
@@ -672,13 +833,16 @@ def test_a_file_is_listed_once_in_the_problems(tmp_path, write_png):
 
     for i in range(4):
         write_png(tmp_path / "flat" / f"{i}.png", np.full((8, 8), 40 * i, np.uint8))
-    (tmp_path / "flat" / "labels.csv").write_text("filename,label\n0.png,a\n1.png,a\n2.png,b\n3.png,b\n"
-                                                  "gone.png,a\ngone.png,a\ngone,b\n")
+    (tmp_path / "flat" / "labels.csv").write_text(
+        "filename,label\n0.png,a\n1.png,a\n2.png,b\n3.png,b\ngone.png,a\ngone.png,a\ngone,b\n"
+    )
     report = load(tmp_path / "flat").report
     paths = [(p.path, p.kind) for p in report.problems]
     assert len(paths) == len(set(paths))
-    assert [p for p, k in paths if k == "missing-file"] == [str(tmp_path / "flat" / "gone.png"),
-                                                             str(tmp_path / "flat" / "gone")]
+    assert [p for p, k in paths if k == "missing-file"] == [
+        str(tmp_path / "flat" / "gone.png"),
+        str(tmp_path / "flat" / "gone"),
+    ]
 
 
 def test_class_count_plot_of_ten_thousand_classes_stays_small():

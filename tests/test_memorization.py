@@ -134,8 +134,11 @@ def test_real_handwritten_digits():
     tr, fresh = p[:600], p[600:800]
     names = [str(i) for i in range(10)]
     noisy = np.clip(imgs[tr[:20]] + rng.normal(0, 2.0, (20, 1, 32, 32)), 0, 255).round().astype(np.uint8)
-    synth = ImageSet(np.concatenate([imgs[fresh], imgs[tr[20:40]], noisy]),
-                     np.concatenate([y[fresh], y[tr[20:40]], y[tr[:20]]]), names)
+    synth = ImageSet(
+        np.concatenate([imgs[fresh], imgs[tr[20:40]], noisy]),
+        np.concatenate([y[fresh], y[tr[20:40]], y[tr[:20]]]),
+        names,
+    )
     res = memorization_check(synth, ImageSet(imgs[tr], y[tr], names), k=1)
     assert not res.near_copy[:200].any() and res.near_copy[200:].all()
     assert res.pixel.ratio[:200, 0].min() > 0.4 and res.pixel.ratio[200:, 0].max() < 0.15
@@ -163,7 +166,9 @@ def test_shifted_and_mirrored_training_copies_are_flagged_with_a_calibrated_thre
     shifted[0::2, :, 1:, :] = imgs[src[0:50:2]][:, :, :-1, :]
     shifted[1::2, :, :, :-1] = imgs[src[1:50:2]][:, :, :, 1:]
     mirrored = imgs[src[50:]][..., ::-1]
-    synth = ImageSet(np.concatenate([shifted, mirrored, imgs[fresh]]), np.concatenate([y[src], y[fresh]]), names)
+    synth = ImageSet(
+        np.concatenate([shifted, mirrored, imgs[fresh]]), np.concatenate([y[src], y[fresh]]), names
+    )
     train, holdout = ImageSet(imgs[tr], y[tr], names), ImageSet(imgs[held], y[held], names)
 
     res = memorization_check(synth, train, k=1, holdout=holdout)

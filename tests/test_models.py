@@ -35,7 +35,12 @@ def _seed():
 def test_shapes(arch, res, channels, num_classes):
     cfg = tiny(arch, res, channels, num_classes)
     G, D = build_generator(cfg), build_discriminator(cfg)
-    assert (G.z_dim, G.num_classes, G.img_resolution, G.img_channels) == (cfg.z_dim, num_classes, res, channels)
+    assert (G.z_dim, G.num_classes, G.img_resolution, G.img_channels) == (
+        cfg.z_dim,
+        num_classes,
+        res,
+        channels,
+    )
     B = 4
     z, c = torch.randn(B, G.z_dim), labels(B, num_classes)
     img = G(z, c)
@@ -58,17 +63,24 @@ def test_shapes_128(arch):
 @pytest.mark.parametrize("nc", [1, 3])
 def test_classic_dcgan64_matches_pytorch_example(nc):
     expected_g = [  # (layer, weight shape) of examples/dcgan/main.py
-        ("ConvTranspose2d", (100, 512, 4, 4)), ("BatchNorm2d", (512,)),
-        ("ConvTranspose2d", (512, 256, 4, 4)), ("BatchNorm2d", (256,)),
-        ("ConvTranspose2d", (256, 128, 4, 4)), ("BatchNorm2d", (128,)),
-        ("ConvTranspose2d", (128, 64, 4, 4)), ("BatchNorm2d", (64,)),
+        ("ConvTranspose2d", (100, 512, 4, 4)),
+        ("BatchNorm2d", (512,)),
+        ("ConvTranspose2d", (512, 256, 4, 4)),
+        ("BatchNorm2d", (256,)),
+        ("ConvTranspose2d", (256, 128, 4, 4)),
+        ("BatchNorm2d", (128,)),
+        ("ConvTranspose2d", (128, 64, 4, 4)),
+        ("BatchNorm2d", (64,)),
         ("ConvTranspose2d", (64, nc, 4, 4)),
     ]
     expected_d = [
         ("Conv2d", (64, nc, 4, 4)),
-        ("Conv2d", (128, 64, 4, 4)), ("BatchNorm2d", (128,)),
-        ("Conv2d", (256, 128, 4, 4)), ("BatchNorm2d", (256,)),
-        ("Conv2d", (512, 256, 4, 4)), ("BatchNorm2d", (512,)),
+        ("Conv2d", (128, 64, 4, 4)),
+        ("BatchNorm2d", (128,)),
+        ("Conv2d", (256, 128, 4, 4)),
+        ("BatchNorm2d", (256,)),
+        ("Conv2d", (512, 256, 4, 4)),
+        ("BatchNorm2d", (512,)),
         ("Conv2d", (1, 512, 4, 4)),
     ]
 
@@ -132,7 +144,11 @@ def test_freeze_blocks(arch):
     assert all(p.requires_grad for p in D.blocks[1].parameters())
     before = count_parameters(D, trainable_only=True)
     D.freeze_blocks(0)
-    assert count_parameters(D, trainable_only=True) > before == count_parameters(D) - count_parameters(D.blocks[0])
+    assert (
+        count_parameters(D, trainable_only=True)
+        > before
+        == count_parameters(D) - count_parameters(D.blocks[0])
+    )
 
 
 def test_dcgan_truncation_scales_z():
@@ -218,7 +234,9 @@ def test_fir_resampling_preserves_constants():
     up = upsample2d(torch.ones(1, 2, 8, 8), f)
     down = downsample2d(torch.ones(1, 2, 8, 8), f)
     assert up.shape == (1, 2, 16, 16) and down.shape == (1, 2, 4, 4)
-    assert torch.allclose(up[..., 2:-2, 2:-2], torch.ones(1)) and torch.allclose(down[..., 1:-1, 1:-1], torch.ones(1))
+    assert torch.allclose(up[..., 2:-2, 2:-2], torch.ones(1)) and torch.allclose(
+        down[..., 1:-1, 1:-1], torch.ones(1)
+    )
 
 
 def test_minibatch_std_odd_batch():
@@ -268,7 +286,9 @@ def test_freeze_layers_counts_like_the_official_option_and_survives_requires_gra
     D.requires_grad_(True)  # what the training loop calls before every D step
     assert not any(p.requires_grad for p in first.parameters())
     assert not any(p.requires_grad for p in second.conv0.parameters())
-    assert all(p.requires_grad for m in (second.conv1, second.skip, D.epilogue, D.mapping) for p in m.parameters())
+    assert all(
+        p.requires_grad for m in (second.conv1, second.skip, D.epilogue, D.mapping) for p in m.parameters()
+    )
     D.freeze_layers(0)
     assert all(p.requires_grad for p in D.parameters())
 

@@ -55,7 +55,12 @@ def official_modules(monkeypatch):
     EasyDict.__module__, EasyDict.__qualname__ = "dnnlib.util", "EasyDict"
     util.EasyDict = EasyDict
     dn.util = util
-    for name, mod in (("torch_utils", tu), ("torch_utils.persistence", pers), ("dnnlib", dn), ("dnnlib.util", util)):
+    for name, mod in (
+        ("torch_utils", tu),
+        ("torch_utils.persistence", pers),
+        ("dnnlib", dn),
+        ("dnnlib.util", util),
+    ):
         monkeypatch.setitem(sys.modules, name, mod)
     return types.SimpleNamespace(reconstruct=_reconstruct_persistent_obj, EasyDict=EasyDict)
 
@@ -63,13 +68,15 @@ def official_modules(monkeypatch):
 class Persistent:
     """Pickles exactly as a torch_utils.persistence object: _reconstruct_persistent_obj(meta)."""
 
-    def __init__(self, env, class_name, src, *, params=None, buffers=None, modules=None, init_kwargs=None,
-                 **attrs):
+    def __init__(
+        self, env, class_name, src, *, params=None, buffers=None, modules=None, init_kwargs=None, **attrs
+    ):
         self.env, self.class_name, self.src = env, class_name, src
         self.state = {
             "training": False,
-            "_parameters": collections.OrderedDict((k, torch.nn.Parameter(v.clone(), requires_grad=False))
-                                                   for k, v in (params or {}).items()),
+            "_parameters": collections.OrderedDict(
+                (k, torch.nn.Parameter(v.clone(), requires_grad=False)) for k, v in (params or {}).items()
+            ),
             "_buffers": collections.OrderedDict((k, v.clone()) for k, v in (buffers or {}).items()),
             "_non_persistent_buffers_set": set(),
             "_backward_hooks": collections.OrderedDict(),
@@ -84,13 +91,17 @@ class Persistent:
         }
 
     def __reduce__(self):
-        meta = dict(type="class", version=6, module_src=self.src, class_name=self.class_name, state=self.state)
+        meta = dict(
+            type="class", version=6, module_src=self.src, class_name=self.class_name, state=self.state
+        )
         return self.env.reconstruct, (meta,)
 
 
 def _source(marker: Path) -> str:
-    return (f"import pathlib\npathlib.Path({str(marker)!r}).write_text('the snapshot code ran')\n"
-            "class Generator:\n    pass\n")
+    return (
+        f"import pathlib\npathlib.Path({str(marker)!r}).write_text('the snapshot code ran')\n"
+        "class Generator:\n    pass\n"
+    )
 
 
 def official_generator(env, src, G, net: NetworkConfig, num_fp16_res=4):
@@ -102,22 +113,37 @@ def official_generator(env, src, G, net: NetworkConfig, num_fp16_res=4):
         return Persistent(env, cls, src, **kw)
 
     def fc(name, **kw):
-        return P("FullyConnectedLayer", params={"weight": sd[name + ".weight"], "bias": sd[name + ".bias"]},
-                 init_kwargs=kw)
+        return P(
+            "FullyConnectedLayer",
+            params={"weight": sd[name + ".weight"], "bias": sd[name + ".bias"]},
+            init_kwargs=kw,
+        )
 
     mapping = {}
     if net.num_classes:
         mapping["embed"] = fc("mapping.embed")
     for i in range(net.mapping_layers):
         mapping[f"fc{i}"] = fc(f"mapping.layers.{i}", activation="lrelu", lr_multiplier=0.01)
-    mapping = P("MappingNetwork", buffers={"w_avg": sd["mapping.w_avg"]}, modules=mapping,
-                init_kwargs=dict(z_dim=net.z_dim, c_dim=net.num_classes, w_dim=net.w_dim, num_ws=G.num_ws,
-                                 num_layers=net.mapping_layers))
+    mapping = P(
+        "MappingNetwork",
+        buffers={"w_avg": sd["mapping.w_avg"]},
+        modules=mapping,
+        init_kwargs=dict(
+            z_dim=net.z_dim,
+            c_dim=net.num_classes,
+            w_dim=net.w_dim,
+            num_ws=G.num_ws,
+            num_layers=net.mapping_layers,
+        ),
+    )
 
     def layer(p):
-        return P("SynthesisLayer", params={k: sd[p + k] for k in ("weight", "noise_strength", "bias")},
-                 buffers={"resample_filter": FIR, "noise_const": sd[p + "noise_const"]},
-                 modules={"affine": fc(p + "affine")})
+        return P(
+            "SynthesisLayer",
+            params={k: sd[p + k] for k in ("weight", "noise_strength", "bias")},
+            buffers={"resample_filter": FIR, "noise_const": sd[p + "noise_const"]},
+            modules={"affine": fc(p + "affine")},
+        )
 
     blocks = {}
     resolutions = [2**i for i in range(2, int(math.log2(net.resolution)) + 1)]
@@ -125,18 +151,42 @@ def official_generator(env, src, G, net: NetworkConfig, num_fp16_res=4):
         p = f"synthesis.blocks.{k}."
         mods = {} if res == 4 else {"conv0": layer(p + "conv0.")}
         mods["conv1"] = layer(p + "conv1.")
-        mods["torgb"] = P("ToRGBLayer", params={"weight": sd[p + "torgb.weight"], "bias": sd[p + "torgb.bias"]},
-                          modules={"affine": fc(p + "torgb.affine")})
-        blocks[f"b{res}"] = P("SynthesisBlock", params={"const": sd[p + "const"]} if res == 4 else {},
-                              buffers={"resample_filter": FIR}, modules=mods, resolution=res)
-    sk = ED(channel_base=net.channel_base, channel_max=net.channel_max, num_fp16_res=num_fp16_res, conv_clamp=256)
-    synthesis = P("SynthesisNetwork", modules=blocks, block_resolutions=resolutions,
-                  init_kwargs=dict(w_dim=net.w_dim, img_resolution=net.resolution, img_channels=net.channels, **sk))
-    return P("Generator", modules={"synthesis": synthesis, "mapping": mapping},
-             init_kwargs=dict(z_dim=net.z_dim, c_dim=net.num_classes, w_dim=net.w_dim,
-                              img_resolution=net.resolution, img_channels=net.channels,
-                              mapping_kwargs=ED(num_layers=net.mapping_layers), synthesis_kwargs=sk),
-             z_dim=net.z_dim, c_dim=net.num_classes)
+        mods["torgb"] = P(
+            "ToRGBLayer",
+            params={"weight": sd[p + "torgb.weight"], "bias": sd[p + "torgb.bias"]},
+            modules={"affine": fc(p + "torgb.affine")},
+        )
+        blocks[f"b{res}"] = P(
+            "SynthesisBlock",
+            params={"const": sd[p + "const"]} if res == 4 else {},
+            buffers={"resample_filter": FIR},
+            modules=mods,
+            resolution=res,
+        )
+    sk = ED(
+        channel_base=net.channel_base, channel_max=net.channel_max, num_fp16_res=num_fp16_res, conv_clamp=256
+    )
+    synthesis = P(
+        "SynthesisNetwork",
+        modules=blocks,
+        block_resolutions=resolutions,
+        init_kwargs=dict(w_dim=net.w_dim, img_resolution=net.resolution, img_channels=net.channels, **sk),
+    )
+    return P(
+        "Generator",
+        modules={"synthesis": synthesis, "mapping": mapping},
+        init_kwargs=dict(
+            z_dim=net.z_dim,
+            c_dim=net.num_classes,
+            w_dim=net.w_dim,
+            img_resolution=net.resolution,
+            img_channels=net.channels,
+            mapping_kwargs=ED(num_layers=net.mapping_layers),
+            synthesis_kwargs=sk,
+        ),
+        z_dim=net.z_dim,
+        c_dim=net.num_classes,
+    )
 
 
 def official_discriminator(env, src, D, net: NetworkConfig, frozen_layers=2):
@@ -157,8 +207,11 @@ def official_discriminator(env, src, D, net: NetworkConfig, frozen_layers=2):
             tensors["bias"] = sd[name + ".bias"]
         trainable = layer_idx[0] >= frozen_layers
         layer_idx[0] += 1
-        return P("Conv2dLayer", params=tensors if trainable else {}, buffers={
-            "resample_filter": FIR, **({} if trainable else tensors)})
+        return P(
+            "Conv2dLayer",
+            params=tensors if trainable else {},
+            buffers={"resample_filter": FIR, **({} if trainable else tensors)},
+        )
 
     def fc(name):
         return P("FullyConnectedLayer", params={"weight": sd[name + ".weight"], "bias": sd[name + ".bias"]})
@@ -174,19 +227,47 @@ def official_discriminator(env, src, D, net: NetworkConfig, frozen_layers=2):
     if net.num_classes:
         mm = {"embed": fc("mapping.embed")} | {f"fc{i}": fc(f"mapping.layers.{i}") for i in range(d_layers)}
         mods["mapping"] = P("MappingNetwork", modules=mm)
-    mods["b4"] = P("DiscriminatorEpilogue", modules={
-        "mbstd": P("MinibatchStdLayer", group_size=net.mbstd_group, num_channels=1),
-        "conv": conv("epilogue.conv"), "fc": fc("epilogue.fc"), "out": fc("epilogue.out")})
-    return P("Discriminator", modules=mods, init_kwargs=dict(
-        c_dim=net.num_classes, img_resolution=net.resolution, img_channels=net.channels,
-        architecture="resnet", channel_base=net.channel_base, channel_max=net.channel_max, num_fp16_res=4,
-        conv_clamp=256, block_kwargs=ED(freeze_layers=frozen_layers), mapping_kwargs=ED(num_layers=d_layers),
-        epilogue_kwargs=ED(mbstd_group_size=net.mbstd_group)))
+    mods["b4"] = P(
+        "DiscriminatorEpilogue",
+        modules={
+            "mbstd": P("MinibatchStdLayer", group_size=net.mbstd_group, num_channels=1),
+            "conv": conv("epilogue.conv"),
+            "fc": fc("epilogue.fc"),
+            "out": fc("epilogue.out"),
+        },
+    )
+    return P(
+        "Discriminator",
+        modules=mods,
+        init_kwargs=dict(
+            c_dim=net.num_classes,
+            img_resolution=net.resolution,
+            img_channels=net.channels,
+            architecture="resnet",
+            channel_base=net.channel_base,
+            channel_max=net.channel_max,
+            num_fp16_res=4,
+            conv_clamp=256,
+            block_kwargs=ED(freeze_layers=frozen_layers),
+            mapping_kwargs=ED(num_layers=d_layers),
+            epilogue_kwargs=ED(mbstd_group_size=net.mbstd_group),
+        ),
+    )
 
 
 def tiny_net(channels=3, num_classes=0, **kw) -> NetworkConfig:
-    base = dict(arch="stylegan2", resolution=16, channels=channels, num_classes=num_classes, z_dim=8, w_dim=8,
-                mapping_layers=2, channel_base=128, channel_max=8, mbstd_group=2)
+    base = dict(
+        arch="stylegan2",
+        resolution=16,
+        channels=channels,
+        num_classes=num_classes,
+        z_dim=8,
+        w_dim=8,
+        mapping_layers=2,
+        channel_base=128,
+        channel_max=8,
+        mbstd_group=2,
+    )
     return NetworkConfig(**(base | kw))
 
 
@@ -205,12 +286,25 @@ def write_official(path, env, net, marker, p=0.25, with_d=True):
     G_ema = _randomised(build_generator(net), 1)
     G = _randomised(build_generator(net), 2)
     D = _randomised(build_discriminator(net), 3)
-    data = {"training_set_kwargs": {"class_name": "training.dataset.ImageFolderDataset", "path": "data.zip",
-                                    "use_labels": bool(net.num_classes), "max_size": 100, "xflip": False,
-                                    "resolution": net.resolution},
-            "G": official_generator(env, src, G, net), "G_ema": official_generator(env, src, G_ema, net),
-            "augment_pipe": Persistent(env, "AugmentPipe", src, buffers={"p": torch.tensor(p)},
-                                       init_kwargs=dict(xflip=1, rotate90=1, xint=1, scale=1, rotate=1))}
+    data = {
+        "training_set_kwargs": {
+            "class_name": "training.dataset.ImageFolderDataset",
+            "path": "data.zip",
+            "use_labels": bool(net.num_classes),
+            "max_size": 100,
+            "xflip": False,
+            "resolution": net.resolution,
+        },
+        "G": official_generator(env, src, G, net),
+        "G_ema": official_generator(env, src, G_ema, net),
+        "augment_pipe": Persistent(
+            env,
+            "AugmentPipe",
+            src,
+            buffers={"p": torch.tensor(p)},
+            init_kwargs=dict(xflip=1, rotate90=1, xint=1, scale=1, rotate=1),
+        ),
+    }
     if with_d:
         data["D"] = official_discriminator(env, src, D, net)
     with open(path, "wb") as f:
@@ -256,7 +350,9 @@ def test_imported_networks_reproduce_the_originals(tmp_path, official_modules, c
     G3 = build_generator(NetworkConfig.from_dict(state["config"]["network"])).eval()
     G3.load_state_dict(state["G"])
     with torch.no_grad():
-        torch.testing.assert_close(G3(z, c, noise_mode="const"), G(z, c, noise_mode="const"), atol=1e-4, rtol=0)
+        torch.testing.assert_close(
+            G3(z, c, noise_mode="const"), G(z, c, noise_mode="const"), atol=1e-4, rtol=0
+        )
     if num_classes:
         # Truncation toward each class's own average w keeps the class (estimated at import).
         avg = state["G_ema"]["mapping.w_avg_class"]
@@ -272,14 +368,19 @@ def test_cli_import_then_generate(tmp_path, official_modules):
     marker = tmp_path / "marker.txt"
     pkl = tmp_path / "snap.pkl"
     write_official(pkl, official_modules, tiny_net(3, 2), marker, with_d=False)
-    r = CliRunner().invoke(cli, ["import-nvlabs", str(pkl), "--out", str(tmp_path / "imp"),
-                                 "--class-names", "cats,dogs"])
+    r = CliRunner().invoke(
+        cli, ["import-nvlabs", str(pkl), "--out", str(tmp_path / "imp"), "--class-names", "cats,dogs"]
+    )
     assert r.exit_code == 0, r.output
     assert "G_ema" in r.output and "no D" in r.output
-    r = CliRunner().invoke(cli, ["generate", str(tmp_path / "imp"), "--n", "2", "--out", str(tmp_path / "gen"), "-q"])
+    r = CliRunner().invoke(
+        cli, ["generate", str(tmp_path / "imp"), "--n", "2", "--out", str(tmp_path / "gen"), "-q"]
+    )
     assert r.exit_code == 0, r.output
     assert len(list((tmp_path / "gen" / "dogs").glob("*.png"))) == 2
-    r = CliRunner().invoke(cli, ["import-nvlabs", str(pkl), "--out", str(tmp_path / "imp2"), "--class-names", "a"])
+    r = CliRunner().invoke(
+        cli, ["import-nvlabs", str(pkl), "--out", str(tmp_path / "imp2"), "--class-names", "a"]
+    )
     assert isinstance(r.exception, CheckpointError) and "conditional on 2 classes" in str(r.exception)
     assert not marker.exists()
 
@@ -301,8 +402,12 @@ def test_malicious_pickles_are_refused_and_run_nothing(tmp_path, official_module
     with pytest.raises(CheckpointError, match=r"os\.system|posix\.system"):
         read_pickle(bad)
     # The command line: a one-line refusal, no traceback, exit status 1.
-    r = subprocess.run([sys.executable, "-m", "ganaug", "import-nvlabs", str(bad), "--out", str(tmp_path / "x")],
-                       capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(SRC)})
+    r = subprocess.run(
+        [sys.executable, "-m", "ganaug", "import-nvlabs", str(bad), "--out", str(tmp_path / "x")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(SRC)},
+    )
     assert r.returncode == 1 and "refused" in r.stderr and "Traceback" not in r.stderr, r.stderr
     assert not marker.exists() and not (tmp_path / "x").exists()
 
@@ -356,7 +461,7 @@ def gray_blobs(n=16, res=16):
     imgs = rng.integers(0, 40, size=(n, 1, res, res)).astype(np.uint8)
     for i in range(n):
         o = int(rng.integers(0, res // 2))
-        imgs[i, :, o:o + res // 3, o:o + res // 3] = 220
+        imgs[i, :, o : o + res // 3, o : o + res // 3] = 220
     return ImageSet(imgs, np.zeros(n, np.int64), ["cells"])
 
 
@@ -372,7 +477,17 @@ def test_transfer_from_an_official_pickle_freezes_and_resumes_exactly(tmp_path, 
     pkl = tmp_path / "source.pkl"
     _, _, D_src = write_official(pkl, official_modules, tiny_net(3, 0), marker)
     quiet = dict(progress=False, log=lambda s: None)
-    kw = dict(preset="tiny", transfer=pkl, freeze_d=1, resolution=16, kimg=0.128, tick_kimg=0.032, snap=1, device="cpu", **quiet)
+    kw = dict(
+        preset="tiny",
+        transfer=pkl,
+        freeze_d=1,
+        resolution=16,
+        kimg=0.128,
+        tick_kimg=0.032,
+        snap=1,
+        device="cpu",
+        **quiet,
+    )
     full = train(gray_blobs(), run_dir=tmp_path / "full", **kw)
     part = train(gray_blobs(), run_dir=tmp_path / "part", max_ticks=2, **kw)
     assert part.kimg == pytest.approx(0.064)
@@ -389,7 +504,9 @@ def test_transfer_from_an_official_pickle_freezes_and_resumes_exactly(tmp_path, 
         for name in a[key]:
             torch.testing.assert_close(a[key][name], b[key][name], rtol=1e-4, atol=1e-5, msg=f"{key}.{name}")
     src = D_src.state_dict()
-    torch.testing.assert_close(a["D"]["blocks.0.fromrgb.weight"], src["blocks.0.fromrgb.weight"], rtol=0, atol=0)
+    torch.testing.assert_close(
+        a["D"]["blocks.0.fromrgb.weight"], src["blocks.0.fromrgb.weight"], rtol=0, atol=0
+    )
     assert not torch.allclose(a["D"]["epilogue.out.weight"], src["epilogue.out.weight"])  # the rest trains
 
     gen = generate(tmp_path / "full", n=3, progress=False)
@@ -402,8 +519,11 @@ def test_transfer_needs_the_source_resolution(tmp_path, official_modules):
     pkl = tmp_path / "source.pkl"
     write_official(pkl, official_modules, tiny_net(3, 0), tmp_path / "m")
     quiet = dict(progress=False, log=lambda s: None, device="cpu", preset="tiny", transfer=pkl)
-    with pytest.raises(CheckpointError, match=r"source makes 16x16 images but this run trains at 32x32\. "
-                                              r"Pass --resolution 16"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"source makes 16x16 images but this run trains at 32x32\. "
+        r"Pass --resolution 16",
+    ):
         train(gray_blobs(res=32), out=tmp_path / "runs", **quiet)
     assert not (tmp_path / "runs").exists()
     with pytest.raises(CheckpointError, match="stylegan2 snapshot but --arch dcgan"):
@@ -415,5 +535,7 @@ def test_transfer_needs_the_source_resolution(tmp_path, official_modules):
         train(rgb, out=tmp_path / "runs", **dict(quiet, transfer=gray), resolution=16)
     with pytest.raises(CheckpointError, match="use --transfer|with --transfer"):
         train(gray_blobs(), resume=pkl, progress=False, log=lambda s: None)
-    ok = train(gray_blobs(res=32), resolution=16, kimg=0.032, tick_kimg=0.032, run_dir=tmp_path / "ok", **quiet)
+    ok = train(
+        gray_blobs(res=32), resolution=16, kimg=0.032, tick_kimg=0.032, run_dir=tmp_path / "ok", **quiet
+    )
     assert ok.kimg == pytest.approx(0.032) and ok.config.network.resolution == 16

@@ -47,8 +47,15 @@ def test_pipeline_end_to_end_then_nothing_recomputed(data, tmp_path):
     res, log = _run(data, out)
     state = json.loads((out / "pipeline.json").read_text())
     assert [s for s in STAGES if state["stages"][s]["status"] == "done"] == list(STAGES)
-    for rel in ("inspect.json", "prepared/split.json", "gan/snapshot-latest.json", "synthetic/images.npz",
-                "evaluate/metrics.json", "benchmark/results.json", "report.html"):
+    for rel in (
+        "inspect.json",
+        "prepared/split.json",
+        "gan/snapshot-latest.json",
+        "synthetic/images.npz",
+        "evaluate/metrics.json",
+        "benchmark/results.json",
+        "report.html",
+    ):
         assert (out / rel).exists(), rel
     assert res.report == out / "report.html"
     # One verdict: the line `ganaug run` prints is the benchmark's headline, with the primary comparisons.
@@ -56,8 +63,11 @@ def test_pipeline_end_to_end_then_nothing_recomputed(data, tmp_path):
     assert res.verdict == results["headline"] == state["stages"]["benchmark"]["verdict"]
     assert "vs random oversampling adding the same number of images per class" in res.verdict
     assert state["config"]["gan"]["kimg"] == 0.064  # the resolved config is saved
-    mtimes = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file() and p.name != "pipeline.json"
-              and p.name != "report.html" and p.name != ".ganaug.lock"}  # the lock names its holder's PID
+    mtimes = {
+        p: p.stat().st_mtime_ns
+        for p in out.rglob("*")
+        if p.is_file() and p.name != "pipeline.json" and p.name != "report.html" and p.name != ".ganaug.lock"
+    }  # the lock names its holder's PID
     res2, log2 = _run(data, out)
     for stage in STAGES[:-1]:
         assert f"[{stage}] up to date, skipped" in log2
@@ -93,8 +103,14 @@ def test_changed_option_recomputes_downstream_only(data, tmp_path):
     logs = []
     run(data, out=out, overrides=TINY, stages=["inspect", "split", "train"], progress=False, log=logs.append)
     logs.clear()
-    run(data, out=out, overrides=dict(TINY, **{"gan.kimg": 0.096}), stages=["inspect", "split", "train"],
-        progress=False, log=logs.append)
+    run(
+        data,
+        out=out,
+        overrides=dict(TINY, **{"gan.kimg": 0.096}),
+        stages=["inspect", "split", "train"],
+        progress=False,
+        log=logs.append,
+    )
     text = "\n".join(map(str, logs))
     assert "[split] up to date, skipped" in text and "[train] running" in text
     from ganaug.checkpoint import load_snapshot
@@ -120,6 +136,8 @@ def test_config_file_and_errors(tmp_path):
 
 def test_stage_without_its_inputs_is_a_clear_error(data, tmp_path):
     with pytest.raises(UserError, match="needs split, generate first"):
-        run(data, out=tmp_path / "r", overrides=TINY, stages=["benchmark"], progress=False, log=lambda s: None)
+        run(
+            data, out=tmp_path / "r", overrides=TINY, stages=["benchmark"], progress=False, log=lambda s: None
+        )
     with pytest.raises(UserError, match="unknown key 'seedz'"):
         run(data, out=tmp_path / "r", overrides={"benchmark.seedz": 2}, progress=False, log=lambda s: None)

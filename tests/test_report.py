@@ -328,7 +328,11 @@ def test_full_report_is_self_contained_and_complete(full_run):
     results = json.loads((full_run / "benchmark" / "results.json").read_text())
     verdict = results["verdict"]
     assert "GAN images at 25 % synthetic (the fraction chosen on validation) vs real only" in verdict
-    assert "r+100" not in verdict and "real + 100 % synthetic vs real only" in verdict and "inconclusive" in verdict
+    assert (
+        "r+100" not in verdict
+        and "real + 100 % synthetic vs real only" in verdict
+        and "inconclusive" in verdict
+    )
     assert " ".join(verdict.split()) in text
     assert text.index("Verdict") < text.index("1. Data")
     s25 = next(c for c in results["comparisons"] if c["id"] == "gan_vs_real")
@@ -538,12 +542,30 @@ def test_benchmark_curve_legend_fits_in_the_figure(monkeypatch):
     from ganaug.reporting.plots import benchmark_curve
 
     figs = _capture_figures(monkeypatch)
-    arms = [{"label": "real only", "fraction": 0.0, "mean": 0.6, "lo": 0.55, "hi": 0.65, "kind": "real",
-             "family": "real + GAN synthetic"},
-            {"label": "real + 50 % synthetic", "fraction": 0.5, "mean": 0.62, "lo": 0.57, "hi": 0.67, "kind": "mix",
-             "family": "real + GAN synthetic"}]
-    arms += [{"label": name, "fraction": None, "mean": 0.6, "lo": 0.58, "hi": 0.62, "kind": "baseline"}
-             for name in ("real + classic augmentation", "random oversampling", "SMOTE", "synthetic only")]
+    arms = [
+        {
+            "label": "real only",
+            "fraction": 0.0,
+            "mean": 0.6,
+            "lo": 0.55,
+            "hi": 0.65,
+            "kind": "real",
+            "family": "real + GAN synthetic",
+        },
+        {
+            "label": "real + 50 % synthetic",
+            "fraction": 0.5,
+            "mean": 0.62,
+            "lo": 0.57,
+            "hi": 0.67,
+            "kind": "mix",
+            "family": "real + GAN synthetic",
+        },
+    ]
+    arms += [
+        {"label": name, "fraction": None, "mean": 0.6, "lo": 0.58, "hi": 0.62, "kind": "baseline"}
+        for name in ("real + classic augmentation", "random oversampling", "SMOTE", "synthetic only")
+    ]
     assert benchmark_curve(arms, "balanced accuracy (test split)")
     (fig,) = figs
     legends = fig.legends + [ax.get_legend() for ax in fig.axes if ax.get_legend()]
@@ -590,7 +612,14 @@ def test_numbers_read_the_same_everywhere():
     from ganaug import formatting as f
 
     assert [f.number(v) for v in (12345, True, 2.5, 0.000012345, None, float("nan"), "?")] == [
-        "12,345", "yes", "2.5", "1.23e-05", "\u2013", "\u2013", "?"]
+        "12,345",
+        "yes",
+        "2.5",
+        "1.23e-05",
+        "\u2013",
+        "\u2013",
+        "?",
+    ]
     assert f.number(3, signed=True) == "+3" and f.fixed(0.25, 0, scale=100) == "25"
     assert f.points(-0.0123, signed=True) == "\u22121.2" and f.points(0.5) == "50.0"
     assert f.interval(0.1, None) == "\u2013" and f.interval(-0.02, 0.031) == "[\u22122.0, 3.1]"
@@ -609,7 +638,9 @@ def test_verdict_box_shows_the_verdicts_parts(full_run):
 
     res = BenchmarkResult.load(full_run / "benchmark" / "results.json")
     lead, body = verdict_parts(res)
-    assert lead.startswith("Balanced accuracy on the real test split") and body.startswith("GAN images at 25 %")
+    assert lead.startswith("Balanced accuracy on the real test split") and body.startswith(
+        "GAN images at 25 %"
+    )
     assert res.verdict() == f"{lead}: {body}"
     box = collect(full_run)["verdict"]
     assert (box["lead"], box["text"]) == (lead, body)

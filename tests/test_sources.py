@@ -81,7 +81,9 @@ def test_executors_agree(tmp_path, write_png):
 def test_csv_layout(tmp_path, write_png):
     data = tmp_path / "train"
     rng = np.random.default_rng(0)
-    arr = {n: rng.integers(0, 256, (6, 6), dtype=np.uint8) for n in ("10_left", "10_right", "13_left", "15_left")}
+    arr = {
+        n: rng.integers(0, 256, (6, 6), dtype=np.uint8) for n in ("10_left", "10_right", "13_left", "15_left")
+    }
     for n, a in arr.items():
         write_png(data / f"{n}.jpeg" if n != "15_left" else data / f"{n}.png", a)
     write_png(data / "orphan.png", np.zeros((6, 6), np.uint8))
@@ -141,12 +143,16 @@ def test_stylegan_labels_and_missing(tmp_path, write_png):
     write_png(root / "a.png", np.zeros((4, 4), np.uint8))
     write_png(root / "b.png", np.full((4, 4), 9, np.uint8))
     write_png(root / "c.png", np.full((4, 4), 19, np.uint8))
-    (root / "dataset.json").write_text(json.dumps({"labels": [["a.png", 1], ["b.png", [1, 0]], ["gone.png", 0]]}))
+    (root / "dataset.json").write_text(
+        json.dumps({"labels": [["a.png", 1], ["b.png", [1, 0]], ["gone.png", 0]]})
+    )
     res = load(root)
     assert res.imageset.class_names == ["0", "1"]
     assert res.imageset.labels.tolist() == [1, 0]
-    assert {(p.kind, Path(p.path).name) for p in res.report.problems} >= {("missing-file", "gone.png"),
-                                                                            ("unlabelled", "c.png")}
+    assert {(p.kind, Path(p.path).name) for p in res.report.problems} >= {
+        ("missing-file", "gone.png"),
+        ("unlabelled", "c.png"),
+    }
 
 
 def test_zip_of_image_folder(tmp_path, write_png):
@@ -163,7 +169,9 @@ def test_zip_of_image_folder(tmp_path, write_png):
 
 
 def write_idx(path: Path, arr: np.ndarray, gz: bool) -> Path:
-    raw = struct.pack(">BBBB", 0, 0, 0x08, arr.ndim) + struct.pack(f">{arr.ndim}I", *arr.shape) + arr.tobytes()
+    raw = (
+        struct.pack(">BBBB", 0, 0, 0x08, arr.ndim) + struct.pack(f">{arr.ndim}I", *arr.shape) + arr.tobytes()
+    )
     path.write_bytes(gzip.compress(raw) if gz else raw)
     return path
 
@@ -192,7 +200,9 @@ def test_idx_folder_pair_and_gzip(tmp_path):
     pair = load((d / "train-images-idx3-ubyte.gz", d / "train-labels-idx1-ubyte.gz"), resolution=10)
     assert pair.imageset.images.shape == (7, 1, 10, 10) and pair.report.problems_of("upscaled")
     np.testing.assert_array_equal(read_idx(d / "train-labels-idx1-ubyte.gz"), ytr)
-    (tmp_path / "bad-images-idx3-ubyte").write_bytes(b"\x00\x00\x08\x03" + struct.pack(">3I", 9, 5, 5) + b"12")
+    (tmp_path / "bad-images-idx3-ubyte").write_bytes(
+        b"\x00\x00\x08\x03" + struct.pack(">3I", 9, 5, 5) + b"12"
+    )
     with pytest.raises(DataError, match="truncated"):
         read_idx(tmp_path / "bad-images-idx3-ubyte")
 

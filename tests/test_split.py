@@ -31,8 +31,9 @@ def imageset(counts=(40, 23, 7), dup_groups=0, seed=0) -> ImageSet:
             hashes[3 * g + j] = hashes[3 * g]
     if dup_groups:
         hashes[-1] = hashes[0]  # a conflicting-label copy
-    return ImageSet(images, labels, ["coat", "pullover", "shirt"][: len(counts)],
-                    [f"f{i}.png" for i in range(n)], hashes)
+    return ImageSet(
+        images, labels, ["coat", "pullover", "shirt"][: len(counts)], [f"f{i}.png" for i in range(n)], hashes
+    )
 
 
 def split_labels(s: ImageSet, split: Split) -> dict[str, np.ndarray]:

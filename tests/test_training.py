@@ -33,7 +33,7 @@ def blobs(n_per_class: int = 24, res: int = 16, channels: int = 1, classes=("a",
         for _ in range(n_per_class):
             img = rng.integers(0, 40, size=(channels, res, res)).astype(np.uint8)
             o = 2 + 6 * k + int(rng.integers(0, 2))
-            img[:, o:o + 6, o:o + 6] = 220
+            img[:, o : o + 6, o : o + 6] = 220
             imgs.append(img)
             labels.append(k)
     return ImageSet(np.stack(imgs), np.array(labels), list(classes))
@@ -52,15 +52,31 @@ def test_two_tick_run_writes_every_artefact(tmp_path, arch):
     assert res.kimg == pytest.approx(0.064)
     stats = read_jsonl(run / "stats.jsonl")
     assert [s["tick"] for s in stats] == [1, 2]
-    for key in ("loss_G", "loss_D", "d_real_acc", "d_fake_acc", "aug_p", "ada_stat", "kimg", "sec_per_kimg",
-                "img_per_s", "mem_mb"):
+    for key in (
+        "loss_G",
+        "loss_D",
+        "d_real_acc",
+        "d_fake_acc",
+        "aug_p",
+        "ada_stat",
+        "kimg",
+        "sec_per_kimg",
+        "img_per_s",
+        "mem_mb",
+    ):
         assert key in stats[-1]
         assert isinstance(stats[-1][key], float)
     assert np.isfinite(stats[-1]["loss_G"]) and np.isfinite(stats[-1]["loss_D"])
     opts = json.loads((run / "training_options.json").read_text())
     assert opts["network"]["arch"] == arch and opts["data"]["counts"] == {"a": 24, "b": 24}
-    for name in ("reals.png", "fakes_init.png", "fakes000000.032.png", "fakes000000.064.png",
-                 "snapshot-latest.json", "snapshot-000000.064.pt"):
+    for name in (
+        "reals.png",
+        "fakes_init.png",
+        "fakes000000.032.png",
+        "fakes000000.064.png",
+        "snapshot-latest.json",
+        "snapshot-000000.064.pt",
+    ):
         assert (run / name).stat().st_size > 0, name
     assert any(run.glob("events.out.tfevents.*"))
     from PIL import Image
@@ -175,19 +191,46 @@ def test_collapse_warning():
 
 
 def test_transfer_checks_shapes_and_freezes(tmp_path):
-    src = train(blobs(), tiny(kimg=0.032, tick_kimg=0.032), run_dir=tmp_path / "src", progress=False,
-                log=lambda s: None)
+    src = train(
+        blobs(),
+        tiny(kimg=0.032, tick_kimg=0.032),
+        run_dir=tmp_path / "src",
+        progress=False,
+        log=lambda s: None,
+    )
     with pytest.raises(CheckpointError, match="resolution"):
-        train(blobs(res=32), tiny(resolution=32, kimg=0.032), run_dir=tmp_path / "bad", transfer=src.run_dir,
-              progress=False, log=lambda s: None)
-    ok = train(blobs(), tiny(kimg=0.032, tick_kimg=0.032, freeze_d=1), run_dir=tmp_path / "dst",
-               transfer=src.run_dir, progress=False, log=lambda s: None)
+        train(
+            blobs(res=32),
+            tiny(resolution=32, kimg=0.032),
+            run_dir=tmp_path / "bad",
+            transfer=src.run_dir,
+            progress=False,
+            log=lambda s: None,
+        )
+    ok = train(
+        blobs(),
+        tiny(kimg=0.032, tick_kimg=0.032, freeze_d=1),
+        run_dir=tmp_path / "dst",
+        transfer=src.run_dir,
+        progress=False,
+        log=lambda s: None,
+    )
     assert ok.kimg == pytest.approx(0.032)
 
 
 def test_unconditional_per_class_training(tmp_path):
-    res = train(blobs(), arch="dcgan", preset="tiny", classes=["b"], conditional=False, resolution=16,
-                run_dir=tmp_path / "run", progress=False, log=lambda s: None, device="cpu")
+    res = train(
+        blobs(),
+        arch="dcgan",
+        preset="tiny",
+        classes=["b"],
+        conditional=False,
+        resolution=16,
+        run_dir=tmp_path / "run",
+        progress=False,
+        log=lambda s: None,
+        device="cpu",
+    )
     assert res.class_names == ["b"]
     G, info = load_generator(res.run_dir)
     assert G.num_classes == 0 and info["class_names"] == ["b"]
@@ -203,11 +246,25 @@ def test_cli_dry_run_and_train(tmp_path):
     ds.save_npz(tmp_path / "data.npz")
     prepare(str(tmp_path / "data.npz"), tmp_path / "prep", seed=0)
     runner = CliRunner()
-    r = runner.invoke(cli, ["train", str(tmp_path / "prep"), "--arch", "stylegan2", "--preset", "tiny", "--dry-run"])
+    r = runner.invoke(
+        cli, ["train", str(tmp_path / "prep"), "--arch", "stylegan2", "--preset", "tiny", "--dry-run"]
+    )
     assert r.exit_code == 0, r.output
     assert "G:" in r.output and "parameters" in r.output and '"arch": "stylegan2"' in r.output
-    r = runner.invoke(cli, ["train", str(tmp_path / "prep"), "--preset", "tiny", "--out", str(tmp_path / "runs"),
-                            "--quiet", "--device", "cpu"])
+    r = runner.invoke(
+        cli,
+        [
+            "train",
+            str(tmp_path / "prep"),
+            "--preset",
+            "tiny",
+            "--out",
+            str(tmp_path / "runs"),
+            "--quiet",
+            "--device",
+            "cpu",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "run folder:" in r.output
     # Raw data (not prepared) is refused with a hint, not a traceback.
@@ -223,18 +280,25 @@ def test_balanced_sampling_shows_rare_classes_as_often(tmp_path):
     assert abs(float((seen == 1).float().mean()) - 0.5) < 0.05  # ~half, not 4/28
     _, c = t._latents()
     assert set(c.tolist()) <= {0, 1}
-    natural = Trainer(data, tiny(batch_size=64, balanced_sampling=False), tmp_path / "n", progress=False,
-                      log=lambda s: None)
+    natural = Trainer(
+        data, tiny(batch_size=64, balanced_sampling=False), tmp_path / "n", progress=False, log=lambda s: None
+    )
     seen = torch.cat([natural.labels[natural._next_indices()] for _ in range(50)])
     assert abs(float((seen == 1).float().mean()) - 4 / 28) < 0.03
 
 
-@pytest.mark.skipif(not cpu_has_native_bf16(),
-                    reason="this CPU has no native bf16: mixed precision stays off on CPU")
+@pytest.mark.skipif(
+    not cpu_has_native_bf16(), reason="this CPU has no native bf16: mixed precision stays off on CPU"
+)
 @pytest.mark.parametrize("arch", ["dcgan", "stylegan2"])
 def test_cpu_bf16_mixed_precision_trains(tmp_path, arch):
-    res = train(blobs(), tiny(arch, amp=True, r1_interval=1), run_dir=tmp_path / "run", progress=False,
-                log=lambda s: None)
+    res = train(
+        blobs(),
+        tiny(arch, amp=True, r1_interval=1),
+        run_dir=tmp_path / "run",
+        progress=False,
+        log=lambda s: None,
+    )
     stats = read_jsonl(tmp_path / "run" / "stats.jsonl")
     assert all(np.isfinite(s["loss_G"]) and np.isfinite(s["loss_D"]) for s in stats)
     # Weights stay fp32 (autocast only changes the compute dtype).
@@ -249,11 +313,22 @@ def test_bad_inputs_fail_before_a_run_folder_is_made(tmp_path):
         train(tmp_path / "nope", out=tmp_path / "runs", progress=False, log=lambda s: None)
     with pytest.raises(UserError, match="unknown device"):
         train(blobs(), tiny(device="bogus"), out=tmp_path / "runs", progress=False, log=lambda s: None)
-    src = train(blobs(), tiny(kimg=0.032, tick_kimg=0.032), run_dir=tmp_path / "src", progress=False,
-                log=lambda s: None)
+    src = train(
+        blobs(),
+        tiny(kimg=0.032, tick_kimg=0.032),
+        run_dir=tmp_path / "src",
+        progress=False,
+        log=lambda s: None,
+    )
     with pytest.raises(CheckpointError, match="arch"):
-        train(blobs(), tiny("stylegan2"), out=tmp_path / "runs", transfer=src.run_dir, progress=False,
-              log=lambda s: None)
+        train(
+            blobs(),
+            tiny("stylegan2"),
+            out=tmp_path / "runs",
+            transfer=src.run_dir,
+            progress=False,
+            log=lambda s: None,
+        )
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
     assert "tick 1" in (src.run_dir / "log.txt").read_text()
 
@@ -272,8 +347,13 @@ def test_public_functions_and_modules_have_distinct_names():
 
 @pytest.mark.parametrize("arch,frozen", [("stylegan2", 5), ("dcgan", 1)])
 def test_frozen_d_layers_stay_fixed_through_training_steps_including_r1(tmp_path, arch, frozen):
-    t = Trainer(blobs(), tiny(arch, freeze_d=frozen, r1_interval=2, r1_gamma=1.0), tmp_path, progress=False,
-                log=lambda s: None)
+    t = Trainer(
+        blobs(),
+        tiny(arch, freeze_d=frozen, r1_interval=2, r1_gamma=1.0),
+        tmp_path,
+        progress=False,
+        log=lambda s: None,
+    )
     layers = t.D.freezable_layers()
     before = [[p.detach().clone() for p in layer.parameters()] for layer in layers]
     totals = zero_totals()
@@ -283,7 +363,9 @@ def test_frozen_d_layers_stay_fixed_through_training_steps_including_r1(tmp_path
     assert int(totals["n_r1"]) == 2
     for i, (layer, old) in enumerate(zip(layers, before)):
         same = all(torch.equal(p, q) for p, q in zip(layer.parameters(), old))
-        assert same == (i < frozen), f"layer {i} ({'frozen' if i < frozen else 'trainable'}) changed={not same}"
+        assert same == (i < frozen), (
+            f"layer {i} ({'frozen' if i < frozen else 'trainable'}) changed={not same}"
+        )
 
 
 @pytest.mark.parametrize("arch", ["dcgan", "stylegan2"])
@@ -314,7 +396,9 @@ def test_path_length_regularisation_steps_g_at_its_interval(tmp_path):
     t = Trainer(blobs(), cfg, tmp_path, progress=False, log=lambda s: None)
     assert t.pl_weight == 2.0  # the stylegan2 default
     group = t.opt_G.param_groups[0]  # lazy regularisation: lr and betas scaled by 3/4
-    assert group["lr"] == pytest.approx(cfg.g_lr * 0.75) and group["betas"][1] == pytest.approx(cfg.betas[1] ** 0.75)
+    assert group["lr"] == pytest.approx(cfg.g_lr * 0.75) and group["betas"][1] == pytest.approx(
+        cfg.betas[1] ** 0.75
+    )
     totals, ran = zero_totals(), []
     for step in range(7):
         n = int(totals["n_pl"])
@@ -328,7 +412,9 @@ def test_path_length_regularisation_steps_g_at_its_interval(tmp_path):
     before = [p.detach().clone() for p in t.G.synthesis.parameters()]
     t._g_pl_step(totals)
     assert any(not torch.equal(p, q) for p, q in zip(t.G.synthesis.parameters(), before))
-    off = Trainer(blobs(), tiny("stylegan2", pl_weight=0.0), tmp_path / "off", progress=False, log=lambda s: None)
+    off = Trainer(
+        blobs(), tiny("stylegan2", pl_weight=0.0), tmp_path / "off", progress=False, log=lambda s: None
+    )
     totals = zero_totals()
     for _ in range(4):
         off._d_step(totals)
@@ -360,8 +446,13 @@ def test_non_finite_gradients_are_zeroed_and_counted(tmp_path):
     t._d_step(totals)
     assert int(totals["nonfinite_grads"]) == 1  # one parameter tensor had a NaN gradient at the step
     assert all(torch.isfinite(p).all() for p in t.D.parameters())  # zeroed, not applied
-    res = train(blobs(), tiny("stylegan2", kimg=0.032, tick_kimg=0.032), run_dir=tmp_path / "run", progress=False,
-                log=lambda s: None)
+    res = train(
+        blobs(),
+        tiny("stylegan2", kimg=0.032, tick_kimg=0.032),
+        run_dir=tmp_path / "run",
+        progress=False,
+        log=lambda s: None,
+    )
     assert read_jsonl(res.run_dir / "stats.jsonl")[-1]["nonfinite_grads"] == 0
 
 
@@ -370,7 +461,7 @@ def test_mirror_doubles_the_training_set_with_flips(tmp_path):
     t = Trainer(data, tiny(mirror=True), tmp_path, progress=False, log=lambda s: None)
     assert t.num_images == 2 * len(data)
     x = t.x_u8.numpy()
-    np.testing.assert_array_equal(x[len(data):], x[:len(data)][..., ::-1])
+    np.testing.assert_array_equal(x[len(data) :], x[: len(data)][..., ::-1])
     assert t.labels.tolist() == data.labels.tolist() * 2
 
 
@@ -415,7 +506,9 @@ def test_fit_resize_keeps_the_old_behaviour(tmp_path):
 def test_without_tensorboard_training_says_so_in_one_line(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # as if not installed: import fails
     logs = []
-    train(blobs(), tiny(kimg=0.032, tick_kimg=0.032), run_dir=tmp_path / "run", progress=False, log=logs.append)
+    train(
+        blobs(), tiny(kimg=0.032, tick_kimg=0.032), run_dir=tmp_path / "run", progress=False, log=logs.append
+    )
     said = [m for m in logs if "TensorBoard" in m]
     assert len(said) == 1 and "pip install 'ganaug[tensorboard]'" in said[0] and "\n" not in said[0]
     assert not any((tmp_path / "run").glob("events.out.tfevents.*"))

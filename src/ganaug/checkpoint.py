@@ -37,7 +37,9 @@ def save_snapshot(run_dir: str | Path, state: dict[str, Any], cur_nimg: int, kee
     path = run_dir / snapshot_name(cur_nimg)
     state = dict(state, format_version=FORMAT_VERSION, cur_nimg=int(cur_nimg))
     atomic_torch_save(state, path)
-    atomic_write_json(run_dir / LATEST, {"path": path.name, "kimg": cur_nimg / 1000, "cur_nimg": int(cur_nimg)})
+    atomic_write_json(
+        run_dir / LATEST, {"path": path.name, "kimg": cur_nimg / 1000, "cur_nimg": int(cur_nimg)}
+    )
     if keep:
         snaps = sorted(run_dir.glob("snapshot-*.pt"))
         for old in snaps[:-keep]:
@@ -63,16 +65,20 @@ def find_snapshot(target: str | Path) -> Path:
         snaps = sorted(target.glob("snapshot-*.pt"))
         if snaps:
             return snaps[-1]
-        raise CheckpointError(f"no snapshot in {target}: not a GAN run folder, or its run has not reached "
-                              "its first snapshot yet")
+        raise CheckpointError(
+            f"no snapshot in {target}: not a GAN run folder, or its run has not reached "
+            "its first snapshot yet"
+        )
     raise CheckpointError(f"{target} does not exist (expected a run folder or a snapshot-*.pt file)")
 
 
 def find_latest_run(root: str | Path) -> Path:
     """The newest run folder under ``root`` that holds a snapshot (``--resume latest``)."""
     root = Path(root)
-    runs = sorted((p for p in root.glob("[0-9]*-*") if p.is_dir() and any(p.glob("snapshot-*.pt"))),
-                  key=lambda p: p.name)
+    runs = sorted(
+        (p for p in root.glob("[0-9]*-*") if p.is_dir() and any(p.glob("snapshot-*.pt"))),
+        key=lambda p: p.name,
+    )
     if not runs:
         raise CheckpointError(f"--resume latest: no run with a snapshot under {root}")
     return runs[-1]

@@ -96,6 +96,7 @@ def _batched(fn, x_uint8: np.ndarray, batch_size: int, device: torch.device) -> 
 # ----------------------------------------------------------------------------
 # Training budget and batches
 
+
 def auto_batch_size(n_train: int) -> int:
     """Batch size for a training set of ``n_train`` images: n / 8, within [8, 64] (never above n).
 
@@ -190,11 +191,29 @@ def fit_classifier(
 
     # Build the model under the seed (initialisation is part of what the seed fixes).
     seed_everything(seed)
-    model = build_classifier(arch, train.num_classes, train.channels, image_size=image_size,
-                             pretrained_weights=pretrained_weights, finetune=finetune,
-                             class_names=train.class_names).to(dev)
-    fit = _Fit(model, train, val, dev, augment=augment, class_weight=class_weight, seed=seed, batch=batch,
-               sampler=sampler, lr=lr, weight_decay=weight_decay, total=total)
+    model = build_classifier(
+        arch,
+        train.num_classes,
+        train.channels,
+        image_size=image_size,
+        pretrained_weights=pretrained_weights,
+        finetune=finetune,
+        class_names=train.class_names,
+    ).to(dev)
+    fit = _Fit(
+        model,
+        train,
+        val,
+        dev,
+        augment=augment,
+        class_weight=class_weight,
+        seed=seed,
+        batch=batch,
+        sampler=sampler,
+        lr=lr,
+        weight_decay=weight_decay,
+        total=total,
+    )
 
     history: list[dict[str, Any]] = []
     best = fit.best
@@ -211,10 +230,20 @@ def fit_classifier(
     assert best.state is not None
     model.load_state_dict(best.state)
     model.eval()
-    return FitResult(model=model, history=history, best_epoch=best.epoch, val_score=float(best.score),
-                     time_s=time.time() - t0, steps=fit.step, best_step=best.step, eval_every=every,
-                     batch_size=batch, lr=lr, val_pred_classes=best.classes,
-                     collapsed=best.classes == 1 and len(np.unique(val.labels)) > 1)
+    return FitResult(
+        model=model,
+        history=history,
+        best_epoch=best.epoch,
+        val_score=float(best.score),
+        time_s=time.time() - t0,
+        steps=fit.step,
+        best_step=best.step,
+        eval_every=every,
+        batch_size=batch,
+        lr=lr,
+        val_pred_classes=best.classes,
+        collapsed=best.classes == 1 and len(np.unique(val.labels)) > 1,
+    )
 
 
 def _check_fit_inputs(
@@ -239,9 +268,22 @@ class _Fit:
     the loss weights, the optimiser and schedule, and the seeded batch and augmentation streams.
     Built in a fixed order after the model, so a seed gives the same result on CPU."""
 
-    def __init__(self, model: Classifier, train: ImageSet, val: ImageSet, dev: torch.device, *, augment: bool,
-                 class_weight: str | None, seed: int, batch: int, sampler: str, lr: float, weight_decay: float,
-                 total: int):
+    def __init__(
+        self,
+        model: Classifier,
+        train: ImageSet,
+        val: ImageSet,
+        dev: torch.device,
+        *,
+        augment: bool,
+        class_weight: str | None,
+        seed: int,
+        batch: int,
+        sampler: str,
+        lr: float,
+        weight_decay: float,
+        total: int,
+    ):
         self.model, self.val, self.dev = model, val, dev
         self.aug = ClassicAugment(channels=train.channels) if augment else None
 
@@ -268,7 +310,9 @@ class _Fit:
         self.opt = torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
         self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, T_max=total)
         gen = torch.Generator().manual_seed(seed)  # batch order
-        self.aug_gen = torch.Generator().manual_seed(seed + 1_000_003)  # augmentation parameters, independent stream
+        self.aug_gen = torch.Generator().manual_seed(
+            seed + 1_000_003
+        )  # augmentation parameters, independent stream
         self.stream = _BatchStream(self.y_tr, batch, gen, sampler)
         self.step = 0  # optimiser steps run
         self.best = _Best()
@@ -324,7 +368,9 @@ class _Fit:
             if bar is not None:
                 bar.update(1)
         if not math.isfinite(tot_loss):
-            raise TrainingDivergedError(f"classifier training diverged by step {self.step} (loss {tot_loss}); lower lr")
+            raise TrainingDivergedError(
+                f"classifier training diverged by step {self.step} (loss {tot_loss}); lower lr"
+            )
         return tot_loss / max(tot_n, 1), tot_correct / max(tot_n, 1)
 
     @torch.no_grad()
@@ -335,7 +381,9 @@ class _Fit:
         if not self.cache:
             return _batched(model, self.val.images, 256, dev)
         f_va = self.f_va
-        return torch.cat([model.head_from_backbone(f_va[i : i + 256].to(dev)).cpu() for i in range(0, len(f_va), 256)])
+        return torch.cat(
+            [model.head_from_backbone(f_va[i : i + 256].to(dev)).cpu() for i in range(0, len(f_va), 256)]
+        )
 
 
 @dataclass
@@ -350,8 +398,9 @@ class _Best:
     classes: int = 0  # distinct classes its weights predict on val
     since: int = 0  # checkpoints since it (for early stopping)
 
-    def update(self, k: int, step: int, bacc: float, val_loss: float, logits_va: torch.Tensor,
-               model: Classifier) -> None:
+    def update(
+        self, k: int, step: int, bacc: float, val_loss: float, logits_va: torch.Tensor, model: Classifier
+    ) -> None:
         key = (bacc, -val_loss)
         if self.key is None or key > self.key:
             self.key, self.epoch, self.step, self.score, self.since = key, k, step, bacc, 0

@@ -40,9 +40,19 @@ PRDC_KEYS = ("precision", "recall", "density", "coverage")
 class ClassDiagnostics:
     """Tick callback: per-class PRDC of G_ema's samples vs a fixed sample of the training images."""
 
-    def __init__(self, train: ImageSet, run_dir: str | Path, *, per_class: int = 64, k: int = 5, every: int = 1,
-                 pixel_size: int = 16, seed: int = 0, start_nimg: int = 0,
-                 log: Callable[[str], None] | None = None):
+    def __init__(
+        self,
+        train: ImageSet,
+        run_dir: str | Path,
+        *,
+        per_class: int = 64,
+        k: int = 5,
+        every: int = 1,
+        pixel_size: int = 16,
+        seed: int = 0,
+        start_nimg: int = 0,
+        log: Callable[[str], None] | None = None,
+    ):
         self.path = Path(run_dir) / FILENAME
         self.k, self.every, self.pixel_size, self.per_class = k, max(1, every), pixel_size, per_class
         self.log = log or (lambda s: None)
@@ -71,7 +81,9 @@ class ClassDiagnostics:
             for r in rows:
                 self._track(r)
 
-    def measure(self, G: Any, device: Any = "cpu", conditional: bool | None = None) -> dict[str, dict[str, float]]:
+    def measure(
+        self, G: Any, device: Any = "cpu", conditional: bool | None = None
+    ) -> dict[str, dict[str, float]]:
         """Per-class PRDC of ``G``'s samples (seeds 0..n-1 of each class) vs the fixed real samples."""
         conditional = getattr(G, "num_classes", 0) > 0 if conditional is None else conditional
         out: dict[str, dict[str, float]] = {}
@@ -79,7 +91,9 @@ class ClassDiagnostics:
             scopes = [(self.class_names[c], c, feats) for c, feats in self.real.items()]
         else:  # one unconditional model: its samples against the pooled real sample
             pooled = np.concatenate(list(self.real.values()))
-            scopes = [("all" if len(self.real) > 1 else self.class_names[next(iter(self.real))], None, pooled)]
+            scopes = [
+                ("all" if len(self.real) > 1 else self.class_names[next(iter(self.real))], None, pooled)
+            ]
         for name, label, real_f in scopes:
             n = max(len(real_f), self.k + 1)
             fake = synthesize(G, list(range(n)), label, device=device)
@@ -94,15 +108,24 @@ class ClassDiagnostics:
         trainer = info.trainer
         device = trainer.device if trainer is not None else "cpu"
         classes = self.measure(info.G_ema, device=device)
-        row = {"tick": info.tick, "kimg": round(info.cur_nimg / 1000, 4), "features": f"pixels{self.pixel_size}",
-               "k": self.k, "classes": classes}
+        row = {
+            "tick": info.tick,
+            "kimg": round(info.cur_nimg / 1000, 4),
+            "features": f"pixels{self.pixel_size}",
+            "k": self.k,
+            "classes": classes,
+        }
         warnings = self._track(row)
         if warnings:
             row["warnings"] = warnings
         append_jsonl(self.path, row)
-        self.log("per class (recall / coverage, pixel features): " + "  ".join(
-            f"{name} {fixed(m['recall'], 2, missing=NA)}/{fixed(m['coverage'], 2, missing=NA)}"
-            for name, m in classes.items()))
+        self.log(
+            "per class (recall / coverage, pixel features): "
+            + "  ".join(
+                f"{name} {fixed(m['recall'], 2, missing=NA)}/{fixed(m['coverage'], 2, missing=NA)}"
+                for name, m in classes.items()
+            )
+        )
         for w in warnings:
             self.log(f"warning: {w}")
             if trainer is not None:
@@ -120,9 +143,11 @@ class ClassDiagnostics:
                 self.best[name] = (cov, row["kimg"])
             elif best >= 0.3 and cov < best / 2 and name not in self.warned:
                 self.warned.add(name)
-                warnings.append(f"class {name!r}: coverage fell from {best:.2f} (at {at:g} kimg) to {cov:.2f} "
-                                f"at {row['kimg']:g} kimg: the generator is losing this class's variety "
-                                "(mode collapse); an earlier snapshot may be better for it")
+                warnings.append(
+                    f"class {name!r}: coverage fell from {best:.2f} (at {at:g} kimg) to {cov:.2f} "
+                    f"at {row['kimg']:g} kimg: the generator is losing this class's variety "
+                    "(mode collapse); an earlier snapshot may be better for it"
+                )
         return warnings
 
 

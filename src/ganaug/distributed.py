@@ -64,7 +64,7 @@ def average_gradients(module: nn.Module) -> None:
     offset = 0
     for p in params:
         n = p.numel()
-        p.grad.copy_(flat[offset:offset + n].view_as(p.grad))
+        p.grad.copy_(flat[offset : offset + n].view_as(p.grad))
         offset += n
 
 
@@ -115,7 +115,7 @@ class _SyncBatchNormFn(torch.autograd.Function):
         dist.all_reduce(stats)
         n = stats[-1]
         mean = stats[:C] / n
-        var = (stats[C:2 * C] / n - mean * mean).clamp_min(0)
+        var = (stats[C : 2 * C] / n - mean * mean).clamp_min(0)
         invstd = torch.rsqrt(var + eps)
         xhat = (xf - mean.view(1, C, 1, 1)) * invstd.view(1, C, 1, 1)
         ctx.save_for_backward(xhat, invstd, weight, n)
@@ -148,7 +148,9 @@ class DistBatchNorm2d(nn.BatchNorm2d):
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not (self.training and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+        if not (
+            self.training and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+        ):
             return super().forward(x)
         weight = self.weight if self.affine else torch.ones(x.shape[1], device=x.device)
         bias = self.bias if self.affine else torch.zeros(x.shape[1], device=x.device)
@@ -167,8 +169,9 @@ def convert_sync_batchnorm(module: nn.Module) -> nn.Module:
     """Replace every BatchNorm2d by DistBatchNorm2d in place (same parameters and buffers)."""
     for name, child in module.named_children():
         if type(child) is nn.BatchNorm2d:
-            new = DistBatchNorm2d(child.num_features, child.eps, child.momentum, child.affine,
-                                  child.track_running_stats).to(next(child.buffers()).device)
+            new = DistBatchNorm2d(
+                child.num_features, child.eps, child.momentum, child.affine, child.track_running_stats
+            ).to(next(child.buffers()).device)
             new.load_state_dict(child.state_dict())
             setattr(module, name, new)
         else:

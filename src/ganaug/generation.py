@@ -36,8 +36,19 @@ from ganaug.utils import (
     sha256_bytes,
 )
 
-MANIFEST_FIELDS = ["file", "kind", "class", "label", "source", "run", "snapshot", "kimg", "seed", "truncation",
-                   "sha256"]
+MANIFEST_FIELDS = [
+    "file",
+    "kind",
+    "class",
+    "label",
+    "source",
+    "run",
+    "snapshot",
+    "kimg",
+    "seed",
+    "truncation",
+    "sha256",
+]
 
 
 @dataclass
@@ -88,7 +99,9 @@ def parse_seeds(spec: str | Sequence[int] | None, n: int | None = None) -> list[
                 else:
                     seeds.append(int(part))
             except ValueError:
-                raise UserError(f"cannot read seeds {spec!r}: use non-negative seeds like 0-499 or 1,5,9") from None
+                raise UserError(
+                    f"cannot read seeds {spec!r}: use non-negative seeds like 0-499 or 1,5,9"
+                ) from None
     if not seeds:
         raise UserError(f"no seeds in {spec!r}")
     _check_seed_range(min(seeds), max(seeds), len(seeds) - 1)
@@ -105,7 +118,9 @@ def _check_seed_range(lo: int, hi: int, already: int = 0) -> None:
     if hi > MAX_SEED:
         raise UserError(f"seed {hi} is too large: seeds go from 0 to {MAX_SEED}")
     if hi - lo + 1 + already > MAX_SEEDS:
-        raise UserError(f"{hi - lo + 1 + already} seeds per class is too many for one call (at most {MAX_SEEDS})")
+        raise UserError(
+            f"{hi - lo + 1 + already} seeds per class is too many for one call (at most {MAX_SEEDS})"
+        )
 
 
 def _latents(seeds: Sequence[int], z_dim: int) -> torch.Tensor:
@@ -120,20 +135,34 @@ def _noise_kwargs(G: torch.nn.Module, seeds: Sequence[int]) -> dict:
     image to every fake: a shared texture that measurably lowers recall, e.g. 0.09 -> 0.006 on the demo.)"""
     if not hasattr(G, "synthesis"):
         return {}
-    return {"noise_mode": "random",
-            "noise_generators": [torch.Generator().manual_seed(int(s) + _NOISE_SEED_OFFSET) for s in seeds]}
+    return {
+        "noise_mode": "random",
+        "noise_generators": [torch.Generator().manual_seed(int(s) + _NOISE_SEED_OFFSET) for s in seeds],
+    }
 
 
 @torch.no_grad()
-def synthesize(G: torch.nn.Module, seeds: Sequence[int], label: int | None, *, truncation: float = 1.0,
-               batch_size: int = 64, device: torch.device | str = "cpu", progress=None) -> np.ndarray:
+def synthesize(
+    G: torch.nn.Module,
+    seeds: Sequence[int],
+    label: int | None,
+    *,
+    truncation: float = 1.0,
+    batch_size: int = 64,
+    device: torch.device | str = "cpu",
+    progress=None,
+) -> np.ndarray:
     """uint8 N x C x H x W images for ``seeds`` of class ``label`` (None: unconditional)."""
     device = torch.device(device)
     out = []
     for i in range(0, len(seeds), batch_size):
-        chunk = seeds[i:i + batch_size]
+        chunk = seeds[i : i + batch_size]
         z = _latents(chunk, G.z_dim).to(device)
-        c = torch.full((len(chunk),), int(label), dtype=torch.long, device=device) if label is not None else None
+        c = (
+            torch.full((len(chunk),), int(label), dtype=torch.long, device=device)
+            if label is not None
+            else None
+        )
         x = G(z, c, truncation_psi=truncation, **_noise_kwargs(G, chunk)).float()
         out.append((x * 127.5 + 128).clamp(0, 255).to(torch.uint8).cpu().numpy())
         if progress is not None:
@@ -143,7 +172,9 @@ def synthesize(G: torch.nn.Module, seeds: Sequence[int], label: int | None, *, t
     return np.concatenate(out)
 
 
-def _resolve_classes(classes: str | Sequence[str] | None, names: list[str], conditional: bool) -> list[int | None]:
+def _resolve_classes(
+    classes: str | Sequence[str] | None, names: list[str], conditional: bool
+) -> list[int | None]:
     want = None if classes in (None, "all") else ([classes] if isinstance(classes, str) else list(classes))
     for w in want or []:
         if w not in names:
@@ -184,8 +215,11 @@ def generate(
     # belong to no single class and are labelled "all", never silently as the first class.
     out_names = names if conditional or len(names) == 1 else ["all"]
     if class_counts is not None:
-        plan = [(names.index(k) if conditional else None, parse_seeds(None, v)) for k, v in class_counts.items()
-                if v > 0]
+        plan = [
+            (names.index(k) if conditional else None, parse_seeds(None, v))
+            for k, v in class_counts.items()
+            if v > 0
+        ]
         for k in class_counts:
             if k not in names:
                 raise UserError(f"unknown class {k!r}; this run knows: {', '.join(names)}")
@@ -196,8 +230,9 @@ def generate(
     images, labels, all_seeds, paths = [], [], [], []
     with tqdm(total=total, desc="generate", unit="img", disable=not progress, leave=False) as bar:
         for label, seed_list in plan:
-            x = synthesize(G, seed_list, label, truncation=truncation, batch_size=batch_size, device=dev,
-                           progress=bar)
+            x = synthesize(
+                G, seed_list, label, truncation=truncation, batch_size=batch_size, device=dev, progress=bar
+            )
             if info["config"].crop_to:  # the data was padded to the GAN's size (config.fit): crop back
                 x = center_crop_array(x, info["config"].crop_to)
             if info["config"].export_channels:  # 1-channel data trained as RGB (transfer from an RGB model)
@@ -207,8 +242,11 @@ def generate(
             labels.extend([lab] * len(x))
             all_seeds.extend(seed_list)
             paths.extend(f"synthetic:{out_names[lab]}/seed{s:06d}" for s in seed_list)
-    imgs = np.concatenate(images) if images else np.zeros((0, G.img_channels, G.img_resolution,
-                                                           G.img_resolution), np.uint8)
+    imgs = (
+        np.concatenate(images)
+        if images
+        else np.zeros((0, G.img_channels, G.img_resolution, G.img_resolution), np.uint8)
+    )
     result = GenerateResult(
         images=ImageSet(imgs, np.asarray(labels, np.int64), out_names, paths),
         seeds=np.asarray(all_seeds, np.int64),
@@ -241,8 +279,14 @@ def _synthetic_meta(result: GenerateResult, i: int) -> dict[str, Any]:
 PARTIAL_MARKER = ".ganaug-export-partial.json"  # lists an export's files while it is being written
 
 
-def export(result: GenerateResult, out: str | Path, *, formats: Iterable[str] = ("folder",),
-           real: ImageSet | None = None, overwrite: bool = False) -> Path:
+def export(
+    result: GenerateResult,
+    out: str | Path,
+    *,
+    formats: Iterable[str] = ("folder",),
+    real: ImageSet | None = None,
+    overwrite: bool = False,
+) -> Path:
     """Write synthetic (and optionally real) images with a manifest. Returns the output folder.
 
     A folder holding an earlier export (a ``manifest.csv``) is refused unless ``overwrite``: then
@@ -259,9 +303,14 @@ def export(result: GenerateResult, out: str | Path, *, formats: Iterable[str] = 
         raise UserError(f"unknown export format(s): {', '.join(sorted(unknown))} (use folder, zip, npz)")
     if (out / "manifest.csv").exists() or (out / PARTIAL_MARKER).exists():
         if not overwrite:
-            what = ("an export (manifest.csv)" if (out / "manifest.csv").exists() else
-                    "an unfinished export (its writer was stopped)")
-            raise UserError(f"{out} already holds {what}; choose another --out, or pass --overwrite to replace it")
+            what = (
+                "an export (manifest.csv)"
+                if (out / "manifest.csv").exists()
+                else "an unfinished export (its writer was stopped)"
+            )
+            raise UserError(
+                f"{out} already holds {what}; choose another --out, or pass --overwrite to replace it"
+            )
         _remove_export(out)
     elif out.exists() and any(out.iterdir()):
         raise UserError(f"{out} is not empty and holds no ganaug export; choose an empty or new --out folder")
@@ -271,13 +320,25 @@ def export(result: GenerateResult, out: str | Path, *, formats: Iterable[str] = 
     syn = result.images
     names = list(dict.fromkeys([*syn.class_names, *(real.class_names if real is not None else [])]))
     folder_of = dict(zip(names, class_folder_names(names)))
-    real_rel = [] if real is None or "folder" not in formats else [
-        Path(folder_of[real.class_names[int(real.labels[i])]]) / f"real_{i:06d}.png" for i in range(len(real))]
-    syn_rel = [] if "folder" not in formats else [
-        Path(folder_of[syn.class_names[int(syn.labels[i])]]) / f"syn_{int(result.seeds[i]):06d}.png"
-        for i in range(len(syn))]
-    planned = [p.as_posix() for p in real_rel + syn_rel] + [n for f, n in (("npz", "images.npz"),
-                                                                          ("zip", "dataset.zip")) if f in formats]
+    real_rel = (
+        []
+        if real is None or "folder" not in formats
+        else [
+            Path(folder_of[real.class_names[int(real.labels[i])]]) / f"real_{i:06d}.png"
+            for i in range(len(real))
+        ]
+    )
+    syn_rel = (
+        []
+        if "folder" not in formats
+        else [
+            Path(folder_of[syn.class_names[int(syn.labels[i])]]) / f"syn_{int(result.seeds[i]):06d}.png"
+            for i in range(len(syn))
+        ]
+    )
+    planned = [p.as_posix() for p in real_rel + syn_rel] + [
+        n for f, n in (("npz", "images.npz"), ("zip", "dataset.zip")) if f in formats
+    ]
     atomic_write_json(out / PARTIAL_MARKER, {"files": planned})
     if "folder" in formats:
         for i, rel in enumerate(real_rel):
@@ -285,15 +346,30 @@ def export(result: GenerateResult, out: str | Path, *, formats: Iterable[str] = 
             data = png_bytes(real.images[i], {"kind": "real", "source": real.paths[i]})
             _write(out / rel, data)
             files.append(out / rel)
-            rows.append({"file": rel.as_posix(), "kind": "real", "class": cls, "label": int(real.labels[i]),
-                         "source": real.paths[i], "sha256": real.hashes[i]})
+            rows.append(
+                {
+                    "file": rel.as_posix(),
+                    "kind": "real",
+                    "class": cls,
+                    "label": int(real.labels[i]),
+                    "source": real.paths[i],
+                    "sha256": real.hashes[i],
+                }
+            )
         for i, rel in enumerate(syn_rel):
             meta = _synthetic_meta(result, i)
             data = png_bytes(syn.images[i], meta)
             _write(out / rel, data)
             files.append(out / rel)
-            rows.append({"file": rel.as_posix(), "label": int(syn.labels[i]), "source": "",
-                         "sha256": sha256_bytes(data), **meta})
+            rows.append(
+                {
+                    "file": rel.as_posix(),
+                    "label": int(syn.labels[i]),
+                    "source": "",
+                    "sha256": sha256_bytes(data),
+                    **meta,
+                }
+            )
     if "npz" in formats:
         combined = ImageSet.concat([real, syn]) if real is not None else syn
         combined.save_npz(out / "images.npz")
@@ -320,7 +396,11 @@ def export(result: GenerateResult, out: str | Path, *, formats: Iterable[str] = 
 def _remove_export(out: Path) -> None:
     """Remove the files an earlier export wrote (as its manifest, or the marker of an unfinished
     export, lists them), then the manifest and the marker. Nothing outside ``out`` is touched."""
-    names = [row["file"].split("#", 1)[0] for row in read_manifest(out)] if (out / "manifest.csv").exists() else []
+    names = (
+        [row["file"].split("#", 1)[0] for row in read_manifest(out)]
+        if (out / "manifest.csv").exists()
+        else []
+    )
     marker = out / PARTIAL_MARKER
     if marker.exists():
         try:
@@ -344,13 +424,28 @@ def _container_rows(result: GenerateResult, real: ImageSet | None, container: st
     offset = 0
     if real is not None:
         for i in range(len(real)):
-            rows.append({"file": f"{container}#{i}", "kind": "real", "class": real.class_names[int(real.labels[i])],
-                         "label": int(real.labels[i]), "source": real.paths[i], "sha256": real.hashes[i]})
+            rows.append(
+                {
+                    "file": f"{container}#{i}",
+                    "kind": "real",
+                    "class": real.class_names[int(real.labels[i])],
+                    "label": int(real.labels[i]),
+                    "source": real.paths[i],
+                    "sha256": real.hashes[i],
+                }
+            )
         offset = len(real)
     for i in range(len(result.images)):
         meta = _synthetic_meta(result, i)
-        rows.append({"file": f"{container}#{offset + i}", "label": int(result.images.labels[i]),
-                     "sha256": result.images.hashes[i], "source": "", **meta})
+        rows.append(
+            {
+                "file": f"{container}#{offset + i}",
+                "label": int(result.images.labels[i]),
+                "sha256": result.images.hashes[i],
+                "source": "",
+                **meta,
+            }
+        )
     return rows
 
 
@@ -398,7 +493,9 @@ class BalanceResult:
     dataset: ImageSet
 
     def __repr__(self) -> str:
-        rows = ", ".join(f"{k}: {self.real_counts[k]}+{self.synthetic_counts.get(k, 0)}" for k in self.real_counts)
+        rows = ", ".join(
+            f"{k}: {self.real_counts[k]}+{self.synthetic_counts.get(k, 0)}" for k in self.real_counts
+        )
         return f"BalanceResult(out={str(self.out)!r}, real+synthetic per class: {rows})"
 
 
@@ -444,8 +541,17 @@ def balance(
             continue
         k = train.class_index(cls)
         accepted, acc_seeds, dropped[cls] = _draw_class(
-            G, train, k, count, conditional=conditional, clf=clf, min_confidence=min_confidence,
-            truncation=truncation, seed_offset=seed_offset, dev=dev)
+            G,
+            train,
+            k,
+            count,
+            conditional=conditional,
+            clf=clf,
+            min_confidence=min_confidence,
+            truncation=truncation,
+            seed_offset=seed_offset,
+            dev=dev,
+        )
         parts_img.append(np.stack(accepted))
         parts_lab.extend([k] * len(accepted))
         parts_seed.extend(acc_seeds)
@@ -454,10 +560,20 @@ def balance(
         syn_imgs = np.concatenate(parts_img)
     else:
         syn_imgs = np.zeros((0,) + train.images.shape[1:], np.uint8)
-    syn = ImageSet(syn_imgs, np.asarray(parts_lab, np.int64), train.class_names,
-                   [f"synthetic:{train.class_names[k]}/seed{s:06d}" for k, s in zip(parts_lab, parts_seed)])
-    gen = GenerateResult(syn, np.asarray(parts_seed, np.int64), info["path"], info["cur_nimg"] / 1000, truncation,
-                         dropped=dropped)
+    syn = ImageSet(
+        syn_imgs,
+        np.asarray(parts_lab, np.int64),
+        train.class_names,
+        [f"synthetic:{train.class_names[k]}/seed{s:06d}" for k, s in zip(parts_lab, parts_seed)],
+    )
+    gen = GenerateResult(
+        syn,
+        np.asarray(parts_seed, np.int64),
+        info["path"],
+        info["cur_nimg"] / 1000,
+        truncation,
+        dropped=dropped,
+    )
     out = export(gen, out, formats=formats, real=train, overwrite=overwrite)
     return BalanceResult(out, train.counts(), syn.counts(), dropped, ImageSet.concat([train, syn]))
 
@@ -469,11 +585,15 @@ def _check_run_classes(names: list[str], conditional: bool, train: ImageSet, nee
     if not conditional:
         wanted = [k for k, v in need.items() if v]
         if len(names) != 1:
-            raise UserError(f"this unconditional run was trained on a mixture of {names}: its images have no "
-                            "class. Train a conditional model, or one run per class (--class NAME --unconditional)")
+            raise UserError(
+                f"this unconditional run was trained on a mixture of {names}: its images have no "
+                "class. Train a conditional model, or one run per class (--class NAME --unconditional)"
+            )
         if wanted and wanted != names:
-            raise UserError(f"this run was trained on class {names[0]!r} only, but {', '.join(wanted)} need "
-                            "images; balance with a conditional run or with one run per class")
+            raise UserError(
+                f"this run was trained on class {names[0]!r} only, but {', '.join(wanted)} need "
+                "images; balance with a conditional run or with one run per class"
+            )
 
 
 def _draw_class(
@@ -502,19 +622,22 @@ def _draw_class(
         batch_seeds = list(range(next_seed, next_seed + (want if clf is None else max(2 * want, 16))))
         next_seed = batch_seeds[-1] + 1
         x = synthesize(G, batch_seeds, label, truncation=truncation, device=dev)
-        x = resize_imageset(ImageSet(x, np.full(len(x), k), train.class_names), train.resolution,
-                            channels=train.channels).images
+        x = resize_imageset(
+            ImageSet(x, np.full(len(x), k), train.class_names), train.resolution, channels=train.channels
+        ).images
         keep = np.ones(len(x), bool)
         if clf is not None:
             proba = predict_proba(clf, x, device=dev)
             keep = (proba.argmax(1) == k) & (proba[:, k] >= min_confidence)
             rejected += int((~keep).sum())
-        for i in np.flatnonzero(keep)[:count - len(acc_seeds)]:
+        for i in np.flatnonzero(keep)[: count - len(acc_seeds)]:
             accepted.append(x[i])
             acc_seeds.append(batch_seeds[i])
         if next_seed - seed_offset > 50 * count + 1000:
-            raise UserError(f"quality filter: only {len(acc_seeds)} of {count} '{train.class_names[k]}' images "
-                            f"passed after {next_seed - seed_offset} tries; lower --min-confidence or train longer")
+            raise UserError(
+                f"quality filter: only {len(acc_seeds)} of {count} '{train.class_names[k]}' images "
+                f"passed after {next_seed - seed_offset} tries; lower --min-confidence or train longer"
+            )
     return accepted, acc_seeds, rejected
 
 
@@ -525,5 +648,7 @@ def _train_val(data: Any) -> tuple[ImageSet, ImageSet | None]:
     if is_prepared(path):
         p = load_prepared(path)
         return p.train, p.val
-    raise UserError(f"{data} is not a prepared dataset folder: run `ganaug prepare {data} --out DIR` first, "
-                    "so the test split stays out of the augmented training set")
+    raise UserError(
+        f"{data} is not a prepared dataset folder: run `ganaug prepare {data} --out DIR` first, "
+        "so the test split stays out of the augmented training set"
+    )

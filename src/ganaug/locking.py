@@ -33,8 +33,10 @@ def _holder(path: Path) -> str:
 
 
 def _in_use(folder: Path, path: Path) -> UserError:
-    return UserError(f"{folder} is in use by {_holder(path)}: another ganaug process is writing into it. "
-                     "Wait for it to finish (or stop it), or use another folder")
+    return UserError(
+        f"{folder} is in use by {_holder(path)}: another ganaug process is writing into it. "
+        "Wait for it to finish (or stop it), or use another folder"
+    )
 
 
 def _pid_alive(pid: int) -> bool:

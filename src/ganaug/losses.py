@@ -59,7 +59,9 @@ def d_accuracy(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> tuple[to
     return (real_logits > 0).float().mean(), (fake_logits < 0).float().mean()
 
 
-def d_loss_real(real_logits: torch.Tensor, kind: str = "nonsaturating", label_smoothing: float = 0.0) -> torch.Tensor:
+def d_loss_real(
+    real_logits: torch.Tensor, kind: str = "nonsaturating", label_smoothing: float = 0.0
+) -> torch.Tensor:
     """The reals' half of :func:`d_loss` (the two halves can be backpropagated separately)."""
     _check(kind)
     real = real_logits.float()

@@ -132,7 +132,11 @@ class EasyDict(dict):
 
 
 def _record(meta: Any) -> Record:
-    if not isinstance(meta, dict) or meta.get("type") != "class" or not isinstance(meta.get("class_name"), str):
+    if (
+        not isinstance(meta, dict)
+        or meta.get("type") != "class"
+        or not isinstance(meta.get("class_name"), str)
+    ):
         raise _Refused("a persistence record without the expected fields (type 'class', class_name, state)")
     state = meta.get("state") or {}
     if not isinstance(state, dict):
@@ -164,7 +168,9 @@ def _rebuild_tensor(storage, offset, size, stride, *rest):
         return torch._utils._rebuild_tensor(storage, int(offset), tuple(size), tuple(stride))
 
 
-def _rebuild_tensor_v2(storage, offset, size, stride, requires_grad=False, backward_hooks=None, metadata=None):
+def _rebuild_tensor_v2(
+    storage, offset, size, stride, requires_grad=False, backward_hooks=None, metadata=None
+):
     # Hooks and metadata are dropped: only the values matter here.
     return _rebuild_tensor(storage, offset, size, stride)
 
@@ -217,8 +223,10 @@ class SafeUnpickler(pickle.Unpickler):
         if module == "torch" and isinstance(getattr(torch, name, None), torch.dtype):
             return getattr(torch, name)
         if module.startswith("dnnlib.tflib"):
-            raise _Refused("a TensorFlow-era StyleGAN pickle (dnnlib.tflib); only the PyTorch snapshots of "
-                           "stylegan2-ada-pytorch / stylegan3 are supported")
+            raise _Refused(
+                "a TensorFlow-era StyleGAN pickle (dnnlib.tflib); only the PyTorch snapshots of "
+                "stylegan2-ada-pytorch / stylegan3 are supported"
+            )
         raise _Refused(f"it asks to call {module}.{name}, which a network snapshot never needs")
 
     def persistent_load(self, pid: Any) -> Any:
@@ -236,7 +244,9 @@ def read_pickle(path: str | Path) -> dict[str, Any]:
     except _Refused as e:
         raise CheckpointError(f"refused to import {path}: {e}. Nothing from the file was run.") from None
     except Exception as e:  # noqa: BLE001 - truncated file, not a pickle...
-        raise CheckpointError(f"{path} is not a readable StyleGAN2-ADA snapshot ({type(e).__name__}: {e})") from None
+        raise CheckpointError(
+            f"{path} is not a readable StyleGAN2-ADA snapshot ({type(e).__name__}: {e})"
+        ) from None
     if not isinstance(data, dict) or not isinstance(data.get("G_ema"), Record):
         raise CheckpointError(f"{path} is a pickle but not a StyleGAN2-ADA snapshot (no G_ema network in it)")
     return data
@@ -256,8 +266,20 @@ def is_pickle(path: str | Path) -> bool:
 # Records -> NetworkConfig.
 
 _G_ARGS = ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels", "mapping_kwargs", "synthesis_kwargs")
-_D_ARGS = ("c_dim", "img_resolution", "img_channels", "architecture", "channel_base", "channel_max",
-           "num_fp16_res", "conv_clamp", "cmap_dim", "block_kwargs", "mapping_kwargs", "epilogue_kwargs")
+_D_ARGS = (
+    "c_dim",
+    "img_resolution",
+    "img_channels",
+    "architecture",
+    "channel_base",
+    "channel_max",
+    "num_fp16_res",
+    "conv_clamp",
+    "cmap_dim",
+    "block_kwargs",
+    "mapping_kwargs",
+    "epilogue_kwargs",
+)
 
 
 def _kwargs(rec: Record, names: tuple[str, ...]) -> dict[str, Any]:
@@ -267,8 +289,10 @@ def _kwargs(rec: Record, names: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _unsupported(what: str) -> CheckpointError:
-    return CheckpointError(f"this snapshot uses {what}, which ganaug's StyleGAN2 does not implement; "
-                           "only the default StyleGAN2-ADA configurations can be imported")
+    return CheckpointError(
+        f"this snapshot uses {what}, which ganaug's StyleGAN2 does not implement; "
+        "only the default StyleGAN2-ADA configurations can be imported"
+    )
 
 
 @dataclass
@@ -290,8 +314,10 @@ def network_config(data: dict[str, Any]) -> tuple[NetworkConfig, dict[str, float
         raise _unsupported(f"a generator class {g.class_name!r}")
     synth = g.modules.get("synthesis")
     if not isinstance(synth, Record) or "b4" not in synth.modules:
-        raise CheckpointError("this generator is not a StyleGAN2 generator (StyleGAN3's alias-free generator, "
-                              "or another network): only StyleGAN2 snapshots can be imported")
+        raise CheckpointError(
+            "this generator is not a StyleGAN2 generator (StyleGAN3's alias-free generator, "
+            "or another network): only StyleGAN2 snapshots can be imported"
+        )
     kw = _kwargs(g, _G_ARGS)
     mk, sk = dict(kw.get("mapping_kwargs") or {}), dict(kw.get("synthesis_kwargs") or {})
     res, ch = int(kw["img_resolution"]), int(kw["img_channels"])
@@ -308,21 +334,32 @@ def network_config(data: dict[str, Any]) -> tuple[NetworkConfig, dict[str, float
         if mk.get(key) not in (None, w_dim):
             raise _unsupported(f"mapping {key}={mk[key]}")
     values: dict[str, Any] = dict(
-        arch="stylegan2", resolution=res, channels=ch, num_classes=int(kw.get("c_dim") or 0),
-        z_dim=int(kw["z_dim"]), w_dim=w_dim, mapping_layers=int(mk.get("num_layers", 8)),
-        channel_base=int(sk.get("channel_base", 32768)), channel_max=int(sk.get("channel_max", 512)),
+        arch="stylegan2",
+        resolution=res,
+        channels=ch,
+        num_classes=int(kw.get("c_dim") or 0),
+        z_dim=int(kw["z_dim"]),
+        w_dim=w_dim,
+        mapping_layers=int(mk.get("num_layers", 8)),
+        channel_base=int(sk.get("channel_base", 32768)),
+        channel_max=int(sk.get("channel_max", 512)),
     )
     optional = {"num_fp16_res": sk.get("num_fp16_res", 0), "conv_clamp": sk.get("conv_clamp")}
     d = data.get("D")
     if isinstance(d, Record):
         dk = _kwargs(d, _D_ARGS)
-        if d.class_name != "Discriminator" or int(dk.get("img_resolution", -1)) != res or \
-                int(dk.get("img_channels", -1)) != ch:
+        if (
+            d.class_name != "Discriminator"
+            or int(dk.get("img_resolution", -1)) != res
+            or int(dk.get("img_channels", -1)) != ch
+        ):
             raise CheckpointError("the snapshot's D does not match its G (class, resolution or channels)")
         if dk.get("architecture", "resnet") != "resnet":
             raise _unsupported(f"a {dk['architecture']!r} discriminator architecture")
-        if (int(dk.get("channel_base", 32768)), int(dk.get("channel_max", 512))) != \
-                (values["channel_base"], values["channel_max"]):
+        if (int(dk.get("channel_base", 32768)), int(dk.get("channel_max", 512))) != (
+            values["channel_base"],
+            values["channel_max"],
+        ):
             raise _unsupported("different channel_base/channel_max in G and D")
         ek, bk, dmk = (dict(dk.get(k) or {}) for k in ("epilogue_kwargs", "block_kwargs", "mapping_kwargs"))
         if int(ek.get("mbstd_num_channels", 1)) != 1:
@@ -402,8 +439,9 @@ def discriminator_names(official: dict[str, torch.Tensor], resolution: int) -> d
     return _rename(official, block)
 
 
-def _load_strict(module: torch.nn.Module, tensors: dict[str, torch.Tensor], what: str,
-                 allow_missing: tuple[str, ...] = ()) -> None:
+def _load_strict(
+    module: torch.nn.Module, tensors: dict[str, torch.Tensor], what: str, allow_missing: tuple[str, ...] = ()
+) -> None:
     own = module.state_dict()
     missing = sorted(k for k in set(own) - set(tensors) if not k.endswith(allow_missing))
     unexpected = sorted(set(tensors) - set(own))
@@ -413,8 +451,10 @@ def _load_strict(module: torch.nn.Module, tensors: dict[str, torch.Tensor], what
         for label, names in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)):
             if names:
                 parts.append(f"{label}: {', '.join(names[:4])}{'...' if len(names) > 4 else ''}")
-        raise CheckpointError(f"the snapshot's {what} does not match a StyleGAN2 network built from its own "
-                              f"settings ({'; '.join(parts)})")
+        raise CheckpointError(
+            f"the snapshot's {what} does not match a StyleGAN2 network built from its own "
+            f"settings ({'; '.join(parts)})"
+        )
     module.load_state_dict({**own, **tensors})
 
 
@@ -436,8 +476,11 @@ def convert(data: dict[str, Any], *, w_avg_samples: int = 4096) -> Imported:
             G = build_generator(net)
             own = G.state_dict()
             for k in own:  # layers built with use_noise=False: no noise, i.e. zero strength
-                if k.endswith(("noise_strength", "noise_const")) and k not in tensors and \
-                        k.rsplit(".", 1)[0] + ".weight" in tensors:
+                if (
+                    k.endswith(("noise_strength", "noise_const"))
+                    and k not in tensors
+                    and k.rsplit(".", 1)[0] + ".weight" in tensors
+                ):
                     tensors[k] = torch.zeros_like(own[k])
             _load_strict(G, tensors, key, allow_missing=("w_avg_class",))
             if net.conditional:
@@ -470,7 +513,7 @@ def _estimate_class_averages(G: torch.nn.Module, n: int) -> None:
     z = torch.randn(n, G.z_dim, generator=gen)
     for k in range(G.num_classes):
         c = torch.full((n,), k, dtype=torch.long)
-        ws = torch.cat([G.mapping(z[i:i + 1024], c[i:i + 1024])[:, 0] for i in range(0, n, 1024)])
+        ws = torch.cat([G.mapping(z[i : i + 1024], c[i : i + 1024])[:, 0] for i in range(0, n, 1024)])
         G.mapping.w_avg_class[k] = ws.mean(0)
 
 
@@ -488,12 +531,17 @@ def snapshot_state(path: str | Path, class_names: list[str] | None = None) -> di
     if class_names is None:
         class_names = [f"class{i}" for i in range(k)] if k else ["all"]
     elif k and len(class_names) != k:
-        raise CheckpointError(f"the snapshot is conditional on {k} classes but {len(class_names)} class names "
-                              f"were given ({', '.join(class_names)})")
+        raise CheckpointError(
+            f"the snapshot is conditional on {k} classes but {len(class_names)} class names "
+            f"were given ({', '.join(class_names)})"
+        )
     elif not k and len(class_names) != 1:
         raise CheckpointError("the snapshot is unconditional: give at most one class name")
-    cfg = make_config("stylegan2", "gpu", **{f.name: getattr(net, f.name) for f in fields(NetworkConfig)
-                                             if f.name != "arch"})
+    cfg = make_config(
+        "stylegan2",
+        "gpu",
+        **{f.name: getattr(net, f.name) for f in fields(NetworkConfig) if f.name != "arch"},
+    )
     pipe = AugmentPipe(net.channels)
     pipe.set_p(imported.augment_p or 0.0)
     m = re.search(r"snapshot-(\d+)", path.name)
@@ -506,7 +554,11 @@ def snapshot_state(path: str | Path, class_names: list[str] | None = None) -> di
         "config": cfg.to_dict(),
         "class_names": list(class_names),
         "cur_nimg": int(m[1]) * 1000 if m else 0,
-        "imported_from": {"file": path.name, "format": "nvlabs-stylegan2-ada", "augment_p": imported.augment_p,
-                          "notes": imported.notes},
+        "imported_from": {
+            "file": path.name,
+            "format": "nvlabs-stylegan2-ada",
+            "augment_p": imported.augment_p,
+            "notes": imported.notes,
+        },
     }
     return state

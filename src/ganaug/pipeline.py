@@ -36,8 +36,12 @@ from ganaug.training import train
 from ganaug.utils import atomic_write_json, read_json
 
 # What each stage reads: those stages must have run (now or before) in this run folder.
-REQUIRES = {"train": ("split",), "generate": ("train",), "evaluate": ("split", "generate"),
-            "benchmark": ("split", "generate")}
+REQUIRES = {
+    "train": ("split",),
+    "generate": ("train",),
+    "evaluate": ("split", "generate"),
+    "benchmark": ("split", "generate"),
+}
 
 
 def _fingerprint(*parts: Any) -> str:
@@ -58,17 +62,22 @@ class PipelineResult:
         return f"PipelineResult(run_dir={str(self.run_dir)!r}, stages=[{done}], report={str(self.report)!r})"
 
     def _repr_html_(self) -> str:
-        rows = "".join(f"<tr><td>{k}</td><td>{v.get('status')}</td><td>{v.get('seconds', 0):.1f} s</td></tr>"
-                       for k, v in self.stages.items())
-        return (f"<p><b>{self.verdict or ''}</b></p><table><tr><th>stage</th><th>status</th><th>time</th></tr>"
-                f"{rows}</table><p>report: {self.report}</p>")
+        rows = "".join(
+            f"<tr><td>{k}</td><td>{v.get('status')}</td><td>{v.get('seconds', 0):.1f} s</td></tr>"
+            for k, v in self.stages.items()
+        )
+        return (
+            f"<p><b>{self.verdict or ''}</b></p><table><tr><th>stage</th><th>status</th><th>time</th></tr>"
+            f"{rows}</table><p>report: {self.report}</p>"
+        )
 
 
 class Pipeline:
     """The stages of one run folder, run in order and recorded in its ``pipeline.json``."""
 
-    def __init__(self, cfg: PipelineConfig, run_dir: Path, log: Callable[[str], None] = print,
-                 progress: bool = True):
+    def __init__(
+        self, cfg: PipelineConfig, run_dir: Path, log: Callable[[str], None] = print, progress: bool = True
+    ):
         self.cfg = cfg
         self.run_dir = run_dir
         self.log = log
@@ -81,8 +90,9 @@ class Pipeline:
 
     # -- bookkeeping ---------------------------------------------------------------
     def save_state(self) -> None:
-        atomic_write_json(self.state_path, {"version": __version__, "config": self.cfg.to_dict(),
-                                            "stages": self.stages})
+        atomic_write_json(
+            self.state_path, {"version": __version__, "config": self.cfg.to_dict(), "stages": self.stages}
+        )
 
     def _key(self, stage: str) -> str:
         c = self.cfg.to_dict()  # plain values: the fingerprints of earlier versions stay valid
@@ -96,13 +106,19 @@ class Pipeline:
             "report": (),
         }[stage]
         upstream = STAGES[: STAGES.index(stage)]
-        key = _fingerprint(stage, parts, [self.keys.get(u) for u in upstream if u not in ("inspect", "report")])
+        key = _fingerprint(
+            stage, parts, [self.keys.get(u) for u in upstream if u not in ("inspect", "report")]
+        )
         self.keys[stage] = key
         return key
 
     def _done(self, stage: str, outputs: Sequence[Path]) -> bool:
         rec = self.stages.get(stage, {})
-        return rec.get("status") == "done" and rec.get("key") == self.keys[stage] and all(p.exists() for p in outputs)
+        return (
+            rec.get("status") == "done"
+            and rec.get("key") == self.keys[stage]
+            and all(p.exists() for p in outputs)
+        )
 
     # -- stages -----------------------------------------------------------------
     def prepared(self):
@@ -124,8 +140,10 @@ class Pipeline:
         prepare(source, self.run_dir / "prepared", overwrite=True, **kwargs)
         self._prepared = None
         p = self.prepared()
-        self.log(f"split: train {len(p.train)}, val {len(p.val)}, test {len(p.test)} "
-                 f"(train per class: {p.train.counts()})")
+        self.log(
+            f"split: train {len(p.train)}, val {len(p.val)}, test {len(p.test)} "
+            f"(train per class: {p.train.counts()})"
+        )
         return {"outputs": ["prepared/split.json", "prepared/images.npz"]}
 
     def stage_train(self) -> dict[str, Any]:
@@ -134,21 +152,35 @@ class Pipeline:
         resume = None
         if gan_dir.exists() and any(gan_dir.glob("snapshot-*.pt")):
             saved = load_snapshot(gan_dir)
-            same = (saved["config"]["network"]["arch"] == arch and saved["config"]["preset"] == preset)
+            same = saved["config"]["network"]["arch"] == arch and saved["config"]["preset"] == preset
             if same:
                 resume = gan_dir
             else:
-                raise UserError(f"{gan_dir} holds a {saved['config']['network']['arch']} run; delete it or use "
-                                "another run folder to train a different GAN")
+                raise UserError(
+                    f"{gan_dir} holds a {saved['config']['network']['arch']} run; delete it or use "
+                    "another run folder to train a different GAN"
+                )
         if resume is None and gan_dir.exists():
             # A run killed before its first snapshot: start it again from scratch.
             for f in gan_dir.iterdir():
                 if f.is_file():
                     f.unlink()
-        result = train(self.run_dir / "prepared", arch=arch, preset=preset, run_dir=gan_dir, resume=resume,
-                       progress=self.progress, log=self.log, device=self.cfg.device, **self.cfg.gan.train_kwargs())
-        return {"outputs": ["gan/snapshot-latest.json"], "kimg": result.kimg,
-                "snapshot": result.snapshot.name if result.snapshot else None}
+        result = train(
+            self.run_dir / "prepared",
+            arch=arch,
+            preset=preset,
+            run_dir=gan_dir,
+            resume=resume,
+            progress=self.progress,
+            log=self.log,
+            device=self.cfg.device,
+            **self.cfg.gan.train_kwargs(),
+        )
+        return {
+            "outputs": ["gan/snapshot-latest.json"],
+            "kimg": result.kimg,
+            "snapshot": result.snapshot.name if result.snapshot else None,
+        }
 
     def _pool_per_class(self) -> int:
         per_class = self.cfg.generate.per_class
@@ -161,13 +193,21 @@ class Pipeline:
 
     def stage_generate(self) -> dict[str, Any]:
         n = self._pool_per_class()
-        res = generate(self.run_dir / "gan", n=n, classes="all", truncation=self.cfg.generate.truncation,
-                       device=self.cfg.device, progress=self.progress)
+        res = generate(
+            self.run_dir / "gan",
+            n=n,
+            classes="all",
+            truncation=self.cfg.generate.truncation,
+            device=self.cfg.device,
+            progress=self.progress,
+        )
         # The GAN may train at another resolution than the data's (a time budget): the pool is at the data's.
         real = self.prepared().train
         res.images = resize_imageset(res.images, real.resolution, real.channels)
         export(res, self.run_dir / "synthetic", formats=("npz",), overwrite=True)
-        self.log(f"generated {len(res.images)} synthetic images ({n} per class) from {Path(res.snapshot).name}")
+        self.log(
+            f"generated {len(res.images)} synthetic images ({n} per class) from {Path(res.snapshot).name}"
+        )
         return {"outputs": ["synthetic/images.npz", "synthetic/manifest.csv"], "images": len(res.images)}
 
     def _synthetic(self) -> ImageSet:
@@ -177,21 +217,41 @@ class Pipeline:
         p = self.prepared()
         e = self.cfg.evaluate
         kwargs = {"inception": e.inception} if e.inception else {}
-        res = evaluate(self._synthetic(), p.train, p.test, val=p.val, features=e.features,
-                       out=self.run_dir / "evaluate", device=self.cfg.device, **kwargs)
+        res = evaluate(
+            self._synthetic(),
+            p.train,
+            p.test,
+            val=p.val,
+            features=e.features,
+            out=self.run_dir / "evaluate",
+            device=self.cfg.device,
+            **kwargs,
+        )
         self.log(res.table())
         return {"outputs": ["evaluate/metrics.json"]}
 
     def stage_benchmark(self) -> dict[str, Any]:
         p = self.prepared()
         opts = self.cfg.benchmark_options()
-        res = benchmark(p.train, p.val, p.test, self._synthetic(), opts, out=self.run_dir, progress=self.progress,
-                        log=self.log)
+        res = benchmark(
+            p.train,
+            p.val,
+            p.test,
+            self._synthetic(),
+            opts,
+            out=self.run_dir,
+            progress=self.progress,
+            log=self.log,
+        )
         res.plot(self.run_dir / "benchmark" / "benchmark.png")
         res.plot_per_class(self.run_dir / "benchmark" / "per_class_recall.png")
         self.log(res.table())
         self.log(res.verdict())
-        return {"outputs": ["benchmark/results.json"], "verdict": res.headline(), "verdict_full": res.verdict()}
+        return {
+            "outputs": ["benchmark/results.json"],
+            "verdict": res.headline(),
+            "verdict_full": res.verdict(),
+        }
 
     def stage_report(self) -> dict[str, Any]:
         path = build_report(self.run_dir)
@@ -212,15 +272,21 @@ class Pipeline:
             missing = [r for r in REQUIRES.get(stage, ()) if self.stages.get(r, {}).get("status") != "done"]
             if missing:
                 need = ",".join([*missing, stage])
-                raise UserError(f"stage {stage} needs {', '.join(missing)} first: run with --stages {need} "
-                                f"(or without --stages) in {self.run_dir}")
+                raise UserError(
+                    f"stage {stage} needs {', '.join(missing)} first: run with --stages {need} "
+                    f"(or without --stages) in {self.run_dir}"
+                )
             self.log(f"[{stage}] running")
             t0 = time.time()
             self.stages[stage] = {"status": "running", "key": self.keys[stage]}
             self.save_state()
             info = getattr(self, f"stage_{stage}")()
-            self.stages[stage] = {"status": "done", "key": self.keys[stage], "seconds": round(time.time() - t0, 2),
-                                  **info}
+            self.stages[stage] = {
+                "status": "done",
+                "key": self.keys[stage],
+                "seconds": round(time.time() - t0, 2),
+                **info,
+            }
             self.save_state()
             self.log(f"[{stage}] done in {time.time() - t0:.1f} s")
         report = self.run_dir / "report.html"
@@ -273,5 +339,7 @@ def check_out_outside_data(source: Any, out: Path) -> None:
         return
     data, target = Path(src).resolve(), out.resolve()
     if target == data or data in target.parents:
-        raise UserError(f"--out {out} is inside the data folder {source}: the run would write into the data "
-                        "(and the next inspect would see its files as a class). Choose a folder outside it")
+        raise UserError(
+            f"--out {out} is inside the data folder {source}: the run would write into the data "
+            "(and the next inspect would see its files as a class). Choose a folder outside it"
+        )

@@ -151,7 +151,8 @@ def load_tensors(path: str | Path, map_location: Any = "cpu") -> Any:
         raise CheckpointError(
             f"refused {path}: it holds pickled Python objects besides tensors ({what[:200]}), and loading such a "
             "file may run code. ganaug loads only plain tensors and config values; use a file ganaug (or "
-            "torch.save of a state dict) wrote") from None
+            "torch.save of a state dict) wrote"
+        ) from None
 
 
 # ----------------------------------------------------------------------------

@@ -116,11 +116,20 @@ def _stop(pool: ProcessPoolExecutor, grace: float = 5.0) -> None:
 
 
 @contextlib.contextmanager
-def worker_pool(max_workers: int, *, initializer: Callable[..., Any] | None = None, initargs: tuple = (),
-                start_method: str = "spawn") -> Iterator[ProcessPoolExecutor]:
+def worker_pool(
+    max_workers: int,
+    *,
+    initializer: Callable[..., Any] | None = None,
+    initargs: tuple = (),
+    start_method: str = "spawn",
+) -> Iterator[ProcessPoolExecutor]:
     """A process pool whose workers end with this process (see the module docstring)."""
-    pool = _Pool(max_workers=max_workers, mp_context=mp.get_context(start_method),
-                               initializer=_init, initargs=(os.getpid(), initializer, initargs))
+    pool = _Pool(
+        max_workers=max_workers,
+        mp_context=mp.get_context(start_method),
+        initializer=_init,
+        initargs=(os.getpid(), initializer, initargs),
+    )
     try:
         yield pool
     except BaseException:

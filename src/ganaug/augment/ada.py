@@ -32,9 +32,18 @@ from torch import nn
 
 # Op -> preset group: b = pixel blitting, g = general geometric, c = colour.
 OPS = {
-    "xflip": "b", "rotate90": "b", "xint": "b",
-    "scale": "g", "rotate": "g", "aniso": "g", "xfrac": "g",
-    "brightness": "c", "contrast": "c", "lumaflip": "c", "hue": "c", "saturation": "c",
+    "xflip": "b",
+    "rotate90": "b",
+    "xint": "b",
+    "scale": "g",
+    "rotate": "g",
+    "aniso": "g",
+    "xfrac": "g",
+    "brightness": "c",
+    "contrast": "c",
+    "lumaflip": "c",
+    "hue": "c",
+    "saturation": "c",
 }
 # Ranges of the random parameters (StyleGAN2-ADA defaults).
 RANGES = {
@@ -52,9 +61,20 @@ _GEOMETRIC = ("xflip", "rotate90", "xint", "scale", "rotate", "aniso", "xfrac")
 
 # Low-pass filter of the geometric warp: the sym6 wavelet's decomposition filter (orthogonal: 2x
 # upsampling followed by 2x downsampling with it is the identity), as in the official pipeline.
-SYM6 = (0.015404109327027373, 0.0034907120842174702, -0.11799011114819057, -0.048311742585633,
-        0.4910559419267466, 0.787641141030194, 0.3379294217276218, -0.07263752278646252,
-        -0.021060292512300564, 0.04472490177066578, 0.0017677118642428036, -0.007800708325034148)
+SYM6 = (
+    0.015404109327027373,
+    0.0034907120842174702,
+    -0.11799011114819057,
+    -0.048311742585633,
+    0.4910559419267466,
+    0.787641141030194,
+    0.3379294217276218,
+    -0.07263752278646252,
+    -0.021060292512300564,
+    0.04472490177066578,
+    0.0017677118642428036,
+    -0.007800708325034148,
+)
 _COLOR = ("brightness", "contrast", "lumaflip", "hue", "saturation")
 
 
@@ -64,7 +84,9 @@ _COLOR = ("brightness", "contrast", "lumaflip", "hue", "saturation")
 
 def _matrix(rows: list[list], ref: torch.Tensor) -> torch.Tensor:
     B = ref.shape[0]
-    cols = [[torch.as_tensor(v, dtype=torch.float32, device=ref.device).expand(B) for v in row] for row in rows]
+    cols = [
+        [torch.as_tensor(v, dtype=torch.float32, device=ref.device).expand(B) for v in row] for row in rows
+    ]
     return torch.stack([torch.stack(row, dim=-1) for row in cols], dim=-2)
 
 
@@ -94,20 +116,31 @@ def _rotate3d(axis: np.ndarray, theta: torch.Tensor) -> torch.Tensor:
     vx, vy, vz = (float(a) for a in axis[:3])
     s, c = torch.sin(theta), torch.cos(theta)
     cc = 1 - c
-    return _matrix([
-        [vx * vx * cc + c, vx * vy * cc - vz * s, vx * vz * cc + vy * s, 0],
-        [vy * vx * cc + vz * s, vy * vy * cc + c, vy * vz * cc - vx * s, 0],
-        [vz * vx * cc - vy * s, vz * vy * cc + vx * s, vz * vz * cc + c, 0],
-        [0, 0, 0, 1],
-    ], theta)
+    return _matrix(
+        [
+            [vx * vx * cc + c, vx * vy * cc - vz * s, vx * vz * cc + vy * s, 0],
+            [vy * vx * cc + vz * s, vy * vy * cc + c, vy * vz * cc - vx * s, 0],
+            [vz * vx * cc - vy * s, vz * vy * cc + vx * s, vz * vz * cc + c, 0],
+            [0, 0, 0, 1],
+        ],
+        theta,
+    )
 
 
 # ----------------------------------------------------------------------------
 # The oversampled geometric warp.
 
 
-def _upfirdn_1d(x: torch.Tensor, f: torch.Tensor, dim: int, up: int, down: int, pad: tuple[int, int],
-                gain: float, flip: bool) -> torch.Tensor:
+def _upfirdn_1d(
+    x: torch.Tensor,
+    f: torch.Tensor,
+    dim: int,
+    up: int,
+    down: int,
+    pad: tuple[int, int],
+    gain: float,
+    flip: bool,
+) -> torch.Tensor:
     """Upsample (zero insertion), pad (negative: crop), FIR filter, downsample along one spatial dim.
 
     x: [B, C, H, W]; dim: 2 (H) or 3 (W); f: 1-D taps. `flip` False convolves (the filter is
@@ -125,10 +158,10 @@ def _upfirdn_1d(x: torch.Tensor, f: torch.Tensor, dim: int, up: int, down: int, 
     p0, p1 = pad
     if dim == 2:
         x = F.pad(x, [0, 0, max(p0, 0), max(p1, 0)])
-        x = x[:, :, max(-p0, 0):x.shape[2] - max(-p1, 0)]
+        x = x[:, :, max(-p0, 0) : x.shape[2] - max(-p1, 0)]
     else:
         x = F.pad(x, [max(p0, 0), max(p1, 0)])
-        x = x[:, :, :, max(-p0, 0):x.shape[3] - max(-p1, 0)]
+        x = x[:, :, :, max(-p0, 0) : x.shape[3] - max(-p1, 0)]
     k = f if flip else f.flip(0)
     k = (k * gain).to(x.dtype)
     w = k.reshape(1, 1, -1, 1) if dim == 2 else k.reshape(1, 1, 1, -1)
@@ -164,8 +197,11 @@ def _blit(x: torch.Tensor, G_inv: torch.Tensor) -> torch.Tensor:
     if dev.type == "cpu" and torch.equal(G_inv, torch.eye(3, device=dev).expand(B, 3, 3)):
         return x
     cx, cy = (W - 1) / 2, (H - 1) / 2
-    ys, xs = torch.meshgrid(torch.arange(H, device=dev, dtype=torch.float32),
-                            torch.arange(W, device=dev, dtype=torch.float32), indexing="ij")
+    ys, xs = torch.meshgrid(
+        torch.arange(H, device=dev, dtype=torch.float32),
+        torch.arange(W, device=dev, dtype=torch.float32),
+        indexing="ij",
+    )
     pts = torch.stack([xs.flatten() - cx, ys.flatten() - cy, torch.ones(H * W, device=dev)])  # [3, HW]
     src = G_inv @ pts  # [B, 3, HW]
 
@@ -198,15 +234,24 @@ def geometric_warp(
     cp = (G_inv @ corners)[:, :2, :].permute(1, 0, 2).flatten(1)  # [xy, B * 4]
     margin = torch.cat([-cp, cp]).max(dim=1).values  # [x0, y0, x1, y1]
     margin = margin + torch.tensor([pad * 2 - cx, pad * 2 - cy] * 2, device=dev)
-    margin = torch.minimum(margin.clamp(min=0), torch.tensor([W - 1, H - 1] * 2, device=dev, dtype=margin.dtype))
+    margin = torch.minimum(
+        margin.clamp(min=0), torch.tensor([W - 1, H - 1] * 2, device=dev, dtype=margin.dtype)
+    )
     mx0, my0, mx1, my1 = (int(v) for v in margin.ceil().tolist())
 
     x = F.pad(x, [mx0, mx1, my0, my1], mode="reflect")
-    G_inv = _translate2d(torch.full([B], (mx0 - mx1) / 2, device=dev),
-                         torch.full([B], (my0 - my1) / 2, device=dev)) @ G_inv
+    G_inv = (
+        _translate2d(
+            torch.full([B], (mx0 - mx1) / 2, device=dev), torch.full([B], (my0 - my1) / 2, device=dev)
+        )
+        @ G_inv
+    )
     # Upsample; the transform in upsampled pixels (pixel centres move by half a pixel).
     x = _upsample2x(x, f)
-    S, S_inv = torch.diag(torch.tensor([2.0, 2.0, 1.0], device=dev)), torch.diag(torch.tensor([0.5, 0.5, 1.0], device=dev))
+    S, S_inv = (
+        torch.diag(torch.tensor([2.0, 2.0, 1.0], device=dev)),
+        torch.diag(torch.tensor([0.5, 0.5, 1.0], device=dev)),
+    )
     T = torch.tensor([[1.0, 0, -0.5], [0, 1, -0.5], [0, 0, 1]], device=dev)
     T_inv = torch.tensor([[1.0, 0, 0.5], [0, 1, 0.5], [0, 0, 1]], device=dev)
     G_inv = T @ (S @ G_inv @ S_inv) @ T_inv
@@ -239,12 +284,16 @@ class AugmentPipe(nn.Module):
             raise ValueError(f"channels must be 1 or 3, got {channels}")
         unknown_groups = set(preset) - set("bgc")
         if unknown_groups:
-            raise ValueError(f"unknown augmentation group(s) {''.join(sorted(unknown_groups))!r}; use letters of 'bgc'")
+            raise ValueError(
+                f"unknown augmentation group(s) {''.join(sorted(unknown_groups))!r}; use letters of 'bgc'"
+            )
         unknown = set(strengths) - set(OPS) - set(RANGES)
         if unknown:
             raise ValueError(f"unknown augmentation option(s): {', '.join(sorted(unknown))}")
         self.channels, self.preset = channels, preset
-        self.strength = {op: float(strengths.get(op, 1.0 if group in preset else 0.0)) for op, group in OPS.items()}
+        self.strength = {
+            op: float(strengths.get(op, 1.0 if group in preset else 0.0)) for op, group in OPS.items()
+        }
         if channels == 1:
             self.strength["hue"] = self.strength["saturation"] = 0.0  # no colour to rotate on grayscale
         self.ranges = {k: float(strengths.get(k, v)) for k, v in RANGES.items()}
@@ -394,7 +443,12 @@ class AdaController:
         num_classes: int = 0,  # > 0: also keep the statistic per class (labels passed to accumulate)
         per_class: bool = False,  # drive p by the most overfit class instead of all reals together
     ):
-        self.target, self.speed_kimg, self.interval, self.batch_size = target, speed_kimg, interval, batch_size
+        self.target, self.speed_kimg, self.interval, self.batch_size = (
+            target,
+            speed_kimg,
+            interval,
+            batch_size,
+        )
         self.num_classes, self.per_class = int(num_classes), bool(per_class)
         self.last_stat: float | None = None
         self.last_class_stats: list[float] | None = None
@@ -407,7 +461,9 @@ class AdaController:
         if self.num_classes:
             per = torch.zeros(self.num_classes, 2, device=x.device)  # [K, (sum of signs, count)]
             if labels is not None:
-                per.index_add_(0, labels.to(x.device).long(), torch.stack([torch.sign(x), torch.ones_like(x)], 1))
+                per.index_add_(
+                    0, labels.to(x.device).long(), torch.stack([torch.sign(x), torch.ones_like(x)], 1)
+                )
             acc = torch.cat([acc, per.flatten()])
         self._acc = acc if self._acc is None else self._acc.to(acc.device) + acc
         self._steps += 1
@@ -427,7 +483,9 @@ class AdaController:
         if self.num_classes:
             per = acc[2:].reshape(self.num_classes, 2)
             seen = per[:, 1] > 0
-            class_stats = torch.where(seen, per[:, 0] / per[:, 1].clamp(min=1), torch.full_like(per[:, 0], float("nan")))
+            class_stats = torch.where(
+                seen, per[:, 0] / per[:, 1].clamp(min=1), torch.full_like(per[:, 0], float("nan"))
+            )
             self.last_class_stats = [float(v) for v in class_stats]
             if self.per_class and bool(seen.any()):
                 stat = float(class_stats[seen].max())
@@ -440,9 +498,15 @@ class AdaController:
 
     def state_dict(self) -> dict:
         return {
-            "target": self.target, "speed_kimg": self.speed_kimg, "interval": self.interval,
-            "batch_size": self.batch_size, "last_stat": self.last_stat, "steps": self._steps,
-            "num_classes": self.num_classes, "per_class": self.per_class, "last_class_stats": self.last_class_stats,
+            "target": self.target,
+            "speed_kimg": self.speed_kimg,
+            "interval": self.interval,
+            "batch_size": self.batch_size,
+            "last_stat": self.last_stat,
+            "steps": self._steps,
+            "num_classes": self.num_classes,
+            "per_class": self.per_class,
+            "last_class_stats": self.last_class_stats,
             "acc": None if self._acc is None else [float(v) for v in self._acc],
         }
 

@@ -69,7 +69,9 @@ def augment_batch(
         tr = shift.to(dev, dt) if shift is not None else torch.zeros(B, 2, device=dev, dtype=dt)
         theta = torch.cat([mat, tr[:, :, None]], dim=2)
         grid = F.affine_grid(theta, [B, C, H, W], align_corners=False)
-        x = F.grid_sample(x, grid.to(x.dtype), mode="bilinear", padding_mode="reflection", align_corners=False)
+        x = F.grid_sample(
+            x, grid.to(x.dtype), mode="bilinear", padding_mode="reflection", align_corners=False
+        )
     if contrast is not None:
         mean = x.mean(dim=(1, 2, 3), keepdim=True)
         x = (x - mean) * contrast.to(x)[:, None, None, None] + mean
@@ -134,8 +136,15 @@ class ClassicAugment(nn.Module):
             params["contrast"] = _uniform(n, 1 - self.contrast, 1 + self.contrast, g)
         if self.p < 1:
             skip = torch.rand(n, generator=g) >= self.p
-            neutral = {"hflip": False, "vflip": False, "quarter_turns": 0, "angle": 0.0, "zoom": 1.0,
-                       "brightness": 0.0, "contrast": 1.0}
+            neutral = {
+                "hflip": False,
+                "vflip": False,
+                "quarter_turns": 0,
+                "angle": 0.0,
+                "zoom": 1.0,
+                "brightness": 0.0,
+                "contrast": 1.0,
+            }
             for k, v in params.items():
                 if k == "shift":
                     params[k] = torch.where(skip[:, None], torch.zeros_like(v), v)
@@ -150,8 +159,10 @@ class ClassicAugment(nn.Module):
         return augment_batch(x, **self.sample_params(len(x), generator))
 
     def extra_repr(self) -> str:
-        return (f"hflip={self.hflip}, vflip={self.vflip}, rot90={self.rot90}, rotate={self.rotate}, "
-                f"crop={self.crop}, brightness={self.brightness}, contrast={self.contrast}, p={self.p}")
+        return (
+            f"hflip={self.hflip}, vflip={self.vflip}, rot90={self.rot90}, rotate={self.rotate}, "
+            f"crop={self.crop}, brightness={self.brightness}, contrast={self.contrast}, p={self.p}"
+        )
 
 
 def multiply(
@@ -185,10 +196,13 @@ def multiply(
     vflips = [False, True] if "vflip" in ops and "rot90" not in ops else [False]  # vflip = hflip + 180
     turns = [0, 1, 2, 3] if "rot90" in ops else [0]
     combos = list(itertools.product(flips, vflips, turns))
-    cont = ClassicAugment(hflip=False, rotate=rotate if "rotate" in ops else 0.0,
-                          crop=crop if "crop" in ops else 0.0,
-                          brightness=brightness if "color" in ops else 0.0,
-                          contrast=contrast if "color" in ops else 0.0)
+    cont = ClassicAugment(
+        hflip=False,
+        rotate=rotate if "rotate" in ops else 0.0,
+        crop=crop if "crop" in ops else 0.0,
+        brightness=brightness if "color" in ops else 0.0,
+        contrast=contrast if "color" in ops else 0.0,
+    )
     g = torch.Generator().manual_seed(int(seed))
     n = len(imageset)
     images = [imageset.images]
@@ -224,6 +238,10 @@ def mirror(imageset):
     if len(imageset) == 0:
         return imageset
     flipped = np.ascontiguousarray(imageset.images[..., ::-1])
-    return ImageSet(np.concatenate([imageset.images, flipped]), np.tile(imageset.labels, 2),
-                    list(imageset.class_names), list(imageset.paths) + [f"{p}#xflip" for p in imageset.paths],
-                    list(imageset.hashes) + [pixel_hash(img) for img in flipped])
+    return ImageSet(
+        np.concatenate([imageset.images, flipped]),
+        np.tile(imageset.labels, 2),
+        list(imageset.class_names),
+        list(imageset.paths) + [f"{p}#xflip" for p in imageset.paths],
+        list(imageset.hashes) + [pixel_hash(img) for img in flipped],
+    )

@@ -69,7 +69,9 @@ class DiffAugment(nn.Module):
         self.policy = [p.strip() for p in policy.split(",") if p.strip()]
         unknown = [p for p in self.policy if p not in AUGMENT_FNS]
         if unknown:
-            raise ValueError(f"unknown DiffAugment policy {', '.join(unknown)}; choose from {', '.join(AUGMENT_FNS)}")
+            raise ValueError(
+                f"unknown DiffAugment policy {', '.join(unknown)}; choose from {', '.join(AUGMENT_FNS)}"
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for name in self.policy:

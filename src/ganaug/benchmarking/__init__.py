@@ -31,8 +31,15 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
     __name__,
     submod_attrs={
         "api": ["benchmark", "resolve_budget"],
-        "arms": ["Arm", "allocate_synthetic", "arm_train_set", "match_synthetic", "matched_arm", "plan_arms",
-                 "synthetic_counts"],
+        "arms": [
+            "Arm",
+            "allocate_synthetic",
+            "arm_train_set",
+            "match_synthetic",
+            "matched_arm",
+            "plan_arms",
+            "synthetic_counts",
+        ],
         "result": ["METRICS", "METRIC_LABELS", "BenchmarkResult"],
         "runner": ["BenchmarkData"],
         "stats": ["mean_ci", "paired_bootstrap", "paired_diff"],

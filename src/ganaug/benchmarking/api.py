@@ -64,8 +64,15 @@ def benchmark(
 
     clf = resolve_budget(train, opts)
     settings = {"classifier": clf, "balance": opts.balance, "device": opts.device}
-    data = BenchmarkData(train, val, test, synthetic, settings, hash_sets(train, val, test),
-                         hash_sets(synthetic) if synthetic is not None else None)
+    data = BenchmarkData(
+        train,
+        val,
+        test,
+        synthetic,
+        settings,
+        hash_sets(train, val, test),
+        hash_sets(synthetic) if synthetic is not None else None,
+    )
     config = _config(data, opts, clf)
 
     # Phase 1: real, the synthetic fractions, the baselines. Phase 2: the oversampling control at
@@ -73,8 +80,13 @@ def benchmark(
     run_dir = Path(out) / "benchmark" / "runs" if out is not None else None
     kw = {"jobs": opts.jobs, "run_dir": run_dir, "progress": progress, "log": log}
     results = run_arms(arms, seed_list, data, **kw)
-    pre = BenchmarkResult.from_runs(arms, [results[(a.name, s)] for a in arms for s in seed_list],
-                                    train.class_names, seed_list, config=config)
+    pre = BenchmarkResult.from_runs(
+        arms,
+        [results[(a.name, s)] for a in arms for s in seed_list],
+        train.class_names,
+        seed_list,
+        config=config,
+    )
     gan = next((a for a in arms if a.name == pre.choice.get("gan_arm")), None)
     if gan is not None:
         control = matched_arm(gan)
@@ -120,7 +132,9 @@ def _check_splits(train: ImageSet, val: ImageSet, test: ImageSet, opts: Benchmar
         raise UserError(f"need at least 2 real training images, got {len(train)}")
 
 
-def _plan(train: ImageSet, synthetic: ImageSet | None, opts: BenchmarkOptions) -> tuple[list[Arm], dict[str, str]]:
+def _plan(
+    train: ImageSet, synthetic: ImageSet | None, opts: BenchmarkOptions
+) -> tuple[list[Arm], dict[str, str]]:
     """The arms of phase 1 and the arms skipped (name -> why); checks the synthetic pool is large
     enough before anything is trained."""
     baselines = list(opts.baselines)

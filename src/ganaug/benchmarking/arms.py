@@ -100,8 +100,12 @@ def plan_arms(fractions: Sequence[float], baselines: Sequence[str], has_syntheti
 def matched_arm(gan_arm: Arm) -> Arm:
     """Random oversampling with the same number of extra images per class as ``gan_arm``."""
     p = pct(gan_arm.fraction)
-    return Arm(f"oversample_at{p}", "oversample_matched", gan_arm.fraction,
-               f"random oversampling, same images per class as {p} % synthetic")
+    return Arm(
+        f"oversample_at{p}",
+        "oversample_matched",
+        gan_arm.fraction,
+        f"random oversampling, same images per class as {p} % synthetic",
+    )
 
 
 def allocate_synthetic(real_counts: Sequence[int], budget: int, balance: str) -> np.ndarray:
@@ -179,7 +183,9 @@ def arm_train_set(arm: Arm, seed: int, train: ImageSet, synthetic: ImageSet | No
         for c, k in enumerate(synthetic_counts(arm, real_counts, balance)):
             if k:
                 pool = np.flatnonzero(train.labels == c)
-                extra.append(np.random.default_rng([int(seed), c, 0x0F5]).choice(pool, size=int(k), replace=True))
+                extra.append(
+                    np.random.default_rng([int(seed), c, 0x0F5]).choice(pool, size=int(k), replace=True)
+                )
         return train.subset(np.concatenate([np.arange(len(train)), *extra]))
     if arm.kind == "oversample":
         # Imported here: imblearn (with scikit-learn) takes ~3 s to load, in every worker process too,

@@ -165,8 +165,9 @@ class BenchmarkResult:
         self.comparisons = rows
         self.cautions = self._cautions()
 
-    def _compare_pair(self, cid: str, role: str, a: Arm, b: Arm, metric: str, confidence: float,
-                      n_boot: int) -> dict[str, Any]:
+    def _compare_pair(
+        self, cid: str, role: str, a: Arm, b: Arm, metric: str, confidence: float, n_boot: int
+    ) -> dict[str, Any]:
         ra, rb = self._runs_of(a.name), self._runs_of(b.name)
         seeds = [s for s in sorted(ra) if s in rb]
         row: dict[str, Any] = {"id": cid, "role": role, "arm": a.name, "vs": b.name, "metric": metric}
@@ -183,13 +184,23 @@ class BenchmarkResult:
             cb = np.stack([np.asarray(rb[s]["test_pred"]) == y for s in seeds])
             row.update(paired_bootstrap(ca, cb, y, n_boot=n_boot, confidence=confidence))
         else:
-            d = paired_diff({s: _nan(ra[s]["metrics"][metric]) for s in seeds},
-                            {s: _nan(rb[s]["metrics"][metric]) for s in seeds}, confidence)
+            d = paired_diff(
+                {s: _nan(ra[s]["metrics"][metric]) for s in seeds},
+                {s: _nan(rb[s]["metrics"][metric]) for s in seeds},
+                confidence,
+            )
             se = d["diff_sd"] / math.sqrt(d["diff_n"]) if d["diff_n"] >= 2 else float("nan")
-            row.update(diff=d["diff"], ci_low=d["diff_ci_low"], ci_high=d["diff_ci_high"], p=d["diff_p"], se=se,
-                       mde=min_detectable(se, 1 - confidence), n_seeds=d["diff_n"],
-                       n_test=len(labels) if labels is not None else None,
-                       method="paired t-test over seeds (no test predictions stored)")
+            row.update(
+                diff=d["diff"],
+                ci_low=d["diff_ci_low"],
+                ci_high=d["diff_ci_high"],
+                p=d["diff_p"],
+                se=se,
+                mde=min_detectable(se, 1 - confidence),
+                n_seeds=d["diff_n"],
+                n_test=len(labels) if labels is not None else None,
+                method="paired t-test over seeds (no test predictions stored)",
+            )
         row["p_adjusted"] = float("nan")
         return row
 
@@ -202,8 +213,14 @@ class BenchmarkResult:
                 out.append({"kind": "collapsed", "arm": a.name, "seeds": bad, "of": len(runs)})
         last = [r for r in self.runs if r.get("steps") and r.get("best_step") == r.get("steps")]
         if self.runs and 2 * len(last) >= len(self.runs):
-            out.append({"kind": "still_learning", "runs": len(last), "of": len(self.runs),
-                        "steps": self.runs[0].get("steps")})
+            out.append(
+                {
+                    "kind": "still_learning",
+                    "runs": len(last),
+                    "of": len(self.runs),
+                    "steps": self.runs[0].get("steps"),
+                }
+            )
         if len(self.seeds) < 3:
             out.append({"kind": "few_seeds", "seeds": len(self.seeds)})
         leaks = {k: v for k, v in (self.leak_check or {}).items() if v}
@@ -270,14 +287,24 @@ class BenchmarkResult:
         comp = ("diff", "ci_low", "ci_high", "p", "p_adjusted", "reading")
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
-        w.writerow(["arm", "label", "kind", "fraction", "n_seeds", "steps", "collapsed_runs"]
-                   + [f"{m}_{s}" for m in names for s in stats] + [f"vs_real_{k}" for k in comp])
+        w.writerow(
+            ["arm", "label", "kind", "fraction", "n_seeds", "steps", "collapsed_runs"]
+            + [f"{m}_{s}" for m in names for s in stats]
+            + [f"vs_real_{k}" for k in comp]
+        )
         for arm in self.arms:
             s = self.summary[arm.name]
             runs = self._runs_of(arm.name).values()
             steps = sorted({r.get("steps") for r in runs if r.get("steps") is not None})
-            row = [arm.name, arm.label, arm.kind, arm.fraction, s["balanced_accuracy"]["n"],
-                   "/".join(map(str, steps)), sum(bool(r.get("collapsed")) for r in runs)]
+            row = [
+                arm.name,
+                arm.label,
+                arm.kind,
+                arm.fraction,
+                s["balanced_accuracy"]["n"],
+                "/".join(map(str, steps)),
+                sum(bool(r.get("collapsed")) for r in runs),
+            ]
             for m in names:
                 row += ["" if is_missing(s[m][k]) else f"{s[m][k]:.6g}" for k in stats]
             c = next((c for c in self.comparisons if c["arm"] == arm.name and c["vs"] == "real"), None)
@@ -305,9 +332,11 @@ class BenchmarkResult:
     def __repr__(self) -> str:
         ref = self.summary.get("real", {}).get("balanced_accuracy", {}).get("mean", math.nan)
         out = f", out={self.out!r}" if self.out else ""
-        return (f"BenchmarkResult({len(self.arms)} arms x {len(self.seeds)} seeds, "
-                f"{self.config.get('arch', '?')}, {len(self.class_names)} classes; real only balanced accuracy "
-                f"{100 * ref:.1f} %{out}; .table(), .verdict(), .plot())")
+        return (
+            f"BenchmarkResult({len(self.arms)} arms x {len(self.seeds)} seeds, "
+            f"{self.config.get('arch', '?')}, {len(self.class_names)} classes; real only balanced accuracy "
+            f"{100 * ref:.1f} %{out}; .table(), .verdict(), .plot())"
+        )
 
     def _repr_html_(self) -> str:
         return table_html(self)

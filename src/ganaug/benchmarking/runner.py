@@ -97,7 +97,13 @@ def _run_one(arm: Arm, seed: int, data: BenchmarkData) -> dict[str, Any]:
     train_set = arm_train_set(arm, seed, data.train, data.synthetic, data.settings["balance"])
     dev = data.settings["device"]
     fit = classify.fit_classifier(
-        train_set, data.val, seed=seed, device=dev, patience=None, **data.settings["classifier"], **arm.fit_options()
+        train_set,
+        data.val,
+        seed=seed,
+        device=dev,
+        patience=None,
+        **data.settings["classifier"],
+        **arm.fit_options(),
     )
     proba = classify.predict_proba(fit.model, data.test.images, device=dev)
     metrics = classify.classification_metrics(data.test.labels, proba, data.test.num_classes)
@@ -210,7 +216,9 @@ def run_arms(
         bar.close()
     if errors:
         where = f"; finished runs are saved in {run_dir} and reused on the next call" if run_dir else ""
-        raise RuntimeError(f"{len(errors)} of {len(todo)} benchmark runs failed{where}:\n" + "\n".join(errors))
+        raise RuntimeError(
+            f"{len(errors)} of {len(todo)} benchmark runs failed{where}:\n" + "\n".join(errors)
+        )
     return results
 
 

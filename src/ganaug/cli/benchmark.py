@@ -37,8 +37,9 @@ def _parse_fractions(ctx, param, value: str) -> list[float]:
     try:
         fractions = [float(v) for v in value.replace(" ", "").split(",") if v]
     except ValueError:
-        raise click.BadParameter(f"expected comma-separated fractions of the real training set such as "
-                                 f"0,0.25,0.5,1, got {value!r}") from None
+        raise click.BadParameter(
+            f"expected comma-separated fractions of the real training set such as 0,0.25,0.5,1, got {value!r}"
+        ) from None
     if not fractions:
         raise click.BadParameter("give at least one fraction, such as 0,0.5")
     try:
@@ -83,8 +84,9 @@ def _parse_baselines(ctx, param, value: str) -> list[str]:
     help="Synthetic images added, as fractions of the real training set (0.5: half as many as there are real "
     "images; above 1 allowed). Not percentages.",
 )
-@click.option("--seeds", type=click.IntRange(min=1), default=D.seeds, show_default=True,
-              help="Seeds per arm (0..N-1).")
+@click.option(
+    "--seeds", type=click.IntRange(min=1), default=D.seeds, show_default=True, help="Seeds per arm (0..N-1)."
+)
 @click.option(
     "--balance",
     type=click.Choice(BALANCE),
@@ -93,15 +95,33 @@ def _parse_baselines(ctx, param, value: str) -> list[str]:
     help="keep: synthetic images in the real class proportions; fix: rare classes first.",
 )
 @click.option("--arch", type=click.Choice(CLASSIFIERS), default=D.arch, show_default=True, help="Classifier.")
-@click.option("--epochs", type=click.IntRange(min=1), default=D.epochs, show_default=True,
-              help="Training budget of every arm: this many passes over the REAL training set, in optimiser "
-              "steps (an arm with more images gets no more steps).")
-@click.option("--min-steps", type=click.IntRange(min=0), default=D.min_steps, show_default=True,
-              help="At least this many optimiser steps for every arm.")
-@click.option("--batch-size", type=click.IntRange(min=2), default=None,
-              help="Classifier batch size (default: scaled to the real training set, 8-64).")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Classifier learning rate (default: 1e-3 x sqrt(batch / 64)).")
+@click.option(
+    "--epochs",
+    type=click.IntRange(min=1),
+    default=D.epochs,
+    show_default=True,
+    help="Training budget of every arm: this many passes over the REAL training set, in optimiser "
+    "steps (an arm with more images gets no more steps).",
+)
+@click.option(
+    "--min-steps",
+    type=click.IntRange(min=0),
+    default=D.min_steps,
+    show_default=True,
+    help="At least this many optimiser steps for every arm.",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=2),
+    default=None,
+    help="Classifier batch size (default: scaled to the real training set, 8-64).",
+)
+@click.option(
+    "--lr",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Classifier learning rate (default: 1e-3 x sqrt(batch / 64)).",
+)
 @click.option(
     "--baselines",
     default=",".join(D.baselines),
@@ -109,8 +129,13 @@ def _parse_baselines(ctx, param, value: str) -> list[str]:
     callback=_parse_baselines,
     help="Comma-separated baselines, or 'none'.",
 )
-@click.option("--jobs", type=click.IntRange(min=1), default=D.jobs, show_default=True,
-              help="Parallel processes (one thread each).")
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=D.jobs,
+    show_default=True,
+    help="Parallel processes (one thread each).",
+)
 @click.option(
     "--out",
     type=click.Path(file_okay=False),
@@ -181,11 +206,17 @@ def _print_plan(prepared, syn, opts: BenchmarkOptions, out: Path) -> None:
         click.echo(f"synthetic pool: {syn.counts()}")
     for a in plan_arms(opts.fractions, opts.baselines, syn is not None):
         s = synthetic_counts(a, real, opts.balance)
-        extra = f"  synthetic per class: {dict(zip(train.class_names, s.tolist()))}" if a.uses_synthetic else ""
+        extra = (
+            f"  synthetic per class: {dict(zip(train.class_names, s.tolist()))}" if a.uses_synthetic else ""
+        )
         click.echo(f"  {a.name:<18} {a.label}{extra}")
     if syn is not None and any(a.kind == "mix" for a in plan_arms(opts.fractions, opts.baselines, True)):
-        click.echo("  oversample_at<P>   random oversampling with the synthetic counts of the fraction "
-                   "chosen on validation")
+        click.echo(
+            "  oversample_at<P>   random oversampling with the synthetic counts of the fraction "
+            "chosen on validation"
+        )
     b = resolve_budget(train, opts)
-    click.echo(f"{opts.seeds} seeds, {opts.arch}, {b['steps']} optimiser steps per arm (batch {b['batch_size']}, "
-               f"lr {b['lr']:.2g}); results -> {out / 'benchmark'}")
+    click.echo(
+        f"{opts.seeds} seeds, {opts.arch}, {b['steps']} optimiser steps per arm (batch {b['batch_size']}, "
+        f"lr {b['lr']:.2g}); results -> {out / 'benchmark'}"
+    )

@@ -10,10 +10,16 @@ from ganaug.config import TrainConfig
 
 @cli.command("import-nvlabs")
 @click.argument("pkl", type=click.Path(exists=True, dir_okay=False))
-@click.option("--out", type=click.Path(file_okay=False), required=True,
-              help="Folder for the ganaug snapshot (use it like a run folder).")
-@click.option("--class-names", help="Comma-separated names for a conditional snapshot's classes "
-                                     "(default: class0, class1, ...).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    required=True,
+    help="Folder for the ganaug snapshot (use it like a run folder).",
+)
+@click.option(
+    "--class-names",
+    help="Comma-separated names for a conditional snapshot's classes (default: class0, class1, ...).",
+)
 def import_nvlabs_cmd(pkl, out, class_names):
     """Import PKL, a stylegan2-ada-pytorch (or stylegan3 repo StyleGAN2) snapshot, WITHOUT running it.
 
@@ -36,10 +42,15 @@ def import_nvlabs_cmd(pkl, out, class_names):
     net = TrainConfig.from_dict(state["config"]).network
     info = state.get("imported_from", {})
     nets = ["G_ema", "G"] + (["D"] if state["D"] else [])
-    click.echo(f"imported {', '.join(nets)}: StyleGAN2 {net.resolution}x{net.resolution}, {net.channels} channel(s), "
-               + (f"{net.num_classes} classes ({', '.join(state['class_names'])})" if net.num_classes
-                  else "unconditional")
-               + (f", augment p={info['augment_p']:.3f}" if info.get("augment_p") is not None else ""))
+    click.echo(
+        f"imported {', '.join(nets)}: StyleGAN2 {net.resolution}x{net.resolution}, {net.channels} channel(s), "
+        + (
+            f"{net.num_classes} classes ({', '.join(state['class_names'])})"
+            if net.num_classes
+            else "unconditional"
+        )
+        + (f", augment p={info['augment_p']:.3f}" if info.get("augment_p") is not None else "")
+    )
     for note in info.get("notes", []):
         click.echo(f"note: {note}")
     click.echo(f"snapshot: {path}")

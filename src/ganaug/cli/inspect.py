@@ -10,17 +10,41 @@ from ganaug.errors import UserError
 
 @cli.command("inspect")
 @click.argument("data")
-@click.option("--csv", "csv_path", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="filename,label CSV for a flat folder of images.")
-@click.option("--json", "json_out", type=click.Path(dir_okay=False, writable=True), default=None,
-              help="Also write the full report (every problem) as JSON to this file.")
-@click.option("--resolution", type=click.IntRange(1, 4096), default=None,
-              help="Resolution to load at. [default: common size, else median shorter side]")
-@click.option("--channels", type=click.Choice(["1", "3"]), default=None,
-              help="Channels to load as. [default: 1 if every image is grayscale, else 3]")
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="filename,label CSV for a flat folder of images.",
+)
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Also write the full report (every problem) as JSON to this file.",
+)
+@click.option(
+    "--resolution",
+    type=click.IntRange(1, 4096),
+    default=None,
+    help="Resolution to load at. [default: common size, else median shorter side]",
+)
+@click.option(
+    "--channels",
+    type=click.Choice(["1", "3"]),
+    default=None,
+    help="Channels to load as. [default: 1 if every image is grayscale, else 3]",
+)
 @click.option("--all", "show_all", is_flag=True, help="List every problem (default: 50 per kind).")
-def inspect_command(data: str, csv_path: str | None, json_out: str | None, resolution: int | None,
-                    channels: str | None, show_all: bool) -> None:
+def inspect_command(
+    data: str,
+    csv_path: str | None,
+    json_out: str | None,
+    resolution: int | None,
+    channels: str | None,
+    show_all: bool,
+) -> None:
     """Summarise DATA (classes, counts, imbalance, sizes, modes) and list every bad file with its reason.
 
     DATA: a folder of class sub-folders, a flat folder with --csv, a StyleGAN zip/folder
@@ -37,12 +61,16 @@ def inspect_command(data: str, csv_path: str | None, json_out: str | None, resol
     from ganaug.utils import atomic_write_json
 
     try:
-        report = inspect(data, csv=csv_path, resolution=resolution,
-                         channels=int(channels) if channels else None)
+        report = inspect(
+            data, csv=csv_path, resolution=resolution, channels=int(channels) if channels else None
+        )
     except UserError as e:
         raise GanaugError(str(e)) from None
-    click.echo("\n".join(report.summary_lines(max_problems=None if show_all else 50,
-                                             max_classes=None if show_all else 30)))
+    click.echo(
+        "\n".join(
+            report.summary_lines(max_problems=None if show_all else 50, max_classes=None if show_all else 30)
+        )
+    )
     if json_out:
         try:
             atomic_write_json(json_out, report.to_dict())

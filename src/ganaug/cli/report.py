@@ -9,8 +9,16 @@ import click
 from ganaug.cli import cli
 
 # What the report reads (ganaug.reporting.build.collect); none of them present means the wrong folder was given.
-_STAGE_FILES = ("prepared/split.json", "gan/stats.jsonl", "evaluate/metrics.json", "benchmark/results.json",
-                "pipeline.json", "inspect.json", "training_options.json", "stats.jsonl")
+_STAGE_FILES = (
+    "prepared/split.json",
+    "gan/stats.jsonl",
+    "evaluate/metrics.json",
+    "benchmark/results.json",
+    "pipeline.json",
+    "inspect.json",
+    "training_options.json",
+    "stats.jsonl",
+)
 
 
 @cli.command("report")
@@ -33,6 +41,10 @@ def report_cmd(run_dir, out):
     click.echo(f"report: {path.resolve()}")
     run = Path(run_dir)
     if not any((run / f).exists() for f in _STAGE_FILES):
-        click.secho(f"warning: {run_dir} holds no stage outputs ({', '.join(_STAGE_FILES[:5])}...), so every "
-                    "section says 'not run yet'. Give the folder of `ganaug run` (its --out), or a `ganaug train` "
-                    "run folder for the training section alone.", fg="yellow", err=True)
+        click.secho(
+            f"warning: {run_dir} holds no stage outputs ({', '.join(_STAGE_FILES[:5])}...), so every "
+            "section says 'not run yet'. Give the folder of `ganaug run` (its --out), or a `ganaug train` "
+            "run folder for the training section alone.",
+            fg="yellow",
+            err=True,
+        )

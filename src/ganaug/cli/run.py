@@ -17,28 +17,67 @@ D = PipelineConfig()
 
 @cli.command("run")
 @click.argument("data", required=False)
-@click.option("--builtin", type=click.Choice(["fashion-demo"]), help="Use an embedded dataset instead of DATA.")
+@click.option(
+    "--builtin", type=click.Choice(["fashion-demo"]), help="Use an embedded dataset instead of DATA."
+)
 @click.option("--out", type=click.Path(), default=RUN_DIR, help="The run folder (re-run to resume).")
-@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False),
-              help="TOML/YAML/JSON with sections data, gan, generate, evaluate, benchmark.")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="TOML/YAML/JSON with sections data, gan, generate, evaluate, benchmark.",
+)
 @click.option("--stages", help=f"Comma-separated subset of: {','.join(STAGES)}.")
 @click.option("--force", help="Comma-separated stages to recompute even if up to date.")
-@click.option("--set", "sets", multiple=True, metavar="SECTION.KEY=VALUE",
-              help="Override a config value, e.g. --set gan.kimg=20 --set benchmark.seeds=3 (repeatable).")
-@click.option("--arch", type=click.Choice(ARCHS), help=f"Shortcut for --set gan.arch=...  [default: {D.gan.arch}]")
-@click.option("--preset", type=click.Choice(PRESETS),
-              help=f"Shortcut for --set gan.preset=...  [default: {D.gan.preset}]")
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="SECTION.KEY=VALUE",
+    help="Override a config value, e.g. --set gan.kimg=20 --set benchmark.seeds=3 (repeatable).",
+)
+@click.option(
+    "--arch", type=click.Choice(ARCHS), help=f"Shortcut for --set gan.arch=...  [default: {D.gan.arch}]"
+)
+@click.option(
+    "--preset",
+    type=click.Choice(PRESETS),
+    help=f"Shortcut for --set gan.preset=...  [default: {D.gan.preset}]",
+)
 @click.option("--kimg", type=float, help="Shortcut for --set gan.kimg=...  [default: the preset's]")
-@click.option("--budget", help="GAN time budget (15m, 90s, 1h, off): shortcut for --set gan.budget=...  "
-              "[default: the preset's]")
-@click.option("--seeds", type=click.IntRange(min=1),
-              help=f"Shortcut for --set benchmark.seeds=...  [default: {D.benchmark.seeds}]")
-@click.option("--jobs", type=click.IntRange(min=1),
-              help=f"Shortcut for --set benchmark.jobs=...  [default: {D.benchmark.jobs}]")
+@click.option(
+    "--budget",
+    help="GAN time budget (15m, 90s, 1h, off): shortcut for --set gan.budget=...  [default: the preset's]",
+)
+@click.option(
+    "--seeds",
+    type=click.IntRange(min=1),
+    help=f"Shortcut for --set benchmark.seeds=...  [default: {D.benchmark.seeds}]",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    help=f"Shortcut for --set benchmark.jobs=...  [default: {D.benchmark.jobs}]",
+)
 @click.option("--device", help=f"auto, cpu, cuda ...  [default: {D.device}]")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
-def run_cmd(data, builtin, out, config_file, stages, force, sets, arch, preset, kimg, budget, seeds, jobs, device,
-            quiet):
+def run_cmd(
+    data,
+    builtin,
+    out,
+    config_file,
+    stages,
+    force,
+    sets,
+    arch,
+    preset,
+    kimg,
+    budget,
+    seeds,
+    jobs,
+    device,
+    quiet,
+):
     """Run inspect -> split -> train -> generate -> evaluate -> benchmark -> report on DATA.
 
     Every stage writes into the run folder (--out) and is skipped on a re-run when its outputs
@@ -57,14 +96,27 @@ def run_cmd(data, builtin, out, config_file, stages, force, sets, arch, preset, 
         raise click.UsageError("give DATA or --builtin, not both")
     source = f"builtin:{builtin}" if builtin else data
     overrides = _parse_sets(sets)
-    for key, value in (("gan.arch", arch), ("gan.preset", preset), ("gan.kimg", kimg), ("gan.budget", budget),
-                       ("benchmark.seeds", seeds), ("benchmark.jobs", jobs), ("device", device)):
+    for key, value in (
+        ("gan.arch", arch),
+        ("gan.preset", preset),
+        ("gan.kimg", kimg),
+        ("gan.budget", budget),
+        ("benchmark.seeds", seeds),
+        ("benchmark.jobs", jobs),
+        ("device", device),
+    ):
         if value is not None:
             overrides[key] = value
-    result = run(source, out=out, config=config_file,
-                 stages=[s.strip() for s in stages.split(",")] if stages else None,
-                 force=[s.strip() for s in force.split(",")] if force else (),
-                 overrides=overrides, progress=not quiet, log=click.echo)
+    result = run(
+        source,
+        out=out,
+        config=config_file,
+        stages=[s.strip() for s in stages.split(",")] if stages else None,
+        force=[s.strip() for s in force.split(",")] if force else (),
+        overrides=overrides,
+        progress=not quiet,
+        log=click.echo,
+    )
     click.echo("")
     if result.report:
         click.secho(f"report: {result.report.resolve()}", bold=True)

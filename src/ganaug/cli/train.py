@@ -13,63 +13,128 @@ from ganaug.errors import UserError
 
 @cli.command("train")
 @click.argument("data", type=click.Path())
-@click.option("--arch", type=click.Choice(ARCHS), default=None,
-              help="GAN family. [default: dcgan, or the --transfer source's]")
-@click.option("--preset", type=click.Choice(PRESETS), default="cpu",
-              help="tiny: seconds (tests); cpu: a useful model in minutes on 2 cores; gpu: quality.")
+@click.option(
+    "--arch",
+    type=click.Choice(ARCHS),
+    default=None,
+    help="GAN family. [default: dcgan, or the --transfer source's]",
+)
+@click.option(
+    "--preset",
+    type=click.Choice(PRESETS),
+    default="cpu",
+    help="tiny: seconds (tests); cpu: a useful model in minutes on 2 cores; gpu: quality.",
+)
 @click.option("--out", type=click.Path(), default="runs", help="Parent folder of numbered run folders.")
-@click.option("--kimg", type=click.FloatRange(min=0, min_open=True), help="Training length in thousands of images.")
+@click.option(
+    "--kimg", type=click.FloatRange(min=0, min_open=True), help="Training length in thousands of images."
+)
 @click.option("--batch", "batch_size", type=click.IntRange(min=1), help="Global batch size (all processes).")
 @click.option("--resolution", type=int, help="Power of two; default: the data's size rounded up, 32..256.")
 @click.option("--channels", type=click.Choice(["1", "3"]), help="Default: the data's channels.")
 @click.option("--aug", type=click.Choice(AUGS), help="Augmentation of what D sees.")
-@click.option("--p", "aug_p", type=click.FloatRange(0, 1), help="Initial (ada) or fixed augmentation probability.")
-@click.option("--target", "ada_target", type=click.FloatRange(0, 1), help="ADA target for mean sign(D(real)).")
-@click.option("--ada-kimg", type=click.FloatRange(min=0, min_open=True), help="ADA speed: kimg for p to go 0->1.")
+@click.option(
+    "--p", "aug_p", type=click.FloatRange(0, 1), help="Initial (ada) or fixed augmentation probability."
+)
+@click.option(
+    "--target", "ada_target", type=click.FloatRange(0, 1), help="ADA target for mean sign(D(real))."
+)
+@click.option(
+    "--ada-kimg", type=click.FloatRange(min=0, min_open=True), help="ADA speed: kimg for p to go 0->1."
+)
 @click.option("--loss", type=click.Choice(LOSSES), help="GAN loss.")
 @click.option("--d-steps", type=click.IntRange(min=1), help="D updates per G update.")
 @click.option("--g-lr", type=float, help="Generator learning rate.")
 @click.option("--d-lr", type=float, help="Discriminator learning rate.")
 @click.option("--label-smoothing", type=click.FloatRange(0, 0.5), help="One-sided label smoothing of reals.")
-@click.option("--r1-gamma", type=click.FloatRange(min=0), help="R1 weight (default: 0.0002*res^2/batch for stylegan2).")
+@click.option(
+    "--r1-gamma", type=click.FloatRange(min=0), help="R1 weight (default: 0.0002*res^2/batch for stylegan2)."
+)
 @click.option("--ema-kimg", type=click.FloatRange(min=0), help="G_ema half-life in kimg.")
 @click.option("--style-mixing", type=click.FloatRange(0, 1), help="Style mixing probability (stylegan2).")
-@click.option("--pl-weight", type=click.FloatRange(min=0),
-              help="Path-length regularisation weight (default: 2 for stylegan2, lazily every 4 G steps).")
-@click.option("--spectral-norm/--no-spectral-norm", "d_spectral_norm", default=None, help="Spectral norm in D (dcgan).")
+@click.option(
+    "--pl-weight",
+    type=click.FloatRange(min=0),
+    help="Path-length regularisation weight (default: 2 for stylegan2, lazily every 4 G steps).",
+)
+@click.option(
+    "--spectral-norm/--no-spectral-norm", "d_spectral_norm", default=None, help="Spectral norm in D (dcgan)."
+)
 @click.option("--dropout", "d_dropout", type=click.FloatRange(0, 0.9), help="Dropout in D (dcgan).")
-@click.option("--tick", "tick_kimg", type=click.FloatRange(min=0, min_open=True), help="kimg per tick (stats, grid).")
+@click.option(
+    "--tick", "tick_kimg", type=click.FloatRange(min=0, min_open=True), help="kimg per tick (stats, grid)."
+)
 @click.option("--snap", type=click.IntRange(min=1), help="Snapshot every N ticks.")
 @click.option("--seed", type=int, help="Random seed.")
 @click.option("--device", default=None, help="auto, cpu, cuda, cuda:1 ...")
 @click.option("--amp/--no-amp", default=None, help="bf16 mixed precision (CUDA, and CPUs with native bf16).")
 @click.option("--compile/--no-compile", "compile_", default=None, help="torch.compile G and D.")
-@click.option("--mirror/--no-mirror", default=None,
-              help="Add x-flipped copies of the training images (doubles a tiny set; flips only).")
-@click.option("--multiply", type=click.IntRange(min=1),
-              help="Classic-augment the training images xN first (rotations/crops leak into G; prefer --mirror).")
-@click.option("--fit", type=click.Choice(GAN_FITS), default=None,
-              help="How data smaller than the GAN's resolution meets it: pad (mirrored borders, generated images "
-                   "cropped back: lossless), resize, or auto (pad when the data is >= 3/4 of the GAN's size).")
-@click.option("--balanced-sampling/--natural-sampling", "balanced_sampling", default=None,
-              help="Conditional models: show every class equally often (default) or in the data's proportions.")
+@click.option(
+    "--mirror/--no-mirror",
+    default=None,
+    help="Add x-flipped copies of the training images (doubles a tiny set; flips only).",
+)
+@click.option(
+    "--multiply",
+    type=click.IntRange(min=1),
+    help="Classic-augment the training images xN first (rotations/crops leak into G; prefer --mirror).",
+)
+@click.option(
+    "--fit",
+    type=click.Choice(GAN_FITS),
+    default=None,
+    help="How data smaller than the GAN's resolution meets it: pad (mirrored borders, generated images "
+    "cropped back: lossless), resize, or auto (pad when the data is >= 3/4 of the GAN's size).",
+)
+@click.option(
+    "--balanced-sampling/--natural-sampling",
+    "balanced_sampling",
+    default=None,
+    help="Conditional models: show every class equally often (default) or in the data's proportions.",
+)
 @click.option("--class", "classes", multiple=True, help="Train on these classes only (repeatable).")
-@click.option("--unconditional", is_flag=True, help="One unconditional model (default: conditional if >1 class).")
+@click.option(
+    "--unconditional", is_flag=True, help="One unconditional model (default: conditional if >1 class)."
+)
 @click.option("--resume", help="Continue a run: a run folder, snapshot file, or 'latest'.")
-@click.option("--transfer", type=click.Path(exists=True),
-              help="Start from another run's snapshot, or an official StyleGAN2-ADA .pkl (read safely, "
-                   "see import-nvlabs). The data must be at the source's resolution (--resolution resizes it).")
-@click.option("--freeze-d", type=click.IntRange(min=0),
-              help="Freeze-D (with --transfer): D's first N layers from the image side stay fixed.")
-@click.option("--budget", callback=lambda ctx, param, v: _check_budget(v),
-              help="Time budget, e.g. 15m, 90s, 1h (off: none). A few steps are timed first; the GAN trains at "
-                   "the largest resolution that fits (unless --resolution is given). Default: the preset's "
-                   "(cpu: 10m).")
+@click.option(
+    "--transfer",
+    type=click.Path(exists=True),
+    help="Start from another run's snapshot, or an official StyleGAN2-ADA .pkl (read safely, "
+    "see import-nvlabs). The data must be at the source's resolution (--resolution resizes it).",
+)
+@click.option(
+    "--freeze-d",
+    type=click.IntRange(min=0),
+    help="Freeze-D (with --transfer): D's first N layers from the image side stay fixed.",
+)
+@click.option(
+    "--budget",
+    callback=lambda ctx, param, v: _check_budget(v),
+    help="Time budget, e.g. 15m, 90s, 1h (off: none). A few steps are timed first; the GAN trains at "
+    "the largest resolution that fits (unless --resolution is given). Default: the preset's "
+    "(cpu: 10m).",
+)
 @click.option("--max-ticks", type=click.IntRange(min=1), help="Stop after N ticks in this call (resumable).")
 @click.option("--dry-run", is_flag=True, help="Print the resolved config and parameter counts, then exit.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def train_cmd(data, arch, preset, out, classes, unconditional, resume, transfer, max_ticks, dry_run, quiet,
-              compile_, channels, budget, **overrides):
+def train_cmd(
+    data,
+    arch,
+    preset,
+    out,
+    classes,
+    unconditional,
+    resume,
+    transfer,
+    max_ticks,
+    dry_run,
+    quiet,
+    compile_,
+    channels,
+    budget,
+    **overrides,
+):
     """Train a GAN on the TRAIN split of DATA, a folder made by `ganaug prepare`.
 
     \b
@@ -88,17 +153,36 @@ def train_cmd(data, arch, preset, out, classes, unconditional, resume, transfer,
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if dry_run:
         train_set = resolve_training_data(data, classes or None)
-        cfg = config_for(train_set, arch or "dcgan", preset, conditional=False if unconditional else None, **overrides)
+        cfg = config_for(
+            train_set, arch or "dcgan", preset, conditional=False if unconditional else None, **overrides
+        )
         if not resume:
             from ganaug.training.budget import fit_to_budget
 
-            cfg, _ = fit_to_budget(train_set, cfg, budget, resolution_fixed=bool(overrides.get("resolution") or transfer),
-                                   kimg_fixed=bool(overrides.get("kimg")), log=click.echo)
+            cfg, _ = fit_to_budget(
+                train_set,
+                cfg,
+                budget,
+                resolution_fixed=bool(overrides.get("resolution") or transfer),
+                kimg_fixed=bool(overrides.get("kimg")),
+                log=click.echo,
+            )
         click.echo(describe(cfg))
         return
-    result = train(data, out=out, arch=arch, preset=preset, resume=resume, transfer=transfer,
-                   classes=classes or None, conditional=False if unconditional else None,
-                   progress=not quiet, max_ticks=max_ticks, budget=budget, **overrides)
+    result = train(
+        data,
+        out=out,
+        arch=arch,
+        preset=preset,
+        resume=resume,
+        transfer=transfer,
+        classes=classes or None,
+        conditional=False if unconditional else None,
+        progress=not quiet,
+        max_ticks=max_ticks,
+        budget=budget,
+        **overrides,
+    )
     if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 speaks for the run
         return
     click.echo(f"run folder: {result.run_dir}")

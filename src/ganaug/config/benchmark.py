@@ -45,7 +45,9 @@ class BenchmarkOptions:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise UserError(f"{where}: unknown option(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+            raise UserError(
+                f"{where}: unknown option(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})"
+            )
         return cls(**dict(values)).validated()
 
     def validated(self) -> BenchmarkOptions:
@@ -60,22 +62,32 @@ class BenchmarkOptions:
                 raise TypeError
             fractions = tuple(float(f) for f in self.fractions)
         except (TypeError, ValueError):
-            raise UserError(f"fractions must be a list of numbers, fractions of the real training set such as "
-                            f"[0, 0.5, 1.0]; got {self.fractions!r}") from None
+            raise UserError(
+                f"fractions must be a list of numbers, fractions of the real training set such as "
+                f"[0, 0.5, 1.0]; got {self.fractions!r}"
+            ) from None
         check_fractions(fractions)
         baselines = self.baselines
         if isinstance(baselines, str):
             baselines = (baselines,) if baselines else ()
         unknown = [b for b in baselines if b not in BASELINES]
         if unknown:
-            raise UserError(f"unknown baseline(s) {', '.join(map(str, unknown))}; choose from {', '.join(BASELINES)}")
+            raise UserError(
+                f"unknown baseline(s) {', '.join(map(str, unknown))}; choose from {', '.join(BASELINES)}"
+            )
         seeds = self.seeds
         try:
             if isinstance(seeds, (str, bytes, float, bool)):
                 raise TypeError
-            seeds = int(seeds) if isinstance(seeds, int) or hasattr(seeds, "__index__") else tuple(int(s) for s in seeds)
+            seeds = (
+                int(seeds)
+                if isinstance(seeds, int) or hasattr(seeds, "__index__")
+                else tuple(int(s) for s in seeds)
+            )
         except (TypeError, ValueError):
-            raise UserError(f"seeds must be a number of seeds or a list of integer seeds; got {self.seeds!r}") from None
+            raise UserError(
+                f"seeds must be a number of seeds or a list of integer seeds; got {self.seeds!r}"
+            ) from None
         if (seeds if isinstance(seeds, int) else len(seeds)) < 1:
             raise UserError("need at least one seed")
 
@@ -97,8 +109,14 @@ class BenchmarkOptions:
         if not 0.5 <= float(self.confidence) < 1:
             raise UserError(f"confidence must be in [0.5, 1); got {self.confidence!r}")
         pw = None if self.pretrained_weights is None else str(self.pretrained_weights)
-        return replace(self, fractions=fractions, baselines=tuple(baselines), seeds=seeds, pretrained_weights=pw,
-                       confidence=float(self.confidence))
+        return replace(
+            self,
+            fractions=fractions,
+            baselines=tuple(baselines),
+            seeds=seeds,
+            pretrained_weights=pw,
+            confidence=float(self.confidence),
+        )
 
     # -- reading ------------------------------------------------------------------
     @property
@@ -119,11 +137,15 @@ def check_fractions(fractions: tuple[float, ...]) -> None:
     too_big = [f for f in fractions if f > MAX_FRACTION]
     if too_big:
         f = too_big[0]
-        raise UserError(f"fractions are in 0..1 (e.g. 0.25,0.5; up to {MAX_FRACTION:g} allowed), multiples of "
-                        f"the real training set, not percentages; got {f:g} (did you mean {f / 100:g}?)")
+        raise UserError(
+            f"fractions are in 0..1 (e.g. 0.25,0.5; up to {MAX_FRACTION:g} allowed), multiples of "
+            f"the real training set, not percentages; got {f:g} (did you mean {f / 100:g}?)"
+        )
 
 
-def options_from(options: BenchmarkOptions | Mapping[str, Any] | None = None, **kwargs: Any) -> BenchmarkOptions:
+def options_from(
+    options: BenchmarkOptions | Mapping[str, Any] | None = None, **kwargs: Any
+) -> BenchmarkOptions:
     """Checked options from a BenchmarkOptions or a dict, then keyword overrides."""
     if options is None:
         base: dict[str, Any] = {}

@@ -44,8 +44,10 @@ def parse_budget(value: str | float | int | None) -> float | None:
                 seconds += float(m.group(1)) * _UNITS[m.group(2)]
                 pos = m.end()
             if pos != len(text) or not text:
-                raise UserError(f"cannot read the time budget {value!r}: write a duration such as 15m, 90s, 1h, "
-                                "1h30m (a bare number means minutes), or off for none")
+                raise UserError(
+                    f"cannot read the time budget {value!r}: write a duration such as 15m, 90s, 1h, "
+                    "1h30m (a bare number means minutes), or off for none"
+                )
     if not math.isfinite(seconds) or seconds <= 0:
         raise UserError(f"the time budget must be positive, got {value!r}")
     return seconds
@@ -76,7 +78,9 @@ class NetworkConfig:
     mbstd_group: int = 4  # minibatch-stddev group size in D (0 disables)
     d_mapping_layers: int | None = None  # depth of D's class-embedding network (stylegan2 presets: 8, the
     # official cmap); None: mapping_layers
-    num_fp16_res: int = 4  # with --amp: blocks of the N highest resolutions in bf16, the rest float32 (official: 4)
+    num_fp16_res: int = (
+        4  # with --amp: blocks of the N highest resolutions in bf16, the rest float32 (official: 4)
+    )
     conv_clamp: float | None = 256.0  # clamp of reduced-precision conv outputs (official: 256)
 
     def __post_init__(self) -> None:
@@ -137,7 +141,9 @@ class TrainConfig:
     ada_target: float = 0.6  # target for sign(D(real)) mean
     ada_kimg: float = 100.0  # ADA speed: p can go 0 -> 1 in this many kimg
     ada_interval: int = 4  # adjust p every N D steps
-    ada_per_class: bool = False  # conditional: drive p by the most overfit class (guards a repeated rare class)
+    ada_per_class: bool = (
+        False  # conditional: drive p by the most overfit class (guards a repeated rare class)
+    )
     diffaug_policy: str = "color,translation,cutout"
     tick_kimg: float = 2.0  # upkeep (stats line, grids) every this many kimg
     snap: int = 5  # snapshot every N ticks (always one at the end)
@@ -150,10 +156,14 @@ class TrainConfig:
     mirror: bool = False  # add x-flipped copies of the training images (doubles a tiny set; flips only)
     multiply: int = 1  # classic-augment x N before training; leaks rotations/crops into G (prefer mirror)
     balanced_sampling: bool = True  # conditional models: every class equally often (rare classes too)
-    freeze_d: int = 0  # Freeze-D: D's first N layers (from the image side) stay fixed, like official --freezed
+    freeze_d: int = (
+        0  # Freeze-D: D's first N layers (from the image side) stay fixed, like official --freezed
+    )
     export_channels: int | None = None  # generated images are converted to this many channels (1-channel
     # data trained as RGB from an RGB transfer source); None: the network's
-    fit: Literal["auto", "pad", "resize"] = "auto"  # how the data meets the GAN's resolution: "pad" (reflect-pad
+    fit: Literal["auto", "pad", "resize"] = (
+        "auto"  # how the data meets the GAN's resolution: "pad" (reflect-pad
+    )
     # a smaller image, generated images centre-cropped back: a lossless round trip), "resize"; "auto":
     # pad when the data's side is at least 3/4 of the GAN's (28 -> 32, 224 -> 256), otherwise resize
     crop_to: list[int] | None = None  # set at training start when the data was padded: [H, W] to crop back to
@@ -225,10 +235,33 @@ class TrainConfig:
 
 
 # Checked for every field: its type (from the annotation), a finite value, and the range below.
-_POSITIVE = {"kimg", "batch_size", "g_lr", "d_lr", "tick_kimg", "snap", "d_steps", "r1_interval", "ada_kimg",
-             "ada_interval", "multiply", "collapse_window", "resolution", "z_dim", "g_channels", "d_channels",
-             "w_dim", "mapping_layers", "channel_base", "channel_max", "grid_seeds", "d_mapping_layers",
-             "export_channels", "pl_interval", "pl_batch_shrink"}
+_POSITIVE = {
+    "kimg",
+    "batch_size",
+    "g_lr",
+    "d_lr",
+    "tick_kimg",
+    "snap",
+    "d_steps",
+    "r1_interval",
+    "ada_kimg",
+    "ada_interval",
+    "multiply",
+    "collapse_window",
+    "resolution",
+    "z_dim",
+    "g_channels",
+    "d_channels",
+    "w_dim",
+    "mapping_layers",
+    "channel_base",
+    "channel_max",
+    "grid_seeds",
+    "d_mapping_layers",
+    "export_channels",
+    "pl_interval",
+    "pl_batch_shrink",
+}
 _UNIT = {"aug_p", "ada_target", "style_mixing", "label_smoothing", "d_dropout", "pl_decay"}  # within [0, 1]
 _SIGNED = {"seed"}  # any integer
 
@@ -266,38 +299,142 @@ def check_field_values(obj: Any) -> None:
 
 # Preset values per (arch, preset). Resolution, channels and classes come from the data.
 _PRESETS: dict[tuple[str, str], dict[str, Any]] = {
-    ("dcgan", "tiny"): dict(z_dim=16, g_channels=8, d_channels=8, batch_size=8, kimg=0.064, tick_kimg=0.032,
-                            snap=1, grid_seeds=2, amp=False),
-    ("dcgan", "cpu"): dict(z_dim=100, g_channels=64, d_channels=64, batch_size=64, kimg=100, tick_kimg=5,
-                           snap=4, aug="ada", ada_kimg=20, d_spectral_norm=False),
-    ("dcgan", "gpu"): dict(z_dim=100, g_channels=128, d_channels=128, batch_size=128, kimg=2000, tick_kimg=20,
-                           snap=10, ada_kimg=100),
-    ("stylegan2", "tiny"): dict(z_dim=16, w_dim=16, mapping_layers=2, channel_base=256, channel_max=16,
-                                batch_size=8, kimg=0.064, tick_kimg=0.032, snap=1, grid_seeds=2,
-                                g_lr=0.0025, d_lr=0.0025, betas=(0.0, 0.99), r1_interval=4, mbstd_group=4,
-                                amp=False),
+    ("dcgan", "tiny"): dict(
+        z_dim=16,
+        g_channels=8,
+        d_channels=8,
+        batch_size=8,
+        kimg=0.064,
+        tick_kimg=0.032,
+        snap=1,
+        grid_seeds=2,
+        amp=False,
+    ),
+    ("dcgan", "cpu"): dict(
+        z_dim=100,
+        g_channels=64,
+        d_channels=64,
+        batch_size=64,
+        kimg=100,
+        tick_kimg=5,
+        snap=4,
+        aug="ada",
+        ada_kimg=20,
+        d_spectral_norm=False,
+    ),
+    ("dcgan", "gpu"): dict(
+        z_dim=100,
+        g_channels=128,
+        d_channels=128,
+        batch_size=128,
+        kimg=2000,
+        tick_kimg=20,
+        snap=10,
+        ada_kimg=100,
+    ),
+    ("stylegan2", "tiny"): dict(
+        z_dim=16,
+        w_dim=16,
+        mapping_layers=2,
+        channel_base=256,
+        channel_max=16,
+        batch_size=8,
+        kimg=0.064,
+        tick_kimg=0.032,
+        snap=1,
+        grid_seeds=2,
+        g_lr=0.0025,
+        d_lr=0.0025,
+        betas=(0.0, 0.99),
+        r1_interval=4,
+        mbstd_group=4,
+        amp=False,
+    ),
     # cpu: chosen by bench/bench_quality.py on the demo set at an equal 3-minute budget on 2 cores:
     # 64 feature maps up to 16 px (32 at 32 px), no style mixing and no PL reached 11.9 kimg and beat the
     # official-style 4096/128 with mixing 0.9 and PL 2 (4.1 kimg in the same time) on FID (34.7 vs 38.5),
     # precision (0.72 vs 0.43) and coverage (0.17 vs 0.11) vs train, though not on recall (0.036 vs 0.089);
     # DCGAN scored 0 recall and coverage. Width, mixing and PL are options (see the gpu preset).
-    ("stylegan2", "cpu"): dict(z_dim=128, w_dim=128, mapping_layers=2, channel_base=1024, channel_max=64,
-                               batch_size=32, kimg=60, tick_kimg=2.5, snap=4, g_lr=0.0025, d_lr=0.0025,
-                               betas=(0.0, 0.99), ema_kimg=2.0, ada_kimg=20, style_mixing=0.0, pl_weight=0.0,
-                               d_mapping_layers=8),
-    ("stylegan2", "gpu"): dict(z_dim=512, w_dim=512, mapping_layers=8, channel_base=16384, channel_max=512,
-                               batch_size=32, kimg=5000, tick_kimg=4, snap=50, g_lr=0.0025, d_lr=0.0025,
-                               betas=(0.0, 0.99), style_mixing=0.9, ada_kimg=500, d_mapping_layers=8),
+    ("stylegan2", "cpu"): dict(
+        z_dim=128,
+        w_dim=128,
+        mapping_layers=2,
+        channel_base=1024,
+        channel_max=64,
+        batch_size=32,
+        kimg=60,
+        tick_kimg=2.5,
+        snap=4,
+        g_lr=0.0025,
+        d_lr=0.0025,
+        betas=(0.0, 0.99),
+        ema_kimg=2.0,
+        ada_kimg=20,
+        style_mixing=0.0,
+        pl_weight=0.0,
+        d_mapping_layers=8,
+    ),
+    ("stylegan2", "gpu"): dict(
+        z_dim=512,
+        w_dim=512,
+        mapping_layers=8,
+        channel_base=16384,
+        channel_max=512,
+        batch_size=32,
+        kimg=5000,
+        tick_kimg=4,
+        snap=50,
+        g_lr=0.0025,
+        d_lr=0.0025,
+        betas=(0.0, 0.99),
+        style_mixing=0.9,
+        ada_kimg=500,
+        d_mapping_layers=8,
+    ),
     # FastGAN (Liu et al. 2021): hinge loss, DiffAugment color+translation, Adam(2e-4, 0.5, 0.999).
-    ("fastgan", "tiny"): dict(z_dim=16, g_channels=2, d_channels=4, batch_size=8, kimg=0.064, tick_kimg=0.032,
-                              snap=1, grid_seeds=2, amp=False, loss="hinge", aug="diffaug",
-                              diffaug_policy="color,translation", betas=(0.5, 0.999)),
-    ("fastgan", "cpu"): dict(z_dim=128, g_channels=8, d_channels=12, batch_size=16, kimg=60, tick_kimg=2,
-                             snap=5, loss="hinge", aug="diffaug", diffaug_policy="color,translation",
-                             betas=(0.5, 0.999), ema_kimg=2.0),
-    ("fastgan", "gpu"): dict(z_dim=256, g_channels=64, d_channels=64, batch_size=8, kimg=400, tick_kimg=4,
-                             snap=25, loss="hinge", aug="diffaug", diffaug_policy="color,translation",
-                             betas=(0.5, 0.999), ema_kimg=5.0),
+    ("fastgan", "tiny"): dict(
+        z_dim=16,
+        g_channels=2,
+        d_channels=4,
+        batch_size=8,
+        kimg=0.064,
+        tick_kimg=0.032,
+        snap=1,
+        grid_seeds=2,
+        amp=False,
+        loss="hinge",
+        aug="diffaug",
+        diffaug_policy="color,translation",
+        betas=(0.5, 0.999),
+    ),
+    ("fastgan", "cpu"): dict(
+        z_dim=128,
+        g_channels=8,
+        d_channels=12,
+        batch_size=16,
+        kimg=60,
+        tick_kimg=2,
+        snap=5,
+        loss="hinge",
+        aug="diffaug",
+        diffaug_policy="color,translation",
+        betas=(0.5, 0.999),
+        ema_kimg=2.0,
+    ),
+    ("fastgan", "gpu"): dict(
+        z_dim=256,
+        g_channels=64,
+        d_channels=64,
+        batch_size=8,
+        kimg=400,
+        tick_kimg=4,
+        snap=25,
+        loss="hinge",
+        aug="diffaug",
+        diffaug_policy="color,translation",
+        betas=(0.5, 0.999),
+        ema_kimg=5.0,
+    ),
 }
 
 

@@ -32,11 +32,22 @@ except ModuleNotFoundError:  # Python 3.10: the same parser as a package
 # after hours of training), with a message naming the key.
 
 
-def _number(where: str, value: Any, *, integer: bool = False, minimum: float | None = None,
-            maximum: float | None = None, optional: bool = False) -> None:
+def _number(
+    where: str,
+    value: Any,
+    *,
+    integer: bool = False,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    optional: bool = False,
+) -> None:
     if value is None and optional:
         return
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or (integer and not isinstance(value, int))
+    ):
         raise UserError(f"{where} must be {'an integer' if integer else 'a number'}, got {value!r}")
     if not math.isfinite(value):
         raise UserError(f"{where} must be a finite number, got {value!r}")
@@ -77,7 +88,7 @@ class DataSection:
         _number("data.test", self.test, minimum=0, maximum=0.9)
         _number("data.per_class_limit", self.per_class_limit, integer=True, minimum=1, optional=True)
         if self.imbalance is not None and not isinstance(self.imbalance, (str, dict)):
-            raise UserError(f"data.imbalance must be like \"shirt=20,coat=50\", got {self.imbalance!r}")
+            raise UserError(f'data.imbalance must be like "shirt=20,coat=50", got {self.imbalance!r}')
         _number("data.resolution", self.resolution, integer=True, minimum=1, optional=True)
         if self.channels not in (None, 1, 3):
             raise UserError(f"data.channels must be 1 or 3, got {self.channels!r}")
@@ -96,7 +107,9 @@ class GanSection:
     arch: str = "stylegan2"  # bench/bench_quality.py's winner on CPU at an equal time budget
     preset: str = "cpu"
     seed: int = 0
-    budget: str | float | None = None  # "15m", "90s", "1h", "off"; None: the preset's (see ganaug.training.budget)
+    budget: str | float | None = (
+        None  # "15m", "90s", "1h", "off"; None: the preset's (see ganaug.training.budget)
+    )
     options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -104,16 +117,24 @@ class GanSection:
         _string("gan.preset", self.preset)
         # The duration itself is read by parse_budget when the pipeline starts.
         if isinstance(self.budget, bool) or not isinstance(self.budget, (str, int, float, type(None))):
-            raise UserError(f"[gan] budget: cannot read the time budget {self.budget!r}: use e.g. 15m, 90s, 1h "
-                            "or off")
+            raise UserError(
+                f"[gan] budget: cannot read the time budget {self.budget!r}: use e.g. 15m, 90s, 1h or off"
+            )
         checked = {k: v for k, v in self.options.items() if k not in _TRAIN_ARGS}
         res, ch = checked.pop("resolution", None), checked.pop("channels", None)
         _number("gan.resolution", res, integer=True, minimum=16, optional=True)
         if ch not in (None, 1, 3):
             raise UserError(f"gan.channels must be 1 or 3, got {ch!r}")
         try:  # with a stand-in data shape: the real one is known once the data is split
-            make_config(self.arch, self.preset, resolution=res or 32, channels=ch or 3, num_classes=2,
-                        seed=self.seed, **checked)
+            make_config(
+                self.arch,
+                self.preset,
+                resolution=res or 32,
+                channels=ch or 3,
+                num_classes=2,
+                seed=self.seed,
+                **checked,
+            )
         except TypeError as e:  # a value of the wrong kind reaching a dataclass
             raise UserError(f"[gan]: {e}") from None
         except UserError as e:
@@ -192,8 +213,9 @@ class PipelineConfig:
         return cls._from_dict(merged)
 
     @classmethod
-    def load(cls, source: str | Path | PipelineConfig | None = None,
-             overrides: Mapping[str, Any] | None = None) -> PipelineConfig:
+    def load(
+        cls, source: str | Path | PipelineConfig | None = None, overrides: Mapping[str, Any] | None = None
+    ) -> PipelineConfig:
         """``source`` (a TOML/YAML/JSON file, a PipelineConfig, or None: the defaults), then
         ``overrides`` such as {"gan.kimg": 10} (None values are skipped)."""
         if isinstance(source, PipelineConfig):
@@ -213,9 +235,14 @@ class PipelineConfig:
 
     @classmethod
     def _from_dict(cls, d: dict[str, Any]) -> PipelineConfig:
-        return cls(data=DataSection(**d["data"]), gan=GanSection.from_mapping(d["gan"]),
-                   generate=GenerateSection(**d["generate"]), evaluate=EvaluateSection(**d["evaluate"]),
-                   benchmark=BenchmarkOptions(**d["benchmark"]), device=d["device"])
+        return cls(
+            data=DataSection(**d["data"]),
+            gan=GanSection.from_mapping(d["gan"]),
+            generate=GenerateSection(**d["generate"]),
+            evaluate=EvaluateSection(**d["evaluate"]),
+            benchmark=BenchmarkOptions(**d["benchmark"]),
+            device=d["device"],
+        )
 
     # -- reading ------------------------------------------------------------------
     def benchmark_options(self) -> BenchmarkOptions:
@@ -226,8 +253,14 @@ class PipelineConfig:
         """Plain JSON-able values, one table per section, as in a config file."""
         benchmark = self.benchmark.to_dict()
         benchmark.pop("device")  # the top-level device is the benchmark's
-        return {"data": asdict(self.data), "gan": self.gan.to_dict(), "generate": asdict(self.generate),
-                "evaluate": asdict(self.evaluate), "benchmark": benchmark, "device": self.device}
+        return {
+            "data": asdict(self.data),
+            "gan": self.gan.to_dict(),
+            "generate": asdict(self.generate),
+            "evaluate": asdict(self.evaluate),
+            "benchmark": benchmark,
+            "device": self.device,
+        }
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -255,8 +288,10 @@ def _merge(dst: dict, src: Any, where: str, open_keys: bool = False) -> None:
         if k not in dst and not open_keys:
             raise UserError(f"{where}: unknown key {k!r} (known: {', '.join(dst)})")
         if isinstance(dst.get(k), dict) and not isinstance(v, dict):
-            raise UserError(f"{where}: [{k}] must be one table of settings ({k}.KEY = VALUE), got "
-                            f"{type(v).__name__} {v!r}")
+            raise UserError(
+                f"{where}: [{k}] must be one table of settings ({k}.KEY = VALUE), got "
+                f"{type(v).__name__} {v!r}"
+            )
         if isinstance(v, dict) and isinstance(dst.get(k), dict):
             _merge(dst[k], v, f"{where} [{k}]", open_keys=(k == "gan"))
         else:

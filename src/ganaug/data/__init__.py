@@ -9,7 +9,15 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
     __name__,
     submod_attrs={
         "imageset": ["ImageSet"],
-        "sources": ["load", "load_builtin", "inspect", "LoadResult", "write_stylegan_dataset", "read_idx", "walk"],
+        "sources": [
+            "load",
+            "load_builtin",
+            "inspect",
+            "LoadResult",
+            "write_stylegan_dataset",
+            "read_idx",
+            "walk",
+        ],
         "builtin": ["builtin_names"],
         "validate": ["InspectReport", "ValidationReport", "Problem"],
         "preprocess": ["resize_imageset", "to_array"],

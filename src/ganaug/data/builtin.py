@@ -30,6 +30,8 @@ def builtin_path(name: str) -> Path:
     res = files("ganaug.data").joinpath("builtin", BUILTINS[name])
     path = Path(str(res))
     if not path.is_file():
-        raise UserError(f"builtin data set {name!r} is missing from this installation ({path}); "
-                        "rebuild it with `make dataset` (scripts/build_demo_dataset.py)")
+        raise UserError(
+            f"builtin data set {name!r} is missing from this installation ({path}); "
+            "rebuild it with `make dataset` (scripts/build_demo_dataset.py)"
+        )
     return path

@@ -62,18 +62,26 @@ class PreparedData:
     def summary(self) -> str:
         names = self.class_names
         width = max([len(n) for n in names] + [5])
-        lines = [f"Prepared data: {self.path}" + (" (reused)" if self.reused else ""),
-                 (f"  {len(self.images)} images, {self.images.channels}x{self.images.resolution[0]}x"
-                 f"{self.images.resolution[1]}, seed {self.split.seed}"),
-                 f"  {'class':<{width}}  {'train':>6} {'val':>6} {'test':>6}"]
+        lines = [
+            f"Prepared data: {self.path}" + (" (reused)" if self.reused else ""),
+            (
+                f"  {len(self.images)} images, {self.images.channels}x{self.images.resolution[0]}x"
+                f"{self.images.resolution[1]}, seed {self.split.seed}"
+            ),
+            f"  {'class':<{width}}  {'train':>6} {'val':>6} {'test':>6}",
+        ]
         parts = {"train": self.train, "val": self.val, "test": self.test}
         counts = {s: parts[s].counts() for s in SPLITS}
         for n in names:
-            lines.append(f"  {n:<{width}}  {counts['train'][n]:>6} {counts['val'][n]:>6} {counts['test'][n]:>6}")
+            lines.append(
+                f"  {n:<{width}}  {counts['train'][n]:>6} {counts['val'][n]:>6} {counts['test'][n]:>6}"
+            )
         lines.append(f"  {'total':<{width}}  {len(self.train):>6} {len(self.val):>6} {len(self.test):>6}")
         if self.split.dropped:
-            lines.append(f"  {len(self.split.dropped)} image(s) left out of train (scarcity/imbalance options or "
-                         "copies of test images); listed in split.json")
+            lines.append(
+                f"  {len(self.split.dropped)} image(s) left out of train (scarcity/imbalance options or "
+                "copies of test images); listed in split.json"
+            )
         lines += [f"  note: {n}" for n in self.split.notes]
         return "\n".join(lines)
 
@@ -82,8 +90,10 @@ class PreparedData:
 
     def __repr__(self) -> str:
         c, h, w = self.images.images.shape[1:]
-        return (f"PreparedData({str(self.path)!r}, train {len(self.train)} / val {len(self.val)} / test "
-                f"{len(self.test)}, {len(self.class_names)} classes, {c}x{h}x{w}, seed {self.split.seed})")
+        return (
+            f"PreparedData({str(self.path)!r}, train {len(self.train)} / val {len(self.val)} / test "
+            f"{len(self.test)}, {len(self.class_names)} classes, {c}x{h}x{w}, seed {self.split.seed})"
+        )
 
     def _repr_html_(self) -> str:  # notebook display: the split table plus a few training images
         return f"<pre>{html.escape(self.summary())}</pre>{self.train._repr_html_()}"
@@ -121,9 +131,15 @@ def prepare(
     desc, fingerprint = _source_identity(source, csv)
     options = {
         "source_fingerprint": fingerprint,
-        "seed": int(seed), "val": float(val), "test": float(test),
-        "per_class_limit": per_class_limit, "imbalance": dict(sorted(limits.items())),
-        "resolution": resolution, "channels": channels, "fit": fit, "resample": resample,
+        "seed": int(seed),
+        "val": float(val),
+        "test": float(test),
+        "per_class_limit": per_class_limit,
+        "imbalance": dict(sorted(limits.items())),
+        "resolution": resolution,
+        "channels": channels,
+        "fit": fit,
+        "resample": resample,
     }
     options = json.loads(json.dumps(options))  # as stored: tuples become lists
     _check_out_outside_source(source, out)
@@ -131,14 +147,17 @@ def prepare(
     if reused is not None:
         return reused
 
-    result = load(source, resolution=resolution, channels=channels, fit=fit, resample=resample, csv=csv,
-                  workers=workers)
+    result = load(
+        source, resolution=resolution, channels=channels, fit=fit, resample=resample, csv=csv, workers=workers
+    )
     imageset = result.imageset
     split = make_split(imageset, seed=seed, val=val, test=test, partition=result.partition)
     split = restrict_train(split, imageset, per_class_limit=per_class_limit, imbalance=limits)
     if not split.train:
-        raise UserError("no training images left after per_class_limit / imbalance, so nothing could be "
-                        "trained; raise --per-class-limit or the --imbalance counts")
+        raise UserError(
+            "no training images left after per_class_limit / imbalance, so nothing could be "
+            "trained; raise --per-class-limit or the --imbalance counts"
+        )
     split.options["prepare"] = options
     split.options["source"] = desc
 
@@ -170,11 +189,13 @@ def _check_out_outside_source(source: Any, out: Path) -> None:
     """The data folder is never written to, so ``out`` must not lie inside it."""
     if str(source).startswith("builtin:"):
         return
-    for p in (source if isinstance(source, (list, tuple)) else [source]):
+    for p in source if isinstance(source, (list, tuple)) else [source]:
         src = Path(p).resolve()
         if src.is_dir() and (out.resolve() == src or src in out.resolve().parents):
-            raise UserError(f"--out {out} is inside the data folder {p}; choose a folder outside it "
-                            "(the data folder is never written to)")
+            raise UserError(
+                f"--out {out} is inside the data folder {p}; choose a folder outside it "
+                "(the data folder is never written to)"
+            )
 
 
 def _reuse_or_refuse(out: Path, options: dict[str, Any], overwrite: bool) -> PreparedData | None:
@@ -192,12 +213,17 @@ def _reuse_or_refuse(out: Path, options: dict[str, Any], overwrite: bool) -> Pre
             return prepared
         if not overwrite:
             diff = sorted(k for k in set(options) | set(old or {}) if (old or {}).get(k) != options.get(k))
-            what = ", ".join("source contents" if k == "source_fingerprint" else k for k in diff) or "unreadable"
-            raise UserError(f"{out} already holds data prepared differently (differs in: {what}). The test split "
-                            "must not change silently: pass --overwrite to redo it, or choose another --out.")
+            what = (
+                ", ".join("source contents" if k == "source_fingerprint" else k for k in diff) or "unreadable"
+            )
+            raise UserError(
+                f"{out} already holds data prepared differently (differs in: {what}). The test split "
+                "must not change silently: pass --overwrite to redo it, or choose another --out."
+            )
     elif out.exists() and any(out.iterdir()) and not overwrite:
-        raise UserError(f"{out} exists and is not a prepared data folder; choose an empty or new --out "
-                        "(or --overwrite)")
+        raise UserError(
+            f"{out} exists and is not a prepared data folder; choose an empty or new --out (or --overwrite)"
+        )
     return None
 
 
@@ -231,15 +257,21 @@ def load_prepared(path: str | os.PathLike) -> PreparedData:
     path = Path(path)
     if not (path / "split.json").is_file() or not (path / "images.npz").is_file():
         if path.is_dir() and any(path.iterdir()):  # probably the raw data: prepare must not write into it
-            raise UserError(f"{path} is not a prepared data folder (needs images.npz and split.json). If it holds "
-                            f"your images, run `ganaug prepare {path} --out PREPARED` first and pass PREPARED")
-        raise UserError(f"{path} is not a prepared data folder (needs images.npz and split.json); "
-                        f"run `ganaug prepare DATA --out {path}` first")
+            raise UserError(
+                f"{path} is not a prepared data folder (needs images.npz and split.json). If it holds "
+                f"your images, run `ganaug prepare {path} --out PREPARED` first and pass PREPARED"
+            )
+        raise UserError(
+            f"{path} is not a prepared data folder (needs images.npz and split.json); "
+            f"run `ganaug prepare DATA --out {path}` first"
+        )
     try:
         imageset = ImageSet.load_npz(path / "images.npz")
     except Exception as e:  # noqa: BLE001 -- any corruption is the same message to the user
-        raise DataError(f"{path / 'images.npz'} cannot be read ({type(e).__name__}: {e}); "
-                        "re-run `ganaug prepare ... --overwrite`") from None
+        raise DataError(
+            f"{path / 'images.npz'} cannot be read ({type(e).__name__}: {e}); "
+            "re-run `ganaug prepare ... --overwrite`"
+        ) from None
     split = Split.load(path / "split.json")
     verify_split(imageset, split, where=str(path / "images.npz"))
     parts = {s: imageset.subset(split.indices[s]) for s in SPLITS}

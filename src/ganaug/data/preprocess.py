@@ -294,8 +294,9 @@ def resize_array(
     return out
 
 
-def resize_imageset(imageset, size: Size, channels: int | None = None, *, fit: str = "center-crop",
-                    mode: str = "bicubic"):
+def resize_imageset(
+    imageset, size: Size, channels: int | None = None, *, fit: str = "center-crop", mode: str = "bicubic"
+):
     """The same images at ``size`` (int: square) and ``channels`` (None: unchanged).
 
     Labels, class names, paths and hashes (provenance of the source files) are kept.
@@ -314,8 +315,13 @@ def resize_imageset(imageset, size: Size, channels: int | None = None, *, fit: s
         images = resize_array(images, size, fit=fit, mode=mode)
     else:
         images = np.zeros((0, images.shape[1], *as_hw(size)), dtype=np.uint8)
-    return ImageSet(images, imageset.labels.copy(), list(imageset.class_names), list(imageset.paths),
-                    list(imageset.hashes))
+    return ImageSet(
+        images,
+        imageset.labels.copy(),
+        list(imageset.class_names),
+        list(imageset.paths),
+        list(imageset.hashes),
+    )
 
 
 def padded_size(data_hw: tuple[int, int], resolution: int, fit: str = "auto") -> tuple[int, int] | None:

@@ -44,7 +44,9 @@ class Split:
     paths: dict[str, list[str]]
     hashes: dict[str, list[str]]
     num_images: int
-    dropped: list[dict[str, Any]] = field(default_factory=list)  # {index, path, hash, reason}, never trained on
+    dropped: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # {index, path, hash, reason}, never trained on
     options: dict[str, Any] = field(default_factory=dict)  # scarcity options applied, predefined test, ...
     notes: list[str] = field(default_factory=list)
 
@@ -64,8 +66,10 @@ class Split:
         """Images per class in each split (needs the labels; stored counts otherwise)."""
         if labels is None:
             return self.options.get("counts", {})
-        return {s: {c: int((labels[self.indices[s]] == k).sum()) for k, c in enumerate(self.class_names)}
-                for s in SPLITS}
+        return {
+            s: {c: int((labels[self.indices[s]] == k).sum()) for k, c in enumerate(self.class_names)}
+            for s in SPLITS
+        }
 
     # -- persistence -----------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -78,8 +82,10 @@ class Split:
             "num_images": self.num_images,
             "options": self.options,
             "notes": self.notes,
-            "splits": {s: {"indices": self.indices[s], "paths": self.paths[s], "hashes": self.hashes[s]}
-                       for s in SPLITS},
+            "splits": {
+                s: {"indices": self.indices[s], "paths": self.paths[s], "hashes": self.hashes[s]}
+                for s in SPLITS
+            },
             "dropped": self.dropped,
         }
 
@@ -136,7 +142,9 @@ def _group_label(imageset: ImageSet, members: list[int]) -> int:
 
 def check_fractions(val: float, test: float) -> None:
     if not (0 <= val < 1 and 0 <= test < 1 and val + test < 1):
-        raise UserError(f"val and test fractions must be in [0, 1) with val + test < 1; got val={val}, test={test}")
+        raise UserError(
+            f"val and test fractions must be in [0, 1) with val + test < 1; got val={val}, test={test}"
+        )
 
 
 def make_split(
@@ -164,11 +172,15 @@ def make_split(
             if partition[i] == "test":
                 continue
             if imageset.hashes[i] in test_hashes:  # a copy of a test image must not be trained on
-                dropped.append(_drop(imageset, i, "same content as an image of the predefined test partition"))
+                dropped.append(
+                    _drop(imageset, i, "same content as an image of the predefined test partition")
+                )
             else:
                 pool.append(i)
         fractions = {"val": val, "test": 0.0}
-        notes.append(f"predefined test partition honoured ({len(test_idx)} images); val is {val:g} of the rest")
+        notes.append(
+            f"predefined test partition honoured ({len(test_idx)} images); val is {val:g} of the rest"
+        )
     else:
         pool = list(range(n))
         fractions = {"val": val, "test": test}
@@ -197,8 +209,10 @@ def make_split(
             else:
                 out["train"].extend(g)
         if any(fractions[s] > 0 and got[s] == 0 for s in ("val", "test")):
-            notes.append(f"class {imageset.class_names[c]!r} has only {total} images: "
-                         f"{got['val']} val, {got['test']} test")
+            notes.append(
+                f"class {imageset.class_names[c]!r} has only {total} images: "
+                f"{got['val']} val, {got['test']} test"
+            )
 
     indices = {s: sorted(out[s]) for s in SPLITS}
     return Split(
@@ -234,7 +248,9 @@ def parse_imbalance(spec: str | Mapping[str, int] | None) -> dict[str, int]:
                 continue
             name, sep, value = part.rpartition("=")
             if not sep or not name.strip():
-                raise UserError(f"bad --imbalance entry {part!r}; expected CLASS=COUNT, e.g. coat=20,pullover=500")
+                raise UserError(
+                    f"bad --imbalance entry {part!r}; expected CLASS=COUNT, e.g. coat=20,pullover=500"
+                )
             items.append((name.strip(), value.strip()))
     out = {}
     for name, value in items:
@@ -265,7 +281,9 @@ def restrict_train(
     limits = parse_imbalance(imbalance)
     for name in limits:
         if name not in imageset.class_names:
-            raise DataError(f"--imbalance names unknown class {name!r}; classes are: {', '.join(imageset.class_names)}")
+            raise DataError(
+                f"--imbalance names unknown class {name!r}; classes are: {', '.join(imageset.class_names)}"
+            )
     if per_class_limit is not None and per_class_limit < 0:
         raise UserError(f"per_class_limit must be >= 0, got {per_class_limit}")
     options = dict(split.options, per_class_limit=per_class_limit, imbalance=dict(sorted(limits.items())))
@@ -277,24 +295,33 @@ def restrict_train(
     train = np.array(split.train, dtype=np.int64)
     for c, name in enumerate(imageset.class_names):
         idx = train[imageset.labels[train] == c]
-        cap = min(v for v in (per_class_limit, limits.get(name)) if v is not None) if (
-            per_class_limit is not None or name in limits) else None
+        cap = (
+            min(v for v in (per_class_limit, limits.get(name)) if v is not None)
+            if (per_class_limit is not None or name in limits)
+            else None
+        )
         if cap is None or cap >= len(idx):
             if cap is not None and cap > len(idx):
-                notes.append(f"class {name!r}: {cap} training images asked, only {len(idx)} available; kept all")
+                notes.append(
+                    f"class {name!r}: {cap} training images asked, only {len(idx)} available; kept all"
+                )
             keep.extend(idx.tolist())
             continue
         order = sorted(idx.tolist(), key=lambda i: (_rank(split.seed, imageset.hashes[i]), i))
         keep.extend(order[:cap])
         removed.extend(order[cap:])
         if cap == 0:
-            notes.append(f"class {name!r}: no training images kept; the GAN cannot learn it and the classifier "
-                         "never trains on it")
+            notes.append(
+                f"class {name!r}: no training images kept; the GAN cannot learn it and the classifier "
+                "never trains on it"
+            )
     reason = "left out of train by " + ", ".join(
         ([f"per_class_limit={per_class_limit}"] if per_class_limit is not None else [])
-        + ([f"imbalance={','.join(f'{k}={v}' for k, v in limits.items())}"] if limits else []))
-    return _replace_train(split, imageset, keep, [_drop(imageset, i, reason) for i in sorted(removed)], options,
-                          notes)
+        + ([f"imbalance={','.join(f'{k}={v}' for k, v in limits.items())}"] if limits else [])
+    )
+    return _replace_train(
+        split, imageset, keep, [_drop(imageset, i, reason) for i in sorted(removed)], options, notes
+    )
 
 
 def _rank(seed: int, h: str) -> str:
@@ -328,10 +355,14 @@ def apply_split(imageset: ImageSet, split: Split) -> dict[str, ImageSet]:
 
 def verify_split(imageset: ImageSet, split: Split, where: str = "the image set") -> None:
     if split.num_images != len(imageset):
-        raise DataError(f"split.json was made for {split.num_images} images but {where} has {len(imageset)}; "
-                        "re-run `ganaug prepare ... --overwrite`")
+        raise DataError(
+            f"split.json was made for {split.num_images} images but {where} has {len(imageset)}; "
+            "re-run `ganaug prepare ... --overwrite`"
+        )
     if list(split.class_names) != list(imageset.class_names):
-        raise DataError(f"split.json classes {split.class_names} differ from {where}'s {imageset.class_names}")
+        raise DataError(
+            f"split.json classes {split.class_names} differ from {where}'s {imageset.class_names}"
+        )
     bad = []
     for s in SPLITS:
         for i, h in zip(split.indices[s], split.hashes[s]):
@@ -339,5 +370,7 @@ def verify_split(imageset: ImageSet, split: Split, where: str = "the image set")
                 bad.append((s, i))
     if bad:
         s, i = bad[0]
-        raise DataError(f"split.json does not match {where}: {len(bad)} image hash(es) differ (first: {s} index {i}). "
-                        "The prepared folder was modified; re-run `ganaug prepare ... --overwrite`.")
+        raise DataError(
+            f"split.json does not match {where}: {len(bad)} image hash(es) differ (first: {s} index {i}). "
+            "The prepared folder was modified; re-run `ganaug prepare ... --overwrite`."
+        )

@@ -131,11 +131,15 @@ class InspectReport:
 
     # -- display ---------------------------------------------------------------
     def summary_lines(self, max_problems: int | None = 50, max_classes: int | None = 30) -> list[str]:
-        lines = [f"Source: {self.source} ({self.format or 'unknown format'}, {self.num_files} files/entries examined)"]
+        lines = [
+            f"Source: {self.source} ({self.format or 'unknown format'}, {self.num_files} files/entries examined)"
+        ]
         if self.ok:
             h, w = self.resolution or (0, 0)
-            lines.append(f"Loaded: {self.num_loaded} images, {self.num_classes} classes, "
-                         f"{h}x{w}, {self.channels} channel{'s' if self.channels != 1 else ''}")
+            lines.append(
+                f"Loaded: {self.num_loaded} images, {self.num_classes} classes, "
+                f"{h}x{w}, {self.channels} channel{'s' if self.channels != 1 else ''}"
+            )
             if self.resolution_reason:
                 lines.append(f"  resolution: {self.resolution_reason}")
             if self.channels_reason:
@@ -155,8 +159,10 @@ class InspectReport:
                 lines.append(f"  {name:<{width}}  {n:>6}  {bar}")
             if len(shown_counts) < len(self.counts):
                 small = min(self.counts.values())
-                lines.append(f"  ... and {len(self.counts) - len(shown_counts)} more classes (smallest: {small} "
-                             "images; --all or --json to see all)")
+                lines.append(
+                    f"  ... and {len(self.counts) - len(shown_counts)} more classes (smallest: {small} "
+                    "images; --all or --json to see all)"
+                )
             ratio = self.imbalance_ratio
             if ratio is not None:
                 lines.append(f"Imbalance ratio (largest / smallest class): {ratio:.2f}")
@@ -188,8 +194,10 @@ class InspectReport:
 
     def __repr__(self) -> str:
         shape = "x".join(str(v) for v in [*(self.resolution or []), self.channels] if v) or "nothing loaded"
-        return (f"InspectReport({self.source!r}, {self.format or 'unknown format'}: {self.num_loaded} images, "
-                f"{self.num_classes} classes, {shape}; {len(self.skipped)} skipped, {len(self.warnings)} warnings)")
+        return (
+            f"InspectReport({self.source!r}, {self.format or 'unknown format'}: {self.num_loaded} images, "
+            f"{self.num_classes} classes, {shape}; {len(self.skipped)} skipped, {len(self.warnings)} warnings)"
+        )
 
     def _repr_html_(self) -> str:
         e = html.escape
@@ -209,8 +217,11 @@ class InspectReport:
             + f"<table><tr><th>class</th><th>images</th></tr>{rows}</table>"
             + "".join(f"<p>Note: {e(n)}</p>" for n in self.notes)
             + f"<p>{len(self.skipped)} skipped, {len(self.warnings)} warnings</p>"
-            + (f"<table><tr><th>severity</th><th>kind</th><th>path</th><th>reason</th></tr>{probs}</table>"
-               if probs else "")
+            + (
+                f"<table><tr><th>severity</th><th>kind</th><th>path</th><th>reason</th></tr>{probs}</table>"
+                if probs
+                else ""
+            )
             + more
             + "</div>"
         )
@@ -229,8 +240,9 @@ def _top(counter: dict[str, int], n: int = 6) -> str:
 # Checks on a loaded set
 
 
-def find_duplicates(hashes: Sequence[str], labels: Sequence[int], paths: Sequence[str],
-                    class_names: Sequence[str]) -> list[Problem]:
+def find_duplicates(
+    hashes: Sequence[str], labels: Sequence[int], paths: Sequence[str], class_names: Sequence[str]
+) -> list[Problem]:
     """Same content twice: a warning for each later copy (``duplicate`` within a class,
     ``conflicting-labels`` across classes), naming the first copy."""
     first: dict[str, int] = {}
@@ -240,14 +252,18 @@ def find_duplicates(hashes: Sequence[str], labels: Sequence[int], paths: Sequenc
         if j == i:
             continue
         if labels[i] == labels[j]:
-            problems.append(Problem(paths[i], "duplicate",
-                                    f"same content as {paths[j]} (class {class_names[labels[i]]})"))
+            problems.append(
+                Problem(paths[i], "duplicate", f"same content as {paths[j]} (class {class_names[labels[i]]})")
+            )
         else:
-            problems.append(Problem(
-                paths[i], "conflicting-labels",
-                f"same content as {paths[j]} (class {class_names[labels[j]]!r}) but labelled "
-                f"{class_names[labels[i]]!r} here: conflicting labels",
-            ))
+            problems.append(
+                Problem(
+                    paths[i],
+                    "conflicting-labels",
+                    f"same content as {paths[j]} (class {class_names[labels[j]]!r}) but labelled "
+                    f"{class_names[labels[i]]!r} here: conflicting labels",
+                )
+            )
     return problems
 
 
@@ -255,16 +271,21 @@ def check_classes(report: InspectReport, min_per_class: int = 5) -> None:
     """Class-level warnings: a single class, very small classes."""
     nonzero = {k: v for k, v in report.counts.items() if v > 0}
     if len(nonzero) == 1:
-        report.add(report.source, "single-class",
-                   f"only one class ({next(iter(nonzero))!r}): a conditional GAN is pointless and a "
-                   "classifier cannot be trained; add the other classes")
+        report.add(
+            report.source,
+            "single-class",
+            f"only one class ({next(iter(nonzero))!r}): a conditional GAN is pointless and a "
+            "classifier cannot be trained; add the other classes",
+        )
     for name, n in nonzero.items():
         if n < min_per_class:
-            report.add(f"{report.source} [{name}]", "small-class",
-                       f"class {name!r} has only {n} image{'s' if n != 1 else ''}; it may get no "
-                       "validation or test images")
+            report.add(
+                f"{report.source} [{name}]",
+                "small-class",
+                f"class {name!r} has only {n} image{'s' if n != 1 else ''}; it may get no "
+                "validation or test images",
+            )
 
 
 def count(values) -> dict[str, int]:
     return dict(Counter(values).most_common())
-

@@ -44,7 +44,10 @@ def fid(real_feats: np.ndarray, fake_feats: np.ndarray) -> float:
     at 2048-d; tests check both libraries to 1e-4). Rows are streamed, so memory stays ~D x D.
     Returns NaN when either set has fewer than 2 rows; round-off below 0 is returned as 0.
     """
-    real, fake = _as_2d(real_feats, "real_feats", keep_dtype=True), _as_2d(fake_feats, "fake_feats", keep_dtype=True)
+    real, fake = (
+        _as_2d(real_feats, "real_feats", keep_dtype=True),
+        _as_2d(fake_feats, "fake_feats", keep_dtype=True),
+    )
     _check_dims(real, fake)
     n1, n2 = len(real), len(fake)
     if n1 < 2 or n2 < 2:
@@ -135,7 +138,9 @@ def matched(
 # Precision / recall / density / coverage
 
 
-def prdc(real_feats: np.ndarray, fake_feats: np.ndarray, k: int = 5, device: str | torch.device = "cpu") -> dict:
+def prdc(
+    real_feats: np.ndarray, fake_feats: np.ndarray, k: int = 5, device: str | torch.device = "cpu"
+) -> dict:
     """Precision, recall, density, coverage of Naeem et al. 2020 with k-NN balls.
 
     - precision: fraction of fakes inside at least one real k-NN ball (fidelity);
@@ -144,7 +149,10 @@ def prdc(real_feats: np.ndarray, fake_feats: np.ndarray, k: int = 5, device: str
     - coverage: fraction of reals whose own ball contains at least one fake.
     Returns NaNs when either set has k rows or fewer.
     """
-    real, fake = _as_2d(real_feats, "real_feats", keep_dtype=True), _as_2d(fake_feats, "fake_feats", keep_dtype=True)
+    real, fake = (
+        _as_2d(real_feats, "real_feats", keep_dtype=True),
+        _as_2d(fake_feats, "fake_feats", keep_dtype=True),
+    )
     _check_dims(real, fake)
     nan = {"precision": math.nan, "recall": math.nan, "density": math.nan, "coverage": math.nan}
     if len(real) <= k or len(fake) <= k:
@@ -281,7 +289,11 @@ def knn(
 
 
 def _distance_blocks(
-    a: np.ndarray, b: np.ndarray, center: np.ndarray, dev: torch.device, scale: float = 1.0,
+    a: np.ndarray,
+    b: np.ndarray,
+    center: np.ndarray,
+    dev: torch.device,
+    scale: float = 1.0,
     dtype: torch.dtype = torch.float32,
 ) -> Iterator[tuple[tuple[int, int], tuple[int, int], torch.Tensor]]:
     """Yield ((i0, i1), (j0, j1), cdist block) over a x b, row blocks of a outermost, b in order."""

@@ -68,15 +68,21 @@ class EvalResult:
     data_copying: dict[str, Any] = field(default_factory=dict)  # Meehan et al. 2020, feature space
     options: dict[str, Any] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
-    spread: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # like metrics: SD over repeats
-    rare_class: dict[str, Any] = field(default_factory=dict)  # ganaug.metrics.memorization.rare_class_memorization
+    spread: dict[str, dict[str, dict[str, float]]] = field(
+        default_factory=dict
+    )  # like metrics: SD over repeats
+    rare_class: dict[str, Any] = field(
+        default_factory=dict
+    )  # ganaug.metrics.memorization.rare_class_memorization
 
     def rows(self) -> list[dict[str, Any]]:
         """Long format, one row per scope x metric (the CSV)."""
         out = []
         for scope, ms in self.metrics.items():
             for name, _, better in METRICS:
-                out.append({"scope": scope, "metric": name, "better": better, **ms[name], **self.counts[scope]})
+                out.append(
+                    {"scope": scope, "metric": name, "better": better, **ms[name], **self.counts[scope]}
+                )
         return out
 
     def table(self) -> str:
@@ -88,9 +94,16 @@ class EvalResult:
             label = f"{scope} ({c['n_synthetic']}/{c['n_train']}/{c['n_test']}, matched {c['n_matched']})"
             sd = self.spread.get(scope, {})
             for i, (name, title, better) in enumerate(METRICS):
-                arrow = {"lower": " (lower better)", "higher": " (higher better)", "~1": " (~1 ideal)"}.get(better, "")
-                lines.append((label if i == 0 else "", title + arrow,
-                              *(with_sd(ms[name][col], _get(sd, name, col)) for col in COLUMNS)))
+                arrow = {"lower": " (lower better)", "higher": " (higher better)", "~1": " (~1 ideal)"}.get(
+                    better, ""
+                )
+                lines.append(
+                    (
+                        label if i == 0 else "",
+                        title + arrow,
+                        *(with_sd(ms[name][col], _get(sd, name, col)) for col in COLUMNS),
+                    )
+                )
         widths = [max(len(r[j]) for r in [head, *lines]) for j in range(len(head))]
         fmt = "  ".join(f"{{:<{w}}}" if j < 2 else f"{{:>{w}}}" for j, w in enumerate(widths))
         out = [fmt.format(*head), fmt.format(*("-" * w for w in widths))]
@@ -98,17 +111,25 @@ class EvalResult:
         m, f = self.memorization.summary(), self.memorization_floor
         out += [
             "",
-            (f"each row compares sets of one size (matched): random subsets of the larger sets, mean of "
-             f"{self.options.get('repeats', '?')} draws; +- = SD over the draws (none where nothing was subsampled)"),
+            (
+                f"each row compares sets of one size (matched): random subsets of the larger sets, mean of "
+                f"{self.options.get('repeats', '?')} draws; +- = SD over the draws (none where nothing was subsampled)"
+            ),
             f"features: {self.features.get('kind')} - {self.features.get('note', '')}",
-            (f"near copies of training images (pixels, also mirrored / 1-px shifted; ratio < {m['threshold']:.3g}, "
-             f"threshold: {m.get('threshold_source', 'fixed')}): {m['near_copy_count']} of {m['n_synthetic']} "
-             f"synthetic; real test images flagged the same way: {f['near_copy_count']} of {f['n_synthetic']}"),
-            (f"close in feature space (ratio < {significant(m.get('feature_threshold'))}): "
-             f"{_get(m, 'feature', 'near_copy_count')} synthetic; real test images: "
-             f"{_get(f, 'feature', 'near_copy_count')}"),
-            (f"authentic ({m['authentic_space']} space): {percent(m['authentic_fraction'])} of synthetic; "
-             f"real test images: {percent(f['authentic_fraction'])}"),
+            (
+                f"near copies of training images (pixels, also mirrored / 1-px shifted; ratio < {m['threshold']:.3g}, "
+                f"threshold: {m.get('threshold_source', 'fixed')}): {m['near_copy_count']} of {m['n_synthetic']} "
+                f"synthetic; real test images flagged the same way: {f['near_copy_count']} of {f['n_synthetic']}"
+            ),
+            (
+                f"close in feature space (ratio < {significant(m.get('feature_threshold'))}): "
+                f"{_get(m, 'feature', 'near_copy_count')} synthetic; real test images: "
+                f"{_get(f, 'feature', 'near_copy_count')}"
+            ),
+            (
+                f"authentic ({m['authentic_space']} space): {percent(m['authentic_fraction'])} of synthetic; "
+                f"real test images: {percent(f['authentic_fraction'])}"
+            ),
             copying_line(self.data_copying),
         ]
         if self.rare_class:
@@ -124,36 +145,50 @@ class EvalResult:
         c, fid_ = self.counts.get("overall", {}), self.metrics.get("overall", {}).get("fid", {})
         m = self.memorization.summary()
         out = f", out={str(Path(next(iter(self.files.values()))).parent)!r}" if self.files else ""
-        return (f"EvalResult(features={self.features.get('kind')!r}, {c.get('n_synthetic')} synthetic vs "
-                f"{c.get('n_train')} train / {c.get('n_test')} test; FID vs train {significant(fid_.get('vs_train'))}, "
-                f"vs test {significant(fid_.get('vs_test'))}, floor {significant(fid_.get('floor'))}; near copies "
-                f"{m['near_copy_count']}/{m['n_synthetic']}{out})")
+        return (
+            f"EvalResult(features={self.features.get('kind')!r}, {c.get('n_synthetic')} synthetic vs "
+            f"{c.get('n_train')} train / {c.get('n_test')} test; FID vs train {significant(fid_.get('vs_train'))}, "
+            f"vs test {significant(fid_.get('vs_test'))}, floor {significant(fid_.get('floor'))}; near copies "
+            f"{m['near_copy_count']}/{m['n_synthetic']}{out})"
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return json_safe({
-            "features": self.features,
-            "options": self.options,
-            "counts": self.counts,
-            "metrics": self.metrics,
-            "spread": self.spread,
-            "floor_note": ("floor = the training split vs the test split (test in the synthetic role); every "
-                           "column of a scope at n_matched images per side (random subsets of the larger sets, "
-                           "mean over `repeats` draws; spread = SD over the draws, null where none was subsampled)"),
-            "memorization": self.memorization.summary(),
-            "memorization_floor": self.memorization_floor,
-            "data_copying": self.data_copying,
-            "rare_class_memorization": self.rare_class,
-            "files": self.files,
-        })
+        return json_safe(
+            {
+                "features": self.features,
+                "options": self.options,
+                "counts": self.counts,
+                "metrics": self.metrics,
+                "spread": self.spread,
+                "floor_note": (
+                    "floor = the training split vs the test split (test in the synthetic role); every "
+                    "column of a scope at n_matched images per side (random subsets of the larger sets, "
+                    "mean over `repeats` draws; spread = SD over the draws, null where none was subsampled)"
+                ),
+                "memorization": self.memorization.summary(),
+                "memorization_floor": self.memorization_floor,
+                "data_copying": self.data_copying,
+                "rare_class_memorization": self.rare_class,
+                "files": self.files,
+            }
+        )
 
     def _repr_html_(self) -> str:
         cells = []
         for scope, ms in self.metrics.items():
             c = self.counts[scope]
             for i, (name, title, better) in enumerate(METRICS):
-                first = (f'<td rowspan="{len(METRICS)}">{html.escape(scope)}<br><small>{c["n_synthetic"]} synth / '
-                         f'{c["n_train"]} train / {c["n_test"]} test</small></td>') if i == 0 else ""
-                vals = "".join(f"<td style='text-align:right'>{significant(ms[name][col])}</td>" for col in COLUMNS)
+                first = (
+                    (
+                        f'<td rowspan="{len(METRICS)}">{html.escape(scope)}<br><small>{c["n_synthetic"]} synth / '
+                        f"{c['n_train']} train / {c['n_test']} test</small></td>"
+                    )
+                    if i == 0
+                    else ""
+                )
+                vals = "".join(
+                    f"<td style='text-align:right'>{significant(ms[name][col])}</td>" for col in COLUMNS
+                )
                 cells.append(f"<tr>{first}<td>{title} <small>{better}</small></td>{vals}</tr>")
         png = base64.b64encode(self.memorization.grid_png(8)).decode()
         m, f = self.memorization.summary(), self.memorization_floor
@@ -201,32 +236,76 @@ def evaluate(
 
     # Features: the extractor learns from train (and val) only.
     out_dir = Path(out) if out is not None else None
-    extractor = make_extractor(features, train=train, val=val, cache_dir=out_dir / "cache" if out_dir else None,
-                               inception=inception, device=str(dev), seed=seed, epochs=feature_epochs,
-                               progress=progress)
+    extractor = make_extractor(
+        features,
+        train=train,
+        val=val,
+        cache_dir=out_dir / "cache" if out_dir else None,
+        inception=inception,
+        device=str(dev),
+        seed=seed,
+        epochs=feature_epochs,
+        progress=progress,
+    )
     f_train, f_test, f_syn = extractor(train), extractor(test), extractor(synthetic)
 
     # Distribution metrics, overall and per class.
     scopes: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {"overall": (f_syn, f_train, f_test)}
     if per_class:
         for c, name in enumerate(train.class_names):
-            scopes[name] = (f_syn[synthetic.labels == c], f_train[train.labels == c], f_test[test.labels == c])
-    metrics, counts, spread = _distribution_metrics(scopes, kid_subset=kid_subset, k=k, seed=seed,
-                                                    repeats=repeats, device=dev)
+            scopes[name] = (
+                f_syn[synthetic.labels == c],
+                f_train[train.labels == c],
+                f_test[test.labels == c],
+            )
+    metrics, counts, spread = _distribution_metrics(
+        scopes, kid_subset=kid_subset, k=k, seed=seed, repeats=repeats, device=dev
+    )
 
     # Memorisation vs train, thresholds calibrated on the real test images (the same check on them is
     # the reference), and the data-copying test in feature space.
-    mem = memorization_check(synthetic_own, train, f_syn, f_train, k=memorization_k, holdout=test,
-                             holdout_feats=f_test, device=str(dev))
+    mem = memorization_check(
+        synthetic_own,
+        train,
+        f_syn,
+        f_train,
+        k=memorization_k,
+        holdout=test,
+        holdout_feats=f_test,
+        device=str(dev),
+    )
     mem_floor = mem.holdout.summary()
     copying = data_copying_test(f_train, f_test, f_syn, seed=seed)
 
-    options = {"features": features, "k": k, "kid_subset": kid_subset, "seed": seed, "repeats": repeats,
-               "memorization_k": memorization_k, "resolution": list(size), "channels": ch, "per_class": per_class}
-    rare = rare_class_memorization(synthetic, train, test, f_syn, f_train, f_test, k=memorization_k,
-                                   threshold=mem.threshold, device=str(dev)) if per_class else {}
-    result = EvalResult(metrics, counts, extractor.info, mem, mem_floor, copying, options, spread=spread,
-                        rare_class=rare)
+    options = {
+        "features": features,
+        "k": k,
+        "kid_subset": kid_subset,
+        "seed": seed,
+        "repeats": repeats,
+        "memorization_k": memorization_k,
+        "resolution": list(size),
+        "channels": ch,
+        "per_class": per_class,
+    }
+    rare = (
+        rare_class_memorization(
+            synthetic,
+            train,
+            test,
+            f_syn,
+            f_train,
+            f_test,
+            k=memorization_k,
+            threshold=mem.threshold,
+            device=str(dev),
+        )
+        if per_class
+        else {}
+    )
+    result = EvalResult(
+        metrics, counts, extractor.info, mem, mem_floor, copying, options, spread=spread, rare_class=rare
+    )
     if out_dir is not None:
         _write(result, out_dir)
     return result
@@ -238,7 +317,9 @@ def _check_inputs(synthetic: ImageSet, train: ImageSet, test: ImageSet, val: Ima
     if len(train) < 2 or len(test) < 2:
         raise DataError(f"need at least 2 training and 2 test images, got {len(train)} and {len(test)}")
     if test.class_names != train.class_names or (val is not None and val.class_names != train.class_names):
-        raise DataError("train, val and test must have the same class names (load them from one prepared folder)")
+        raise DataError(
+            "train, val and test must have the same class names (load them from one prepared folder)"
+        )
 
 
 def _distribution_metrics(
@@ -258,14 +339,21 @@ def _distribution_metrics(
 
     def all_metrics(real: np.ndarray, fake: np.ndarray) -> dict:
         kid_mean, kid_se = kid(real, fake, subset_size=kid_subset, subsets=kid_subsets, seed=seed)
-        return {"fid": fid(real, fake), "kid": kid_mean, "kid_se": kid_se, **prdc(real, fake, k=k, device=device)}
+        return {
+            "fid": fid(real, fake),
+            "kid": kid_mean,
+            "kid_se": kid_se,
+            **prdc(real, fake, k=k, device=device),
+        }
 
     for scope, (s, tr, te) in scopes.items():
         n = min(len(s), len(tr), len(te))  # every column at this size: sample size moves all of these metrics
         counts[scope] = {"n_synthetic": len(s), "n_train": len(tr), "n_test": len(te), "n_matched": n}
         pairs = {"vs_train": (tr, s), "vs_test": (te, s), "floor": (tr, te)}
-        cols = {col: _summarise(matched(all_metrics, real, fake, n, repeats, seed + i))
-                for i, (col, (real, fake)) in enumerate(pairs.items())}
+        cols = {
+            col: _summarise(matched(all_metrics, real, fake, n, repeats, seed + i))
+            for i, (col, (real, fake)) in enumerate(pairs.items())
+        }
         metrics[scope] = {name: {col: cols[col][0][name] for col in COLUMNS} for name, _, _ in METRICS}
         spread[scope] = {name: {col: cols[col][1][name] for col in COLUMNS} for name, _, _ in METRICS}
     return metrics, counts, spread
@@ -295,17 +383,22 @@ def _match_classes(synthetic: ImageSet, train: ImageSet) -> tuple[ImageSet, bool
         return ImageSet(synthetic.images, labels, train.class_names, synthetic.paths, synthetic.hashes), False
     unknown = sorted({names[c] for c in np.unique(synthetic.labels) if not known[c]})
     if unknown:
-        raise DataError(f"synthetic classes {unknown} are not classes of the training data "
-                        f"({', '.join(train.class_names)})")
+        raise DataError(
+            f"synthetic classes {unknown} are not classes of the training data "
+            f"({', '.join(train.class_names)})"
+        )
     mapping = np.array([train.class_names.index(n) if n in train.class_names else -1 for n in names])
-    return ImageSet(synthetic.images, mapping[synthetic.labels], train.class_names, synthetic.paths,
-                    synthetic.hashes), True
+    return ImageSet(
+        synthetic.images, mapping[synthetic.labels], train.class_names, synthetic.paths, synthetic.hashes
+    ), True
 
 
 def _write(result: EvalResult, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    result.files = {name: str(out / name) for name in
-                    ("metrics.json", "metrics.csv", "memorization.csv", "memorization.png")}
+    result.files = {
+        name: str(out / name)
+        for name in ("metrics.json", "metrics.csv", "memorization.csv", "memorization.png")
+    }
     rows = result.rows()
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=list(rows[0]))
@@ -322,12 +415,18 @@ def copying_line(c: dict[str, Any]) -> str:
     if not c or c.get("z_u") is None or not math.isfinite(c["z_u"]):
         return "data-copying test (Meehan et al. 2020): n/a (too few images per k-means cell)"
     z = c["z_u"]
-    reading = ("generated images sit closer to the training images than real test images do: data-copying "
-               "in the test's sense, even without near copies (samples crowding dense regions do this too)"
-               if z < -3 else "no evidence of data-copying" if z < 3 else
-               "generated images sit farther from the training images than real test images do (not copying)")
-    return (f"data-copying test (Meehan et al. 2020; feature space, {c['cells_used']} of {c['cells']} k-means cells): "
-            f"Z_U = {z:.2f}, one-sided p = {c['p_value']:.3g}: {reading}")
+    reading = (
+        "generated images sit closer to the training images than real test images do: data-copying "
+        "in the test's sense, even without near copies (samples crowding dense regions do this too)"
+        if z < -3
+        else "no evidence of data-copying"
+        if z < 3
+        else "generated images sit farther from the training images than real test images do (not copying)"
+    )
+    return (
+        f"data-copying test (Meehan et al. 2020; feature space, {c['cells_used']} of {c['cells']} k-means cells): "
+        f"Z_U = {z:.2f}, one-sided p = {c['p_value']:.3g}: {reading}"
+    )
 
 
 def _get(d: dict, *keys: str) -> Any:
@@ -336,5 +435,3 @@ def _get(d: dict, *keys: str) -> Any:
             return "n/a"
         d = d[key]
     return d
-
-

@@ -69,20 +69,34 @@ def make_extractor(
 ) -> FeatureExtractor:
     """Build one of the extractors of :data:`FEATURE_KINDS`."""
     if kind == "pixels":
-        return FeatureExtractor("pixels", lambda x: pixel_features(x, size=pixel_size),
-                                {"kind": "pixels", "size": pixel_size,
-                                 "note": "raw pixels; a sanity baseline, not a perceptual metric"})
+        return FeatureExtractor(
+            "pixels",
+            lambda x: pixel_features(x, size=pixel_size),
+            {
+                "kind": "pixels",
+                "size": pixel_size,
+                "note": "raw pixels; a sanity baseline, not a perceptual metric",
+            },
+        )
     if kind == "inception":
         path = find_inception_weights(inception)
         net = load_inception(path, device=device)
-        return FeatureExtractor("inception", lambda x: inception_features(x, net=net),
-                                {"kind": "inception", "weights": str(path), "dim": 2048,
-                                 "note": "standard FID Inception-v3 features; comparable across papers"})
+        return FeatureExtractor(
+            "inception",
+            lambda x: inception_features(x, net=net),
+            {
+                "kind": "inception",
+                "weights": str(path),
+                "dim": 2048,
+                "note": "standard FID Inception-v3 features; comparable across papers",
+            },
+        )
     if kind == "trained":
         if train is None:
             raise ValueError("the 'trained' feature extractor needs the training split")
-        model, info = train_feature_net(train, val, cache_dir=cache_dir, device=device, seed=seed,
-                                        epochs=epochs, progress=progress)
+        model, info = train_feature_net(
+            train, val, cache_dir=cache_dir, device=device, seed=seed, epochs=epochs, progress=progress
+        )
         return FeatureExtractor("trained", lambda x: classify.embed(model, x, device=device), info)
     raise UserError(f"unknown feature extractor {kind!r}; choose from {', '.join(FEATURE_KINDS)}")
 
@@ -126,7 +140,9 @@ def find_inception_weights(path: str | os.PathLike | None = None) -> Path:
     p = hub_checkpoint_dir() / INCEPTION_FILE
     if p.is_file():
         return p
-    raise UserError("Inception weights for --features inception are not available offline. " + _inception_help())
+    raise UserError(
+        "Inception weights for --features inception are not available offline. " + _inception_help()
+    )
 
 
 def hub_checkpoint_dir() -> Path:
@@ -155,14 +171,20 @@ def load_inception(path: str | os.PathLike, device: str = "auto") -> torch.nn.Mo
     except Exception as e:
         raise UserError(f"{path} is not a readable state dict of tensors ({e}). " + _inception_help()) from e
     try:
-        net = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], feature_extractor_weights_path=str(path))
+        net = FeatureExtractorInceptionV3(
+            "inception-v3-compat", ["2048"], feature_extractor_weights_path=str(path)
+        )
     except RuntimeError as e:  # load_state_dict: wrong keys or shapes
-        raise UserError(f"{path} does not hold the FID Inception-v3 weights ({e}). " + _inception_help()) from e
+        raise UserError(
+            f"{path} does not hold the FID Inception-v3 weights ({e}). " + _inception_help()
+        ) from e
     return net.to(resolve_device(device)).eval()
 
 
 @torch.no_grad()
-def inception_features(images: np.ndarray | ImageSet, *, net: torch.nn.Module, batch_size: int = 64) -> np.ndarray:
+def inception_features(
+    images: np.ndarray | ImageSet, *, net: torch.nn.Module, batch_size: int = 64
+) -> np.ndarray:
     """2048-d pool features; gray images are replicated to RGB; torch-fidelity resizes to 299."""
     x = as_uint8_images(images)
     dev = next(net.parameters()).device
@@ -200,21 +222,35 @@ def train_feature_net(
     """
     if min(train.resolution) < 8:
         h, w = train.resolution
-        raise UserError(f"the images are {w}x{h} pixels: too small for the trained feature network (it needs at "
-                        "least 8x8); use --features pixels, or prepare the data with a larger --resolution")
+        raise UserError(
+            f"the images are {w}x{h} pixels: too small for the trained feature network (it needs at "
+            "least 8x8); use --features pixels, or prepare the data with a larger --resolution"
+        )
     if train.num_classes < 2 or len(np.unique(train.labels)) < 2:
-        raise UserError("the trained feature network needs at least 2 classes in the training split; "
-                        "use --features pixels or --features inception for a single-class dataset")
+        raise UserError(
+            "the trained feature network needs at least 2 classes in the training split; "
+            "use --features pixels or --features inception for a single-class dataset"
+        )
     if val is None or len(val) == 0:
         train, val = _holdout(train, frac=0.2, seed=seed)
-    options = {"arch": arch, "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
-               "version": _FEATNET_VERSION}
+    options = {
+        "arch": arch,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "lr": lr,
+        "seed": seed,
+        "version": _FEATNET_VERSION,
+    }
     key = _cache_key(train, val, options)
     info: dict[str, Any] = {
-        "kind": "trained", "arch": arch, "options": options, "cache_key": key,
-        "n_train": len(train), "n_val": len(val),
+        "kind": "trained",
+        "arch": arch,
+        "options": options,
+        "cache_key": key,
+        "n_train": len(train),
+        "n_val": len(val),
         "note": "features of a classifier trained on this dataset's training split: "
-                "numbers compare only within one dataset (and split), not across datasets or papers",
+        "numbers compare only within one dataset (and split), not across datasets or papers",
     }
     path = Path(cache_dir) / f"featnet-{key[:16]}.pt" if cache_dir is not None else None
     if path is not None and path.is_file():
@@ -222,12 +258,29 @@ def train_feature_net(
         info.update(cached=True, path=str(path))
         return model, info
 
-    fit = classify.fit_classifier(train, val, arch=arch, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-                         device=device, progress=progress)
+    fit = classify.fit_classifier(
+        train,
+        val,
+        arch=arch,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        device=device,
+        progress=progress,
+    )
     info.update(cached=False, best_epoch=fit.best_epoch, val_balanced_accuracy=fit.val_score)
     if path is not None:
-        save_classifier(fit.model, path, extra={"cache_key": key, "options": options,
-                                                "best_epoch": fit.best_epoch, "val_score": fit.val_score})
+        save_classifier(
+            fit.model,
+            path,
+            extra={
+                "cache_key": key,
+                "options": options,
+                "best_epoch": fit.best_epoch,
+                "val_score": fit.val_score,
+            },
+        )
         info["path"] = str(path)
     return fit.model, info
 
@@ -249,7 +302,11 @@ def _holdout(train: ImageSet, frac: float, seed: int) -> tuple[ImageSet, ImageSe
 def _cache_key(train: ImageSet, val: ImageSet, options: dict) -> str:
     h = hashlib.sha256()
     for part in (train, val):
-        h.update(json.dumps([part.hashes, part.labels.tolist(), part.class_names, list(part.images.shape)]).encode())
+        h.update(
+            json.dumps(
+                [part.hashes, part.labels.tolist(), part.class_names, list(part.images.shape)]
+            ).encode()
+        )
         h.update(np.ascontiguousarray(part.images).tobytes())  # same files, other preprocessing: other key
     h.update(json.dumps(options, sort_keys=True).encode())
     return h.hexdigest()

@@ -68,7 +68,10 @@ from ganaug.utils import (
 
 NEAR_COPY_THRESHOLD = 1.0 / 3.0  # without held-out images to calibrate on
 CALIBRATION_QUANTILE = 0.001  # with them: flag below this quantile of the held-out images' ratios
-TRANSFORMS = ("flip", "shift")  # pixel-space matches also against mirrored / one-pixel-shifted training images
+TRANSFORMS = (
+    "flip",
+    "shift",
+)  # pixel-space matches also against mirrored / one-pixel-shifted training images
 
 
 @dataclass
@@ -119,9 +122,11 @@ class MemorizationResult:
 
     def __repr__(self) -> str:
         s = self.summary()
-        return (f"MemorizationResult({s['n_synthetic']} synthetic vs {s['n_train']} train: {s['near_copy_count']} "
-                f"near copies (pixel ratio < {s['threshold']:.2f}), authentic {s['authentic_fraction']:.0%} "
-                f"({s['authentic_space']} space))")
+        return (
+            f"MemorizationResult({s['n_synthetic']} synthetic vs {s['n_train']} train: {s['near_copy_count']} "
+            f"near copies (pixel ratio < {s['threshold']:.2f}), authentic {s['authentic_fraction']:.0%} "
+            f"({s['authentic_space']} space))"
+        )
 
     # -- tables -------------------------------------------------------------------
     def rows(self) -> list[dict[str, Any]]:
@@ -141,22 +146,28 @@ class MemorizationResult:
                 if sp is None:
                     continue
                 j = int(sp.index[i, 0])
-                r.update({
-                    f"{name}_nn_index": j,
-                    f"{name}_nn_path": tr.paths[j],
-                    f"{name}_nn_class": tr.class_names[tr.labels[j]],
-                    f"{name}_nn_dist": float(sp.dist[i, 0]),
-                    f"{name}_ratio": float(sp.ratio[i, 0]),
-                    f"{name}_near_copy": bool(sp.ratio[i, 0] < self._threshold(name)),
-                    f"{name}_authentic": bool(sp.authentic[i]),
-                    f"{name}_knn_index": " ".join(str(int(v)) for v in sp.index[i]),
-                    f"{name}_knn_dist": " ".join(f"{v:.6g}" for v in sp.dist[i]),
-                })
+                r.update(
+                    {
+                        f"{name}_nn_index": j,
+                        f"{name}_nn_path": tr.paths[j],
+                        f"{name}_nn_class": tr.class_names[tr.labels[j]],
+                        f"{name}_nn_dist": float(sp.dist[i, 0]),
+                        f"{name}_ratio": float(sp.ratio[i, 0]),
+                        f"{name}_near_copy": bool(sp.ratio[i, 0] < self._threshold(name)),
+                        f"{name}_authentic": bool(sp.authentic[i]),
+                        f"{name}_knn_index": " ".join(str(int(v)) for v in sp.index[i]),
+                        f"{name}_knn_dist": " ".join(f"{v:.6g}" for v in sp.dist[i]),
+                    }
+                )
             out.append(r)
         return out
 
     def _threshold(self, space: str) -> float:
-        return self.feature_threshold if space == "feature" and self.feature_threshold is not None else self.threshold
+        return (
+            self.feature_threshold
+            if space == "feature" and self.feature_threshold is not None
+            else self.threshold
+        )
 
     def summary(self) -> dict[str, Any]:
         near = self.near_copy
@@ -190,7 +201,8 @@ class MemorizationResult:
             }
         # Near copies per class of the synthetic image.
         s["near_copy_per_class"] = {
-            name: int(near[self.synthetic.labels == c].sum()) for c, name in enumerate(self.synthetic.class_names)
+            name: int(near[self.synthetic.labels == c].sum())
+            for c, name in enumerate(self.synthetic.class_names)
         }
         return s
 
@@ -229,25 +241,35 @@ class MemorizationResult:
         height = head + max(len(rows), 1) * (cap + tile + pad) + pad
         canvas = Image.new("RGB", (width, height), "white")
         draw = ImageDraw.Draw(canvas)
-        draw.text((pad, 4), f"closest synthetic images | their {k} nearest training images (pixel L2 = d)\n"
-                  f"r = d / typical train-to-train NN distance ({self.options.get('reference', 'class')}); "
-                  f"r < {self.threshold:.2f}: copy?",
-                  fill="black", font=font)
+        draw.text(
+            (pad, 4),
+            f"closest synthetic images | their {k} nearest training images (pixel L2 = d)\n"
+            f"r = d / typical train-to-train NN distance ({self.options.get('reference', 'class')}); "
+            f"r < {self.threshold:.2f}: copy?",
+            fill="black",
+            font=font,
+        )
         near = self.near_copy
         for r, i in enumerate(rows):
             y = head + r * (cap + tile + pad)
             ratio = self.pixel.ratio[i]
-            tiles = [(self.synthetic.images[i], f"synth {i}", f"r={ratio[0]:.2f}" + (" COPY?" if near[i] else ""))]
+            tiles = [
+                (self.synthetic.images[i], f"synth {i}", f"r={ratio[0]:.2f}" + (" COPY?" if near[i] else ""))
+            ]
             for c in range(k):
                 j = int(self.pixel.index[i, c])
-                tiles.append((self.train.images[j], f"train {j}", f"d={self.pixel.dist[i, c]:.2f} r={ratio[c]:.2f}"))
+                tiles.append(
+                    (self.train.images[j], f"train {j}", f"d={self.pixel.dist[i, c]:.2f} r={ratio[c]:.2f}")
+                )
             for c, (img, line1, line2) in enumerate(tiles):
                 x = pad + c * (tile + pad) + (pad if c else 0)
                 color = "red" if (c == 0 and near[i]) else "black"
                 draw.text((x, y + 2), f"{line1}\n{line2}", fill=color, font=font)
                 canvas.paste(_tile(img, tile), (x, y + cap))
                 if c == 0 and near[i]:
-                    draw.rectangle([x - 2, y + cap - 2, x + tile + 1, y + cap + tile + 1], outline="red", width=2)
+                    draw.rectangle(
+                        [x - 2, y + cap - 2, x + tile + 1, y + cap + tile + 1], outline="red", width=2
+                    )
         if not len(rows):
             draw.text((pad, head), "no synthetic images", fill="black", font=font)
         return png_bytes(canvas)
@@ -275,8 +297,15 @@ def memorization_check(
     given, else the fixed :data:`NEAR_COPY_THRESHOLD`.
     """
     _check_args(train, synth_feats, train_feats, holdout, holdout_feats, transforms, reference)
-    checker = _Checker(train, train_feats, k=k, transforms=transforms, pixel_size=pixel_size,
-                       reference=reference, device=device)
+    checker = _Checker(
+        train,
+        train_feats,
+        k=k,
+        transforms=transforms,
+        pixel_size=pixel_size,
+        reference=reference,
+        device=device,
+    )
     held = None
     thr, fthr = (NEAR_COPY_THRESHOLD if threshold is None else threshold), None
     if holdout is not None:
@@ -299,9 +328,15 @@ def memorization_check(
     return res
 
 
-def _check_args(train: ImageSet, synth_feats: np.ndarray | None, train_feats: np.ndarray | None,
-                holdout: ImageSet | None, holdout_feats: np.ndarray | None, transforms: Sequence[str],
-                reference: str) -> None:
+def _check_args(
+    train: ImageSet,
+    synth_feats: np.ndarray | None,
+    train_feats: np.ndarray | None,
+    holdout: ImageSet | None,
+    holdout_feats: np.ndarray | None,
+    transforms: Sequence[str],
+    reference: str,
+) -> None:
     if len(train) < 2:
         raise UserError(f"the memorisation check needs at least 2 training images, got {len(train)}")
     if reference not in ("class", "global"):
@@ -319,8 +354,17 @@ class _Checker:
     """The training images prepared once for search (pixel space: downscaled, with variants; and
     feature space when features are given); :meth:`check` runs any image set against them."""
 
-    def __init__(self, train: ImageSet, train_feats: np.ndarray | None, *, k: int, transforms: Sequence[str],
-                 pixel_size: int, reference: str, device: str):
+    def __init__(
+        self,
+        train: ImageSet,
+        train_feats: np.ndarray | None,
+        *,
+        k: int,
+        transforms: Sequence[str],
+        pixel_size: int,
+        reference: str,
+        device: str,
+    ):
         self.train, self.train_feats = train, train_feats
         h, w = train.resolution
         self.size = (min(h, pixel_size), min(w, pixel_size))
@@ -331,10 +375,18 @@ class _Checker:
         variants, source = _variants(ts, transforms)
         variants = np.ascontiguousarray(self._interior(variants))
         self.ref_pixel = _Reference(variants.reshape(len(variants), -1), source, labels, 1 / 255, device)
-        self.ref_feature = _Reference(np.asarray(train_feats), np.arange(len(train)), labels, 1.0, device) \
-            if train_feats is not None else None
-        self.options = {"k": k, "pixel_size": list(self.size), "reference": reference,
-                        "transforms": list(transforms), "pixel_border_skipped": self.border}
+        self.ref_feature = (
+            _Reference(np.asarray(train_feats), np.arange(len(train)), labels, 1.0, device)
+            if train_feats is not None
+            else None
+        )
+        self.options = {
+            "k": k,
+            "pixel_size": list(self.size),
+            "reference": reference,
+            "transforms": list(transforms),
+            "pixel_border_skipped": self.border,
+        }
 
     def _interior(self, x: np.ndarray) -> np.ndarray:
         b = self.border
@@ -343,11 +395,14 @@ class _Checker:
     def _pixels(self, s: ImageSet) -> np.ndarray:
         """uint8 rows, flattened (converted chunk by chunk inside knn), in [0, 1] units."""
         s = resize_imageset(s, self.train.resolution, self.train.channels)
-        x = self._interior(s.images if self.size == self.train.resolution else resize_images(s.images, self.size))
+        x = self._interior(
+            s.images if self.size == self.train.resolution else resize_images(s.images, self.size)
+        )
         return np.ascontiguousarray(x).reshape(len(x), -1)
 
-    def check(self, s: ImageSet, feats: np.ndarray | None, kk: int, thr: float,
-              fthr: float | None) -> MemorizationResult:
+    def check(
+        self, s: ImageSet, feats: np.ndarray | None, kk: int, thr: float, fthr: float | None
+    ) -> MemorizationResult:
         train = self.train
         pixel = self.ref_pixel.query(self._pixels(s), kk)
         feature = None
@@ -356,8 +411,15 @@ class _Checker:
             if len(feats) != len(s) or len(self.train_feats) != len(train):
                 raise ValueError("features must have one row per image")
             feature = self.ref_feature.query(feats, kk)
-        return MemorizationResult(resize_imageset(s, train.resolution, train.channels), train, thr, pixel, feature,
-                                  options=dict(self.options), feature_threshold=fthr)
+        return MemorizationResult(
+            resize_imageset(s, train.resolution, train.channels),
+            train,
+            thr,
+            pixel,
+            feature,
+            options=dict(self.options),
+            feature_threshold=fthr,
+        )
 
 
 class _Reference:
@@ -382,7 +444,9 @@ class _Reference:
         """The k nearest distinct training images of each row of x (the closest variant of each)."""
         n = len(self.train_scale)
         k = min(k, n)
-        dist, idx = knn(x, self.rows, min(k * self.per_image, len(self.rows)), scale=self.scale, device=self.device)
+        dist, idx = knn(
+            x, self.rows, min(k * self.per_image, len(self.rows)), scale=self.scale, device=self.device
+        )
         src = self.source[idx]
         out_d, out_i = np.empty((len(x), k)), np.empty((len(x), k), np.int64)
         for r in range(len(x)):  # keep the first (closest) occurrence of each source image
@@ -402,7 +466,10 @@ def _variants(images: np.ndarray, transforms: Sequence[str]) -> tuple[np.ndarray
         for b in bases:
             pad = np.pad(b, ((0, 0), (0, 0), (1, 1), (1, 1)), mode="edge")
             h, w = b.shape[2:]
-            out += [pad[:, :, 1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w] for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1))]
+            out += [
+                pad[:, :, 1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w]
+                for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1))
+            ]
     rows = np.concatenate([np.ascontiguousarray(o) for o in out])
     return rows, np.tile(np.arange(len(images)), len(out))
 
@@ -433,9 +500,15 @@ def data_copying_test(
     if cells is None:
         cells = int(np.clip(len(test) // 50, 2, 50))
     cells = int(min(cells, len(train)))
-    out: dict[str, Any] = {"test": "data-copying (Meehan et al. 2020)", "space": "feature", "cells": cells,
-                           "min_generated_per_cell": min_generated, "n_train": len(train), "n_test": len(test),
-                           "n_generated": len(gen)}
+    out: dict[str, Any] = {
+        "test": "data-copying (Meehan et al. 2020)",
+        "space": "feature",
+        "cells": cells,
+        "min_generated_per_cell": min_generated,
+        "n_train": len(train),
+        "n_test": len(test),
+        "n_generated": len(gen),
+    }
     if cells < 2 or len(test) < 2 or len(gen) < min_generated:
         return {**out, "z_u": math.nan, "p_value": math.nan, "cells_used": 0, "per_cell": []}
     km = KMeans(n_clusters=cells, n_init=10, random_state=seed).fit(train)
@@ -450,7 +523,11 @@ def data_copying_test(
             kw = {"method": "asymptotic", "use_continuity": False}
             p_less = mannwhitneyu(gg, gt, alternative="less", **kw).pvalue
             # z from whichever tail keeps precision (p near 1 would round to 1).
-            z = norm.ppf(p_less) if p_less < 0.5 else -norm.ppf(mannwhitneyu(gg, gt, alternative="greater", **kw).pvalue)
+            z = (
+                norm.ppf(p_less)
+                if p_less < 0.5
+                else -norm.ppf(mannwhitneyu(gg, gt, alternative="greater", **kw).pvalue)
+            )
             if math.isfinite(z):
                 row["z"] = float(z)
                 weights.append(len(gt) / len(test))
@@ -474,9 +551,18 @@ def _tile(img: np.ndarray, size: int):
 # The rare class (the one balanced sampling repeats most, so the one most likely to be copied)
 
 
-def rare_class_memorization(synthetic: ImageSet, train: ImageSet, test: ImageSet, f_syn: np.ndarray,
-                            f_train: np.ndarray, f_test: np.ndarray, *, k: int = 3, threshold: float | None = None,
-                            device: str = "cpu") -> dict[str, Any]:
+def rare_class_memorization(
+    synthetic: ImageSet,
+    train: ImageSet,
+    test: ImageSet,
+    f_syn: np.ndarray,
+    f_train: np.ndarray,
+    f_test: np.ndarray,
+    *,
+    k: int = 3,
+    threshold: float | None = None,
+    device: str = "cpu",
+) -> dict[str, Any]:
     """Memorisation check of the rarest training class against that class's training images, and
     the same check on its real test images (the reference). All sets share class indices (train's);
     features are rows aligned with the images. ``threshold``: the pixel near-copy threshold (pass
@@ -490,20 +576,35 @@ def rare_class_memorization(synthetic: ImageSet, train: ImageSet, test: ImageSet
     c = min(eligible, key=lambda i: (counts[i], i))
     ms, mt, me = synthetic.labels == c, train.labels == c, test.labels == c
     held = me.any()
-    res = memorization_check(synthetic.subset(np.flatnonzero(ms)), train.subset(np.flatnonzero(mt)), f_syn[ms],
-                             f_train[mt], k=min(k, int(mt.sum())), threshold=threshold,
-                             holdout=test.subset(np.flatnonzero(me)) if held else None,
-                             holdout_feats=f_test[me] if held else None, device=device)
+    res = memorization_check(
+        synthetic.subset(np.flatnonzero(ms)),
+        train.subset(np.flatnonzero(mt)),
+        f_syn[ms],
+        f_train[mt],
+        k=min(k, int(mt.sum())),
+        threshold=threshold,
+        holdout=test.subset(np.flatnonzero(me)) if held else None,
+        holdout_feats=f_test[me] if held else None,
+        device=device,
+    )
 
     def summary(r) -> dict[str, Any]:
         s = r.summary()
-        return {"n": s["n_synthetic"], "near_copy_count": s["near_copy_count"],
-                "near_copy_fraction": s["near_copy_fraction"], "authentic_fraction": s["authentic_fraction"],
-                "median_pixel_ratio": s["pixel"]["median_ratio"],
-                "median_feature_ratio": (s.get("feature") or {}).get("median_ratio", math.nan)}
+        return {
+            "n": s["n_synthetic"],
+            "near_copy_count": s["near_copy_count"],
+            "near_copy_fraction": s["near_copy_fraction"],
+            "authentic_fraction": s["authentic_fraction"],
+            "median_pixel_ratio": s["pixel"]["median_ratio"],
+            "median_feature_ratio": (s.get("feature") or {}).get("median_ratio", math.nan),
+        }
 
-    out = {"class": train.class_names[c], "n_train": int(mt.sum()), "synthetic": summary(res),
-           "threshold": res.threshold}
+    out = {
+        "class": train.class_names[c],
+        "n_train": int(mt.sum()),
+        "synthetic": summary(res),
+        "threshold": res.threshold,
+    }
     if getattr(res, "holdout", None) is not None:
         out["test_floor"] = summary(res.holdout)
     return out
@@ -514,9 +615,14 @@ def rare_class_line(d: dict[str, Any]) -> str:
     if not d:
         return "rare class memorisation: not checked (one class, or no synthetic images of the rarest class)"
     s, f = d["synthetic"], d.get("test_floor")
-    ref = (f"; its real test images: {f['near_copy_count']} of {f['n']}, median ratio "
-           f"{fixed(f['median_pixel_ratio'], 2, missing=NA)}, authentic {percent(f['authentic_fraction'])}"
-           if f else "")
-    return (f"rare class {d['class']!r} ({d['n_train']} training images), against its own training images: "
-            f"near copies {s['near_copy_count']} of {s['n']} synthetic, median pixel ratio "
-            f"{fixed(s['median_pixel_ratio'], 2, missing=NA)}, authentic {percent(s['authentic_fraction'])}{ref}")
+    ref = (
+        f"; its real test images: {f['near_copy_count']} of {f['n']}, median ratio "
+        f"{fixed(f['median_pixel_ratio'], 2, missing=NA)}, authentic {percent(f['authentic_fraction'])}"
+        if f
+        else ""
+    )
+    return (
+        f"rare class {d['class']!r} ({d['n_train']} training images), against its own training images: "
+        f"near copies {s['near_copy_count']} of {s['n']} synthetic, median pixel ratio "
+        f"{fixed(s['median_pixel_ratio'], 2, missing=NA)}, authentic {percent(s['authentic_fraction'])}{ref}"
+    )

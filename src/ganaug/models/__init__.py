@@ -18,20 +18,32 @@ from ganaug.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from ganaug.models.fastgan import FastGANDiscriminator, FastGANGenerator
 from ganaug.models.stylegan2 import Discriminator, Generator
 
-GENERATORS: dict[str, type[nn.Module]] = {"dcgan": DCGANGenerator, "stylegan2": Generator,
-                                          "fastgan": FastGANGenerator}
-DISCRIMINATORS: dict[str, type[nn.Module]] = {"dcgan": DCGANDiscriminator, "stylegan2": Discriminator,
-                                              "fastgan": FastGANDiscriminator}
+GENERATORS: dict[str, type[nn.Module]] = {
+    "dcgan": DCGANGenerator,
+    "stylegan2": Generator,
+    "fastgan": FastGANGenerator,
+}
+DISCRIMINATORS: dict[str, type[nn.Module]] = {
+    "dcgan": DCGANDiscriminator,
+    "stylegan2": Discriminator,
+    "fastgan": FastGANDiscriminator,
+}
 
 # NetworkConfig field -> constructor argument, where the names differ.
 _COMMON_NAMES = {"resolution": "img_resolution", "channels": "img_channels", "leaky_slope": "slope"}
 _G_NAMES = {**_COMMON_NAMES, "g_channels": "ngf", "g_batch_norm": "batch_norm"}
-_D_NAMES = {**_COMMON_NAMES, "d_channels": "ndf", "d_batch_norm": "batch_norm", "d_spectral_norm": "spectral",
-            "d_dropout": "dropout"}
+_D_NAMES = {
+    **_COMMON_NAMES,
+    "d_channels": "ndf",
+    "d_batch_norm": "batch_norm",
+    "d_spectral_norm": "spectral",
+    "d_dropout": "dropout",
+}
 
 
-def _build(classes: dict[str, type[nn.Module]], net_cfg: NetworkConfig, names: dict[str, str],
-           **extra: Any) -> nn.Module:
+def _build(
+    classes: dict[str, type[nn.Module]], net_cfg: NetworkConfig, names: dict[str, str], **extra: Any
+) -> nn.Module:
     if net_cfg.arch not in classes:
         raise ValueError(f"unknown architecture {net_cfg.arch!r}")
     cls = classes[net_cfg.arch]
@@ -49,8 +61,9 @@ def build_generator(net_cfg: NetworkConfig) -> nn.Module:
 def build_discriminator(net_cfg: NetworkConfig) -> nn.Module:
     """D(img, c=None) -> logits [B] (float32); D.freeze_layers(n) (Freeze-D), D.freeze_blocks(n)."""
     # D's class-embedding network has its own depth when given (stylegan2 presets: 8, the official cmap).
-    return _build(DISCRIMINATORS, net_cfg, _D_NAMES,
-                  mapping_layers=net_cfg.d_mapping_layers or net_cfg.mapping_layers)
+    return _build(
+        DISCRIMINATORS, net_cfg, _D_NAMES, mapping_layers=net_cfg.d_mapping_layers or net_cfg.mapping_layers
+    )
 
 
 def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:

@@ -121,7 +121,9 @@ class DCGANDiscriminator(FreezableD, nn.Module):
         # No batch norm on the first layer (as in DCGAN): it would normalise away the image statistics.
         # The first layer has no bias either, as in the PyTorch example.
         self.blocks = nn.ModuleList([block(img_channels, ch[0], norm=False, bias=False)])
-        self.blocks.extend(block(a, b, norm=batch_norm, bias=not batch_norm) for a, b in itertools.pairwise(ch))
+        self.blocks.extend(
+            block(a, b, norm=batch_norm, bias=not batch_norm) for a, b in itertools.pairwise(ch)
+        )
         self.out = nn.Conv2d(ch[-1], 1, 4, 1, 0, bias=False)  # [B, 1, 1, 1]: a linear map of the 4x4 features
         self.embed = nn.Embedding(num_classes, ch[-1]) if num_classes else None
         self.apply(weights_init)
@@ -135,8 +137,10 @@ class DCGANDiscriminator(FreezableD, nn.Module):
 
     def forward(self, img: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         if img.shape[-1] != self.img_resolution or img.shape[1] != self.img_channels:
-            raise ValueError(f"D expects [B, {self.img_channels}, {self.img_resolution}, {self.img_resolution}] "
-                             f"images, got {list(img.shape)}")
+            raise ValueError(
+                f"D expects [B, {self.img_channels}, {self.img_resolution}, {self.img_resolution}] "
+                f"images, got {list(img.shape)}"
+            )
         x = img
         for block in self.blocks:
             x = block(x)  # [B, ch, 4, 4] after the last

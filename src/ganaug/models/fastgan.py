@@ -77,8 +77,11 @@ class SLE(nn.Module):
     def __init__(self, ch_small: int, ch_big: int):
         super().__init__()
         self.main = nn.Sequential(
-            nn.AdaptiveAvgPool2d(4), _conv(ch_small, ch_big, 4, 1, 0, bias=False), nn.SiLU(),
-            _conv(ch_big, ch_big, 1, 1, 0, bias=False), nn.Sigmoid(),
+            nn.AdaptiveAvgPool2d(4),
+            _conv(ch_small, ch_big, 4, 1, 0, bias=False),
+            nn.SiLU(),
+            _conv(ch_big, ch_big, 1, 1, 0, bias=False),
+            nn.Sigmoid(),
         )
 
     def forward(self, small: torch.Tensor, big: torch.Tensor) -> torch.Tensor:
@@ -119,27 +122,40 @@ def _sle_sources(resolution: int) -> dict[int, int]:
 class FastGANGenerator(nn.Module):
     """z [B, z_dim] (+ c [B]) -> images [B, C, R, R] in [-1, 1]."""
 
-    def __init__(self, z_dim: int, img_resolution: int, img_channels: int, num_classes: int = 0, ngf: int = 64):
+    def __init__(
+        self, z_dim: int, img_resolution: int, img_channels: int, num_classes: int = 0, ngf: int = 64
+    ):
         super().__init__()
         self.z_dim, self.num_classes = z_dim, num_classes
         self.img_resolution, self.img_channels = img_resolution, img_channels
         ch = {r: max(int(ngf * m), 4) for r, m in _G_MULT.items()}
         self.embed = nn.Embedding(num_classes, z_dim) if num_classes else None
         self.init = nn.Sequential(
-            spectral_norm(nn.ConvTranspose2d(z_dim * (2 if num_classes else 1), ch[4] * 2, 4, 1, 0, bias=False)),
-            nn.BatchNorm2d(ch[4] * 2), GLU(),
+            spectral_norm(
+                nn.ConvTranspose2d(z_dim * (2 if num_classes else 1), ch[4] * 2, 4, 1, 0, bias=False)
+            ),
+            nn.BatchNorm2d(ch[4] * 2),
+            GLU(),
         )
         self.resolutions = [2**i for i in range(3, int(math.log2(img_resolution)) + 1)]  # 8 .. R
         # The reference alternates: 8, 32, 128, 512 double (with noise); 16, 64, 256, 1024 single.
-        self.up = nn.ModuleDict({
-            str(r): UpBlock(ch[r // 2], ch[r], r, double=bool(int(math.log2(r)) % 2)) for r in self.resolutions
-        })
+        self.up = nn.ModuleDict(
+            {
+                str(r): UpBlock(ch[r // 2], ch[r], r, double=bool(int(math.log2(r)) % 2))
+                for r in self.resolutions
+            }
+        )
         self.sle_src = _sle_sources(img_resolution)
         self.sle = nn.ModuleDict({str(r): SLE(ch[s], ch[r]) for r, s in self.sle_src.items()})
         self.to_img = _conv(ch[img_resolution], img_channels, 3, 1, 1, bias=False)
 
-    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation_psi: float = 1.0,
-                noise_mode: str | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        z: torch.Tensor,
+        c: torch.Tensor | None = None,
+        truncation_psi: float = 1.0,
+        noise_mode: str | None = None,
+    ) -> torch.Tensor:
         if noise_mode is None:  # training: fresh noise; eval: fixed, so a seed is one image
             noise_mode = "random" if self.training else "const"
         if truncation_psi != 1:
@@ -183,11 +199,16 @@ class DownBlockComp(nn.Module):
     def __init__(self, c_in: int, c_out: int):
         super().__init__()
         self.main = nn.Sequential(
-            _conv(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), _lrelu(),
-            _conv(c_out, c_out, 3, 1, 1, bias=False), nn.BatchNorm2d(c_out), _lrelu(),
+            _conv(c_in, c_out, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(c_out),
+            _lrelu(),
+            _conv(c_out, c_out, 3, 1, 1, bias=False),
+            nn.BatchNorm2d(c_out),
+            _lrelu(),
         )
-        self.direct = nn.Sequential(nn.AvgPool2d(2, 2), _conv(c_in, c_out, 1, 1, 0, bias=False),
-                                    nn.BatchNorm2d(c_out), _lrelu())
+        self.direct = nn.Sequential(
+            nn.AvgPool2d(2, 2), _conv(c_in, c_out, 1, 1, 0, bias=False), nn.BatchNorm2d(c_out), _lrelu()
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (self.main(x) + self.direct(x)) / 2
@@ -203,8 +224,12 @@ class SimpleDecoder(nn.Module):
         c, r = c_in, 8
         while r < out_res:
             r *= 2
-            layers += [nn.Upsample(scale_factor=2.0, mode="nearest"), _conv(c, ch[r] * 2, 3, 1, 1, bias=False),
-                       nn.BatchNorm2d(ch[r] * 2), GLU()]
+            layers += [
+                nn.Upsample(scale_factor=2.0, mode="nearest"),
+                _conv(c, ch[r] * 2, 3, 1, 1, bias=False),
+                nn.BatchNorm2d(ch[r] * 2),
+                GLU(),
+            ]
             c = ch[r]
         layers += [_conv(c, img_channels, 3, 1, 1, bias=False), nn.Tanh()]
         self.main = nn.Sequential(*layers)
@@ -247,8 +272,13 @@ class FastGANDiscriminator(nn.Module):
         elif R == 512:
             stem = [_conv(img_channels, dch(S), 4, 2, 1, bias=False), _lrelu()]
         else:
-            stem = [_conv(img_channels, dch(512), 4, 2, 1, bias=False), _lrelu(),
-                    _conv(dch(512), dch(S), 4, 2, 1, bias=False), nn.BatchNorm2d(dch(S)), _lrelu()]
+            stem = [
+                _conv(img_channels, dch(512), 4, 2, 1, bias=False),
+                _lrelu(),
+                _conv(dch(512), dch(S), 4, 2, 1, bias=False),
+                nn.BatchNorm2d(dch(S)),
+                _lrelu(),
+            ]
         self.blocks = nn.ModuleList([nn.Sequential(*stem)])  # blocks[0] at S, blocks[i] -> S / 2^i
         self.levels = [S]
         s = S
@@ -259,12 +289,19 @@ class FastGANDiscriminator(nn.Module):
         # Feature map t is gated by the one 8x larger (the reference's 256->32, 128->16, 64->8).
         self.sle_src = {t: 8 * t for t in (32, 16, 8) if 8 * t <= S}
         self.sle = nn.ModuleDict({str(t): SLE(dch(8 * t), dch(t)) for t in self.sle_src})
-        self.rf_big = nn.Sequential(_conv(dch(8), dch(8) * 2, 1, 1, 0, bias=False), nn.BatchNorm2d(dch(8) * 2),
-                                    _lrelu(), _conv(dch(8) * 2, 1, 4, 1, 0, bias=False))
+        self.rf_big = nn.Sequential(
+            _conv(dch(8), dch(8) * 2, 1, 1, 0, bias=False),
+            nn.BatchNorm2d(dch(8) * 2),
+            _lrelu(),
+            _conv(dch(8) * 2, 1, 4, 1, 0, bias=False),
+        )
 
         # Half-size path (the full image when R = 16), down to 8x8.
         self.small_res = R // 2 if R >= 32 else R
-        small: list[nn.Module] = [_conv(img_channels, sch(self.small_res // 2), 4, 2, 1, bias=False), _lrelu()]
+        small: list[nn.Module] = [
+            _conv(img_channels, sch(self.small_res // 2), 4, 2, 1, bias=False),
+            _lrelu(),
+        ]
         s = self.small_res // 2
         while s > 8:
             small.append(DownBlock(sch(s), sch(s // 2)))
@@ -282,8 +319,10 @@ class FastGANDiscriminator(nn.Module):
 
     def forward(self, img: torch.Tensor, c: torch.Tensor | None = None, return_aux: bool = False):
         if img.shape[-1] != self.img_resolution or img.shape[1] != self.img_channels:
-            raise ValueError(f"D expects [B, {self.img_channels}, {self.img_resolution}, {self.img_resolution}] "
-                             f"images, got {list(img.shape)}")
+            raise ValueError(
+                f"D expects [B, {self.img_channels}, {self.img_resolution}, {self.img_resolution}] "
+                f"images, got {list(img.shape)}"
+            )
         feats = {}
         x = img
         for level, block in zip(self.levels, self.blocks):
@@ -294,7 +333,9 @@ class FastGANDiscriminator(nn.Module):
         feat_last = feats[8]
         small_img = _resize(img, self.small_res)
         feat_small = self.small(small_img)
-        logits = (self.rf_big(feat_last).flatten(1).mean(1) + self.rf_small(feat_small).flatten(1).mean(1)) / 2
+        logits = (
+            self.rf_big(feat_last).flatten(1).mean(1) + self.rf_small(feat_small).flatten(1).mean(1)
+        ) / 2
         if self.num_classes:
             if c is None:
                 raise ValueError("this discriminator is class-conditional: pass class indices c")
@@ -308,13 +349,14 @@ class FastGANDiscriminator(nn.Module):
     def reconstruction_loss(self, img, feat_last, feat_small, feat_16) -> torch.Tensor:
         """L1 error of the three decoders (whole image from each path, one random quadrant)."""
         target = _resize(img, self.rec_res).float()
-        loss = (F.l1_loss(self.decoder_big(feat_last).float(), target)
-                + F.l1_loss(self.decoder_small(feat_small).float(), target))
+        loss = F.l1_loss(self.decoder_big(feat_last).float(), target) + F.l1_loss(
+            self.decoder_small(feat_small).float(), target
+        )
         q = int(torch.randint(4, ()))
         r, h = img.shape[-1] // 2, feat_16.shape[-1] // 2
         i, j = divmod(q, 2)
-        part = _resize(img[:, :, i * r:(i + 1) * r, j * r:(j + 1) * r], self.rec_res).float()
-        rec_part = self.decoder_part(feat_16[:, :, i * h:(i + 1) * h, j * h:(j + 1) * h]).float()
+        part = _resize(img[:, :, i * r : (i + 1) * r, j * r : (j + 1) * r], self.rec_res).float()
+        rec_part = self.decoder_part(feat_16[:, :, i * h : (i + 1) * h, j * h : (j + 1) * h]).float()
         return loss + F.l1_loss(rec_part, part)
 
     def freeze_blocks(self, n: int) -> None:

@@ -159,8 +159,11 @@ class EqualConv2d(nn.Module):
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
         self.weight_gain = 1 / math.sqrt(in_channels * kernel_size**2)
-        self.register_buffer("resample_filter", resample_filter if resample_filter is not None else fir_filter(),
-                             persistent=False)
+        self.register_buffer(
+            "resample_filter",
+            resample_filter if resample_filter is not None else fir_filter(),
+            persistent=False,
+        )
 
     def forward(self, x: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
         w = self.weight.to(x.dtype) * self.weight_gain

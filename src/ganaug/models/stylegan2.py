@@ -91,7 +91,9 @@ def modulated_conv2d(
     dcoefs = None
     if demodulate:
         # sum_{i,k} (w_oik s_bi)^2 = (s^2) @ (sum_k w_oik^2)^T, without materialising [B, O, I, k, k].
-        dcoefs = (styles.square() @ weight.to(styles.dtype).square().sum(dim=[2, 3]).t() + 1e-8).rsqrt()  # [B, O]
+        dcoefs = (
+            styles.square() @ weight.to(styles.dtype).square().sum(dim=[2, 3]).t() + 1e-8
+        ).rsqrt()  # [B, O]
         dcoefs = dcoefs.to(x.dtype)
     weight = weight.to(x.dtype)
     styles = styles.to(x.dtype)
@@ -156,10 +158,12 @@ class MappingNetwork(nn.Module):
         self.w_avg_beta = w_avg_beta
         self.embed = EqualLinear(num_classes, w_dim) if num_classes else None
         dims = [z_dim + (w_dim if num_classes else 0)] + [w_dim] * num_layers
-        self.layers = nn.Sequential(*[
-            EqualLinear(a, b, activation="lrelu", lr_multiplier=lr_multiplier, slope=slope)
-            for a, b in itertools.pairwise(dims)
-        ])
+        self.layers = nn.Sequential(
+            *[
+                EqualLinear(a, b, activation="lrelu", lr_multiplier=lr_multiplier, slope=slope)
+                for a, b in itertools.pairwise(dims)
+            ]
+        )
         if num_ws is not None:
             self.register_buffer("w_avg", torch.zeros(w_dim))
             if num_classes:
@@ -218,8 +222,18 @@ class MappingNetwork(nn.Module):
 class SynthesisLayer(nn.Module):
     """Modulated 3x3 conv (optionally upsampling x2) + per-pixel noise + bias + lrelu."""
 
-    def __init__(self, in_channels, out_channels, w_dim, resolution, up=1, resample_filter=None, slope=0.2,
-                 fused_modconv=False, conv_clamp=CONV_CLAMP):
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        w_dim,
+        resolution,
+        up=1,
+        resample_filter=None,
+        slope=0.2,
+        fused_modconv=False,
+        conv_clamp=CONV_CLAMP,
+    ):
         super().__init__()
         self.resolution, self.up, self.slope, self.fused_modconv = resolution, up, slope, fused_modconv
         self.conv_clamp = conv_clamp
@@ -230,8 +244,9 @@ class SynthesisLayer(nn.Module):
         self.register_buffer("noise_const", torch.randn(resolution, resolution))
         self.register_buffer("resample_filter", resample_filter, persistent=False)
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "random",
-                noise_generators=None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "random", noise_generators=None
+    ) -> torch.Tensor:
         styles = self.affine(w)  # [B, I]
         noise = None
         if noise_mode == "random" and noise_generators is not None:
@@ -240,13 +255,23 @@ class SynthesisLayer(nn.Module):
             noise = torch.stack([torch.randn(1, R, R, generator=g) for g in noise_generators]).to(x.device)
             noise = noise * self.noise_strength
         elif noise_mode == "random":
-            noise = torch.randn(x.shape[0], 1, self.resolution, self.resolution, device=x.device) * self.noise_strength
+            noise = (
+                torch.randn(x.shape[0], 1, self.resolution, self.resolution, device=x.device)
+                * self.noise_strength
+            )
         elif noise_mode == "const":
             noise = self.noise_const * self.noise_strength
         elif noise_mode != "none":
             raise ValueError(f"noise_mode must be 'random', 'const' or 'none', got {noise_mode!r}")
-        x = modulated_conv2d(x, self.weight, styles, up=self.up, resample_filter=self.resample_filter,
-                             fused=self.fused_modconv, noise=noise)  # [B, O, R, R]
+        x = modulated_conv2d(
+            x,
+            self.weight,
+            styles,
+            up=self.up,
+            resample_filter=self.resample_filter,
+            fused=self.fused_modconv,
+            noise=noise,
+        )  # [B, O, R, R]
         return bias_act(x, self.bias, "lrelu", self.slope, clamp=self.conv_clamp, inplace=True)
 
 
@@ -270,20 +295,48 @@ class ToRGBLayer(nn.Module):
 class SynthesisBlock(nn.Module):
     """One resolution of the skip generator: (const | up-conv) -> conv -> toRGB added to the upsampled image."""
 
-    def __init__(self, in_channels, out_channels, w_dim, resolution, img_channels, resample_filter, slope=0.2,
-                 fused_modconv=False, use_fp16=False, conv_clamp=CONV_CLAMP):
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        w_dim,
+        resolution,
+        img_channels,
+        resample_filter,
+        slope=0.2,
+        fused_modconv=False,
+        use_fp16=False,
+        conv_clamp=CONV_CLAMP,
+    ):
         super().__init__()
         self.in_channels, self.resolution = in_channels, resolution
         self.use_fp16 = use_fp16  # reduced precision (the autocast dtype) when the caller runs under autocast
         if in_channels == 0:
             self.const = nn.Parameter(torch.randn(out_channels, resolution, resolution))
         else:
-            self.conv0 = SynthesisLayer(in_channels, out_channels, w_dim, resolution, up=2,
-                                        resample_filter=resample_filter, slope=slope, fused_modconv=fused_modconv,
-                                        conv_clamp=conv_clamp)
-        self.conv1 = SynthesisLayer(out_channels, out_channels, w_dim, resolution, slope=slope,
-                                    fused_modconv=fused_modconv, conv_clamp=conv_clamp)
-        self.torgb = ToRGBLayer(out_channels, img_channels, w_dim, fused_modconv=fused_modconv, conv_clamp=conv_clamp)
+            self.conv0 = SynthesisLayer(
+                in_channels,
+                out_channels,
+                w_dim,
+                resolution,
+                up=2,
+                resample_filter=resample_filter,
+                slope=slope,
+                fused_modconv=fused_modconv,
+                conv_clamp=conv_clamp,
+            )
+        self.conv1 = SynthesisLayer(
+            out_channels,
+            out_channels,
+            w_dim,
+            resolution,
+            slope=slope,
+            fused_modconv=fused_modconv,
+            conv_clamp=conv_clamp,
+        )
+        self.torgb = ToRGBLayer(
+            out_channels, img_channels, w_dim, fused_modconv=fused_modconv, conv_clamp=conv_clamp
+        )
         self.register_buffer("resample_filter", resample_filter, persistent=False)
         self.num_conv = 1 if in_channels == 0 else 2
 
@@ -299,7 +352,9 @@ class SynthesisBlock(nn.Module):
             else:
                 x = self.conv0(x.to(dtype), ws[:, 0], noise_mode, noise_generators)  # [B, C, R, R]
             x = self.conv1(x, ws[:, self.num_conv - 1], noise_mode, noise_generators)
-            y = self.torgb(x, ws[:, self.num_conv]).float()  # [B, img_channels, R, R]; the image stays float32
+            y = self.torgb(
+                x, ws[:, self.num_conv]
+            ).float()  # [B, img_channels, R, R]; the image stays float32
             img = y if img is None else upsample2d(img.float(), self.resample_filter) + y
         return x, img
 
@@ -307,8 +362,18 @@ class SynthesisBlock(nn.Module):
 class SynthesisNetwork(nn.Module):
     """ws [B, num_ws, w_dim] -> image [B, C, R, R]."""
 
-    def __init__(self, w_dim, img_resolution, img_channels, channel_base, channel_max, slope=0.2,
-                 fused_modconv=False, num_fp16_res=4, conv_clamp=CONV_CLAMP):
+    def __init__(
+        self,
+        w_dim,
+        img_resolution,
+        img_channels,
+        channel_base,
+        channel_max,
+        slope=0.2,
+        fused_modconv=False,
+        num_fp16_res=4,
+        conv_clamp=CONV_CLAMP,
+    ):
         super().__init__()
         self.w_dim, self.img_resolution, self.img_channels = w_dim, img_resolution, img_channels
         self.block_resolutions = [2**i for i in range(2, int(math.log2(img_resolution)) + 1)]  # 4, 8, ..., R
@@ -318,8 +383,20 @@ class SynthesisNetwork(nn.Module):
         for res in self.block_resolutions:
             in_ch = channels_at(res // 2, channel_base, channel_max) if res > 4 else 0
             out_ch = channels_at(res, channel_base, channel_max)
-            self.blocks.append(SynthesisBlock(in_ch, out_ch, w_dim, res, img_channels, f, slope, fused_modconv,
-                                              use_fp16=res >= fp16_res, conv_clamp=conv_clamp))
+            self.blocks.append(
+                SynthesisBlock(
+                    in_ch,
+                    out_ch,
+                    w_dim,
+                    res,
+                    img_channels,
+                    f,
+                    slope,
+                    fused_modconv,
+                    use_fp16=res >= fp16_res,
+                    conv_clamp=conv_clamp,
+                )
+            )
         self.num_ws = sum(b.num_conv for b in self.blocks) + 1
 
     def forward(self, ws: torch.Tensor, noise_mode: str = "random", noise_generators=None) -> torch.Tensor:
@@ -330,7 +407,7 @@ class SynthesisNetwork(nn.Module):
         x = img = None
         w_idx = 0
         for block in self.blocks:
-            x, img = block(x, img, ws[:, w_idx:w_idx + block.num_conv + 1], noise_mode, noise_generators)
+            x, img = block(x, img, ws[:, w_idx : w_idx + block.num_conv + 1], noise_mode, noise_generators)
             w_idx += block.num_conv
         return img.contiguous()  # plain NCHW for callers (channels-last is an internal CPU speed-up)
 
@@ -356,8 +433,17 @@ class Generator(nn.Module):
         super().__init__()
         self.z_dim, self.w_dim, self.num_classes = z_dim, w_dim, num_classes
         self.img_resolution, self.img_channels = img_resolution, img_channels
-        self.synthesis = SynthesisNetwork(w_dim, img_resolution, img_channels, channel_base, channel_max, slope,
-                                          fused_modconv, num_fp16_res, conv_clamp)
+        self.synthesis = SynthesisNetwork(
+            w_dim,
+            img_resolution,
+            img_channels,
+            channel_base,
+            channel_max,
+            slope,
+            fused_modconv,
+            num_fp16_res,
+            conv_clamp,
+        )
         self.num_ws = self.synthesis.num_ws
         self.mapping = MappingNetwork(z_dim, num_classes, w_dim, self.num_ws, mapping_layers, slope=slope)
 
@@ -389,19 +475,40 @@ class Generator(nn.Module):
 class DiscriminatorBlock(nn.Module):
     """Residual block: (fromRGB) -> conv -> conv with /2, plus a 1x1 /2 skip; both paths scaled by sqrt(1/2)."""
 
-    def __init__(self, in_channels, tmp_channels, out_channels, img_channels, resample_filter, slope=0.2,
-                 use_fp16=False, conv_clamp=CONV_CLAMP):
+    def __init__(
+        self,
+        in_channels,
+        tmp_channels,
+        out_channels,
+        img_channels,
+        resample_filter,
+        slope=0.2,
+        use_fp16=False,
+        conv_clamp=CONV_CLAMP,
+    ):
         super().__init__()
         self.in_channels = in_channels
         self.use_fp16 = use_fp16
         if in_channels == 0:
-            self.fromrgb = EqualConv2d(img_channels, tmp_channels, 1, activation="lrelu", slope=slope,
-                                       conv_clamp=conv_clamp)
-        self.conv0 = EqualConv2d(tmp_channels, tmp_channels, 3, activation="lrelu", slope=slope,
-                                 conv_clamp=conv_clamp)
-        self.conv1 = EqualConv2d(tmp_channels, out_channels, 3, activation="lrelu", slope=slope, down=2,
-                                 resample_filter=resample_filter, conv_clamp=conv_clamp)
-        self.skip = EqualConv2d(tmp_channels, out_channels, 1, bias=False, down=2, resample_filter=resample_filter)
+            self.fromrgb = EqualConv2d(
+                img_channels, tmp_channels, 1, activation="lrelu", slope=slope, conv_clamp=conv_clamp
+            )
+        self.conv0 = EqualConv2d(
+            tmp_channels, tmp_channels, 3, activation="lrelu", slope=slope, conv_clamp=conv_clamp
+        )
+        self.conv1 = EqualConv2d(
+            tmp_channels,
+            out_channels,
+            3,
+            activation="lrelu",
+            slope=slope,
+            down=2,
+            resample_filter=resample_filter,
+            conv_clamp=conv_clamp,
+        )
+        self.skip = EqualConv2d(
+            tmp_channels, out_channels, 1, bias=False, down=2, resample_filter=resample_filter
+        )
 
     def layers(self) -> list[nn.Module]:
         """In the official order (fromRGB, conv0, conv1, skip): the unit Freeze-D counts."""
@@ -427,8 +534,14 @@ class DiscriminatorEpilogue(nn.Module):
         super().__init__()
         self.cmap_dim = cmap_dim
         self.mbstd = MinibatchStd(mbstd_group, 1) if mbstd_group > 0 else None
-        self.conv = EqualConv2d(in_channels + (1 if self.mbstd else 0), in_channels, 3, activation="lrelu",
-                                slope=slope, conv_clamp=conv_clamp)
+        self.conv = EqualConv2d(
+            in_channels + (1 if self.mbstd else 0),
+            in_channels,
+            3,
+            activation="lrelu",
+            slope=slope,
+            conv_clamp=conv_clamp,
+        )
         self.fc = EqualLinear(in_channels * 16, in_channels, activation="lrelu", slope=slope)
         self.out = EqualLinear(in_channels, cmap_dim or 1)
 
@@ -471,17 +584,30 @@ class Discriminator(FreezableD, nn.Module):
             in_ch = channels_at(res, channel_base, channel_max) if res < img_resolution else 0
             tmp_ch = channels_at(res, channel_base, channel_max)
             out_ch = channels_at(res // 2, channel_base, channel_max)
-            self.blocks.append(DiscriminatorBlock(in_ch, tmp_ch, out_ch, img_channels, f, slope,
-                                                  use_fp16=res >= fp16_res, conv_clamp=conv_clamp))
+            self.blocks.append(
+                DiscriminatorBlock(
+                    in_ch,
+                    tmp_ch,
+                    out_ch,
+                    img_channels,
+                    f,
+                    slope,
+                    use_fp16=res >= fp16_res,
+                    conv_clamp=conv_clamp,
+                )
+            )
         c4 = channels_at(4, channel_base, channel_max)
-        self.mapping = (MappingNetwork(0, num_classes, c4, None, mapping_layers, slope=slope)
-                        if num_classes else None)
+        self.mapping = (
+            MappingNetwork(0, num_classes, c4, None, mapping_layers, slope=slope) if num_classes else None
+        )
         self.epilogue = DiscriminatorEpilogue(c4, c4 if num_classes else 0, mbstd_group, slope, conv_clamp)
 
     def forward(self, img: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         if img.shape[-1] != self.img_resolution or img.shape[1] != self.img_channels:
-            raise ValueError(f"D expects [B, {self.img_channels}, {self.img_resolution}, {self.img_resolution}] "
-                             f"images, got {list(img.shape)}")
+            raise ValueError(
+                f"D expects [B, {self.img_channels}, {self.img_resolution}, {self.img_resolution}] "
+                f"images, got {list(img.shape)}"
+            )
         img = _cpu_channels_last(img)
         x = None
         for block in self.blocks:

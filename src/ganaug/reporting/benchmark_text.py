@@ -82,10 +82,15 @@ def caution_sentences(res: BenchmarkResultLike) -> list[str]:
     collapsed = [c for c in res.cautions if c["kind"] == "collapsed"]
     if collapsed:
         n = sum(len(c["seeds"]) for c in collapsed)
-        where = "; ".join(f"{_label(res, c['arm'])}: seed{'s' if len(c['seeds']) > 1 else ''} "
-                          f"{', '.join(map(str, c['seeds']))}" for c in collapsed)
-        out.append(f"Caution: {n} of {len(res.runs)} classifiers predict a single class for every validation "
-                   f"image ({where}); their test scores are averaged in but mean that training failed.")
+        where = "; ".join(
+            f"{_label(res, c['arm'])}: seed{'s' if len(c['seeds']) > 1 else ''} "
+            f"{', '.join(map(str, c['seeds']))}"
+            for c in collapsed
+        )
+        out.append(
+            f"Caution: {n} of {len(res.runs)} classifiers predict a single class for every validation "
+            f"image ({where}); their test scores are averaged in but mean that training failed."
+        )
     for c in res.cautions:
         k = c["kind"]
         if k == "collapsed":
@@ -113,8 +118,10 @@ def _lead(res: BenchmarkResultLike) -> str:
     n_test = c.get("n_test") or len(res.test_labels or [])
     n = len(res.seeds)
     test = f" \u00d7 {n_test:,} test images" if n_test else ""
-    return (f"Balanced accuracy on the real test split ({n} seed{'s' if n != 1 else ''}{test}; "
-            f"real only {pts(ref.get('mean'), False)} %)")
+    return (
+        f"Balanced accuracy on the real test split ({n} seed{'s' if n != 1 else ''}{test}; "
+        f"real only {pts(ref.get('mean'), False)} %)"
+    )
 
 
 def _primary(res: BenchmarkResultLike) -> list[str]:
@@ -122,18 +129,31 @@ def _primary(res: BenchmarkResultLike) -> list[str]:
     parts = []
     if ch.get("gan_arm"):
         frac = 100 * ch["gan_fraction"]
-        parts.append(comparison_phrase(
-            res, res.comparison("gan_vs_real"),
-            f"GAN images at {frac:g} % synthetic (the fraction chosen on validation) vs real only:"))
-        parts.append(comparison_phrase(
-            res, res.comparison("gan_vs_oversampling"),
-            "vs random oversampling adding the same number of images per class:"))
+        parts.append(
+            comparison_phrase(
+                res,
+                res.comparison("gan_vs_real"),
+                f"GAN images at {frac:g} % synthetic (the fraction chosen on validation) vs real only:",
+            )
+        )
+        parts.append(
+            comparison_phrase(
+                res,
+                res.comparison("gan_vs_oversampling"),
+                "vs random oversampling adding the same number of images per class:",
+            )
+        )
     else:
         parts.append("no synthetic arm was run")
     if ch.get("best_baseline"):
         b = next((c for c in res.comparisons if c["arm"] == ch["best_baseline"] and c["vs"] == "real"), None)
-        parts.append(comparison_phrase(
-            res, b, f"best baseline (chosen on validation): {_label(res, ch['best_baseline'])} vs real only:"))
+        parts.append(
+            comparison_phrase(
+                res,
+                b,
+                f"best baseline (chosen on validation): {_label(res, ch['best_baseline'])} vs real only:",
+            )
+        )
     return parts
 
 
@@ -141,8 +161,10 @@ def _power(res: BenchmarkResultLike) -> str:
     c = res.comparison("gan_vs_real") or res.comparison("gan_vs_oversampling")
     if c is None or finite(c.get("mde")) is None:
         return ""
-    return (f"This benchmark detects a true difference of about {pts(c['mde'], False)} points with 80 % power; "
-            "smaller ones may go unseen.")
+    return (
+        f"This benchmark detects a true difference of about {pts(c['mde'], False)} points with 80 % power; "
+        "smaller ones may go unseen."
+    )
 
 
 def _has_results(res: BenchmarkResultLike) -> bool:
@@ -155,8 +177,10 @@ def _secondary(res: BenchmarkResultLike) -> str:
     for c in res.comparisons:
         if c["role"] == "secondary":
             what = f"{_label(res, c['arm'])} vs {_label(res, c['vs'])}"
-            items.append(f"{what} {pts(c['diff'])} ({ci({**c, 'confidence': _conf(res)})}, adjusted p "
-                         f"{pvalue(c.get('p_adjusted'))}): {c['reading']}")
+            items.append(
+                f"{what} {pts(c['diff'])} ({ci({**c, 'confidence': _conf(res)})}, adjusted p "
+                f"{pvalue(c.get('p_adjusted'))}): {c['reading']}"
+            )
     return (" Secondary comparisons (Holm-adjusted): " + "; ".join(items) + ".") if items else ""
 
 
@@ -188,8 +212,20 @@ def verdict(res: BenchmarkResultLike) -> str:
 # ----------------------------------------------------------------------------
 # Table
 
-HEADER = ("arm", "train imgs", "steps", "seeds", "bal. acc. % [95 % CI]", "\u0394 vs real, points [CI]",
-          "adj. p", "reading", "collapsed", "acc. %", "macro-F1 %", "AUROC %")
+HEADER = (
+    "arm",
+    "train imgs",
+    "steps",
+    "seeds",
+    "bal. acc. % [95 % CI]",
+    "\u0394 vs real, points [CI]",
+    "adj. p",
+    "reading",
+    "collapsed",
+    "acc. %",
+    "macro-F1 %",
+    "AUROC %",
+)
 
 
 def rows(res: BenchmarkResultLike) -> list[list[str]]:
@@ -212,11 +248,22 @@ def rows(res: BenchmarkResultLike) -> list[list[str]]:
         if arm.name == (res.choice or {}).get("gan_arm"):
             reading = f"{reading} (GAN arm, primary)"
         collapsed = sum(bool(r.get("collapsed")) for r in runs)
-        out.append([arm.label or arm.name, str(int(sum(n_train) / len(n_train))) if n_train else "\u2014",
-                    "/".join(steps) or "\u2014", str(b["n"]), mean, diff, p, reading,
-                    f"{collapsed}/{len(runs)}" if collapsed else "0",
-                    pts(s["accuracy"]["mean"], False), pts(s["macro_f1"]["mean"], False),
-                    pts(s["auroc"]["mean"], False)])
+        out.append(
+            [
+                arm.label or arm.name,
+                str(int(sum(n_train) / len(n_train))) if n_train else "\u2014",
+                "/".join(steps) or "\u2014",
+                str(b["n"]),
+                mean,
+                diff,
+                p,
+                reading,
+                f"{collapsed}/{len(runs)}" if collapsed else "0",
+                pts(s["accuracy"]["mean"], False),
+                pts(s["macro_f1"]["mean"], False),
+                pts(s["auroc"]["mean"], False),
+            ]
+        )
     return out
 
 
@@ -233,6 +280,10 @@ def table(res: BenchmarkResultLike) -> str:
 def table_html(res: BenchmarkResultLike) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in HEADER)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows(res))
-    skipped = "".join(f"<p>skipped {html.escape(k)}: {html.escape(v)}</p>" for k, v in (res.skipped or {}).items())
-    return (f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{skipped}"
-            f"<p>{html.escape(verdict(res))}</p>")
+    skipped = "".join(
+        f"<p>skipped {html.escape(k)}: {html.escape(v)}</p>" for k, v in (res.skipped or {}).items()
+    )
+    return (
+        f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{skipped}"
+        f"<p>{html.escape(verdict(res))}</p>"
+    )

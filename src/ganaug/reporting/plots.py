@@ -266,13 +266,31 @@ def _fraction_series(ax, family: str, pts: Sequence[Mapping[str, Any]], color: s
     hi_v = [_finite(a.get("hi")) for a in pts]
     lo = [0.0 if math.isnan(v) else max(0.0, yy - v) for yy, v in zip(y, lo_v)]
     hi = [0.0 if math.isnan(v) else max(0.0, v - yy) for yy, v in zip(y, hi_v)]
-    ax.errorbar(x, y, yerr=[lo, hi], marker="o", markersize=5, capsize=4, linewidth=1.6, elinewidth=1.2,
-                color=color, label=f"{family} (mean, 95 % CI)", zorder=3)
+    ax.errorbar(
+        x,
+        y,
+        yerr=[lo, hi],
+        marker="o",
+        markersize=5,
+        capsize=4,
+        linewidth=1.6,
+        elinewidth=1.2,
+        color=color,
+        label=f"{family} (mean, 95 % CI)",
+        zorder=3,
+    )
     # The real-only point, extended as a reference line: the level every arm is compared with.
     for a, yy in zip(pts, y):
         if a.get("kind") == "real":
-            ax.axhline(yy, color=color, linewidth=0.9, linestyle=":", alpha=0.8, zorder=2,
-                       label=f"{a.get('label') or 'real only'} (reference)")
+            ax.axhline(
+                yy,
+                color=color,
+                linewidth=0.9,
+                linestyle=":",
+                alpha=0.8,
+                zorder=2,
+                label=f"{a.get('label') or 'real only'} (reference)",
+            )
     extent.x += x
     extent.means += y
     extent.y += lo_v + hi_v
@@ -333,7 +351,9 @@ def per_class_recall(
             ys,
             width=width * 0.92,
             color=PALETTE[j % len(PALETTE)],
-            hatch="//" if j >= len(PALETTE) else None,  # more arms than colours (9 by default): tell them apart
+            hatch="//"
+            if j >= len(PALETTE)
+            else None,  # more arms than colours (9 by default): tell them apart
             edgecolor="white" if j >= len(PALETTE) else None,
             label=str(a["label"]),
             yerr=err,

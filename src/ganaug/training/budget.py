@@ -44,7 +44,10 @@ MIN_RESOLUTION = 32
 MAX_RESOLUTION = 256
 MIN_KIMG = 1.0  # a budget never shortens a run below this
 
-def candidate_resolutions(data_side: int, minimum: int = MIN_RESOLUTION, maximum: int = MAX_RESOLUTION) -> list[int]:
+
+def candidate_resolutions(
+    data_side: int, minimum: int = MIN_RESOLUTION, maximum: int = MAX_RESOLUTION
+) -> list[int]:
     """Powers of two from ``minimum`` up to the data's larger side rounded up (``maximum`` at most)."""
     out, r = [minimum], minimum
     while r < data_side and r < maximum:
@@ -87,16 +90,27 @@ class BudgetPlan:
     def lines(self) -> list[str]:
         kimg_note = f"{self.kimg_requested:g}" if self.kimg_requested else f"{self.kimg:g}"
         change = "" if self.budget_source == "as given" else "; --budget to change, --budget off for none"
-        head = (f"time budget {rough_duration(self.budget_s)} ({self.budget_source}{change})" if self.budget_s
-                else "no time budget")
-        out = [f"{head}; estimated on this machine for {kimg_note} kimg (a few timed steps x {OVERHEAD:g} for "
-               "upkeep):"]
+        head = (
+            f"time budget {rough_duration(self.budget_s)} ({self.budget_source}{change})"
+            if self.budget_s
+            else "no time budget"
+        )
+        out = [
+            f"{head}; estimated on this machine for {kimg_note} kimg (a few timed steps x {OVERHEAD:g} for "
+            "upkeep):"
+        ]
         for e in sorted(self.estimates, key=lambda e: e.resolution):
             mark = "  <- chosen" if e.resolution == self.resolution else ""
-            fits = "" if self.budget_s is None else (" (fits)" if e.seconds <= self.budget_s else " (over budget)")
+            fits = (
+                ""
+                if self.budget_s is None
+                else (" (fits)" if e.seconds <= self.budget_s else " (over budget)")
+            )
             how = "" if e.measured else ", extrapolated"
-            out.append(f"  {e.resolution:>3d} px: ~{rough_duration(e.seconds)} ({e.sec_per_kimg:.3g} s/kimg{how})"
-                       f"{fits}{mark}")
+            out.append(
+                f"  {e.resolution:>3d} px: ~{rough_duration(e.seconds)} ({e.sec_per_kimg:.3g} s/kimg{how})"
+                f"{fits}{mark}"
+            )
         if self.resolution_fixed:
             why = "as given"
         elif self.budget_s is None:
@@ -106,18 +120,24 @@ class BudgetPlan:
         else:
             why = "the largest that fits the budget"
         if self.resolution < self.data_side:
-            resized = f"; generated images are resized to {self.data_side} px for evaluation and the benchmark"
+            resized = (
+                f"; generated images are resized to {self.data_side} px for evaluation and the benchmark"
+            )
         elif self.resolution > self.data_side:  # padded and cropped back, or resized (TrainConfig.fit)
             resized = f"; generated images come back at {self.data_side} px (see --fit)"
         else:
             resized = ""
         out.append(f"training at {self.resolution} px ({why}; the data is {self.data_side} px{resized})")
         if self.kimg_requested:
-            out.append(f"the run is shortened from {self.kimg_requested:g} to {self.kimg:g} kimg to fit the budget "
-                       f"(~{rough_duration(self.seconds)})")
+            out.append(
+                f"the run is shortened from {self.kimg_requested:g} to {self.kimg:g} kimg to fit the budget "
+                f"(~{rough_duration(self.seconds)})"
+            )
         elif self.over_budget:
-            out.append(f"warning: ~{rough_duration(self.seconds)} exceeds the budget of "
-                       f"{rough_duration(self.budget_s)}; lower --kimg or --resolution, or raise --budget")
+            out.append(
+                f"warning: ~{rough_duration(self.seconds)} exceeds the budget of "
+                f"{rough_duration(self.budget_s)}; lower --kimg or --resolution, or raise --budget"
+            )
         else:
             out.append(f"expected training time: ~{rough_duration(self.seconds)}")
         return out
@@ -169,7 +189,9 @@ def plan_budget(
     if budget_s is None:
         r = cands[-1]
         estimates.append(est(r, float(sec_per_kimg(r)), True))
-        return BudgetPlan(None, "none", kimg, r, data_side, estimates, resolution_fixed=resolution is not None)
+        return BudgetPlan(
+            None, "none", kimg, r, data_side, estimates, resolution_fixed=resolution is not None
+        )
 
     for r in cands:
         if estimates and estimates[-1].seconds > budget_s:
@@ -182,8 +204,15 @@ def plan_budget(
             estimates.append(est(r, float(sec_per_kimg(r)), True))
     fitting = [e for e in estimates if e.seconds <= budget_s]
     chosen = fitting[-1] if fitting else estimates[0]
-    plan = BudgetPlan(budget_s, budget_source, kimg, chosen.resolution, data_side, estimates,
-                      resolution_fixed=resolution is not None)
+    plan = BudgetPlan(
+        budget_s,
+        budget_source,
+        kimg,
+        chosen.resolution,
+        data_side,
+        estimates,
+        resolution_fixed=resolution is not None,
+    )
     if not fitting:
         if kimg_fixed:
             plan.over_budget = True
@@ -198,8 +227,9 @@ class _Enough(Exception):
     """Raised by the timing callback to end a timing run early."""
 
 
-def measure_sec_per_kimg(train: Any, config: Any, *, min_steps: int = 2, max_steps: int = 8,
-                         min_seconds: float = 3.0) -> float:
+def measure_sec_per_kimg(
+    train: Any, config: Any, *, min_steps: int = 2, max_steps: int = 8, min_seconds: float = 3.0
+) -> float:
     """Seconds per kimg of ``config`` on ``train`` (an ImageSet) on this machine.
 
     Runs the real training loop (:class:`~ganaug.training.loop.Trainer`) in a temporary folder in one-step
@@ -208,8 +238,9 @@ def measure_sec_per_kimg(train: Any, config: Any, *, min_steps: int = 2, max_ste
     the median of the timed steps. The augmentation runs at p >= 0.2 so that its cost is included.
     """
     b = config.batch_size
-    overrides: dict[str, Any] = dict(kimg=(1 + max_steps) * b / 1000, tick_kimg=b / 1000, snap=10**6,
-                                     grid_seeds=1, compile=False)
+    overrides: dict[str, Any] = dict(
+        kimg=(1 + max_steps) * b / 1000, tick_kimg=b / 1000, snap=10**6, grid_seeds=1, compile=False
+    )
     if config.aug in ("ada", "fixed"):
         overrides["aug_p"] = max(config.aug_p, 0.2)
     timed: list[float] = []
@@ -222,8 +253,14 @@ def measure_sec_per_kimg(train: Any, config: Any, *, min_steps: int = 2, max_ste
 
     with tempfile.TemporaryDirectory(prefix="ganaug-timing-") as tmp:
         try:
-            Trainer(train, config.replace(**overrides), Path(tmp), callbacks=[collect], progress=False,
-                    log=lambda s: None).run()
+            Trainer(
+                train,
+                config.replace(**overrides),
+                Path(tmp),
+                callbacks=[collect],
+                progress=False,
+                log=lambda s: None,
+            ).run()
         except _Enough:
             pass
     timed.sort()
@@ -258,10 +295,16 @@ def fit_to_budget(
             return config, None
     timer = sec_per_kimg or (lambda cfg: measure_sec_per_kimg(train, cfg))
     side = max(train.resolution)
-    plan = plan_budget(candidate_resolutions(side), config.kimg, budget_s,
-                       lambda r: timer(config.replace(resolution=r)), data_side=side,
-                       resolution=config.network.resolution if resolution_fixed else None,
-                       kimg_fixed=kimg_fixed, budget_source=source)
+    plan = plan_budget(
+        candidate_resolutions(side),
+        config.kimg,
+        budget_s,
+        lambda r: timer(config.replace(resolution=r)),
+        data_side=side,
+        resolution=config.network.resolution if resolution_fixed else None,
+        kimg_fixed=kimg_fixed,
+        budget_source=source,
+    )
     for line in plan.lines():
         log(line)
     return config.replace(resolution=plan.resolution, kimg=plan.kimg), plan

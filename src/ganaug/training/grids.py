@@ -49,8 +49,8 @@ class SampleGrid:
         kwargs = {"noise_mode": "const"} if self.net.arch == "stylegan2" else {}
         imgs = []
         for i in range(0, len(self.z), 64):
-            z = self.z[i:i + 64].to(device)
-            c = self.c[i:i + 64].to(device) if self.c is not None else None
+            z = self.z[i : i + 64].to(device)
+            c = self.c[i : i + 64].to(device) if self.c is not None else None
             imgs.append(G(z, c, **kwargs).float().cpu())
         u8 = (torch.cat(imgs) * 127.5 + 128).clamp(0, 255).to(torch.uint8).numpy()
         return make_grid_array(u8, nrow=self.columns)

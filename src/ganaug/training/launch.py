@@ -93,20 +93,44 @@ def train(
             train_set = _training_set(data, classes, resume_state)
             if transfer is not None:
                 transfer = transfer if isinstance(transfer, dict) else ckpt.load_snapshot(transfer)
-            config, budget_plan = _plan_config(train_set, config, arch=arch, preset=preset, conditional=conditional,
-                                               transfer=transfer, overrides=overrides, budget=budget,
-                                               resumed=resume_state is not None, log=say)
+            config, budget_plan = _plan_config(
+                train_set,
+                config,
+                arch=arch,
+                preset=preset,
+                conditional=conditional,
+                transfer=transfer,
+                overrides=overrides,
+                budget=budget,
+                resumed=resume_state is not None,
+                log=say,
+            )
             run_dir = _open_run_dir(run_dir, out, data, config, held)
             if rank == 0:
                 config = _start_run_folder(run_dir, config, data, train_set, resume_state, budget_plan, say)
                 if diagnostics:
-                    callbacks = [*callbacks, ClassDiagnostics(
-                        train_set, run_dir, log=say, seed=config.seed,
-                        start_nimg=resume_state["cur_nimg"] if resume_state else 0)]
+                    callbacks = [
+                        *callbacks,
+                        ClassDiagnostics(
+                            train_set,
+                            run_dir,
+                            log=say,
+                            seed=config.seed,
+                            start_nimg=resume_state["cur_nimg"] if resume_state else 0,
+                        ),
+                    ]
             else:
                 config = _fit_data_to_gan(config, train_set, resume_state, _quiet)
-            trainer = Trainer(train_set, config, run_dir, resume_state=resume_state, transfer=transfer,
-                              callbacks=callbacks, progress=progress, log=say)
+            trainer = Trainer(
+                train_set,
+                config,
+                run_dir,
+                resume_state=resume_state,
+                transfer=transfer,
+                callbacks=callbacks,
+                progress=progress,
+                log=say,
+            )
             return trainer.run(max_ticks=max_ticks)
     finally:
         if created_group:
@@ -151,14 +175,17 @@ def _log_file(path: Path) -> logging.Handler:
     return handler
 
 
-def _load_resume(resume: str | Path, out: str | Path, overrides: dict[str, Any],
-                 log: Callable[[str], None]) -> tuple[dict[str, Any], TrainConfig, Path]:
+def _load_resume(
+    resume: str | Path, out: str | Path, overrides: dict[str, Any], log: Callable[[str], None]
+) -> tuple[dict[str, Any], TrainConfig, Path]:
     """The snapshot to resume from, the run's own config (``kimg`` and ``device`` may change) and its folder."""
     target = ckpt.find_latest_run(out) if str(resume) == "latest" else Path(resume)
     state = ckpt.load_snapshot(target)
     if "opt_G" not in state:
-        raise CheckpointError(f"{state['path']} holds networks but no training state (an imported "
-                              "snapshot): start from it with --transfer instead of --resume")
+        raise CheckpointError(
+            f"{state['path']} holds networks but no training state (an imported "
+            "snapshot): start from it with --transfer instead of --resume"
+        )
     config = TrainConfig.from_dict(state["config"])
     if overrides.get("kimg"):
         config = config.replace(kimg=overrides["kimg"])
@@ -180,18 +207,29 @@ def _training_set(data: Any, classes: Sequence[str] | None, resume_state: dict |
     saved = list(resume_state.get("class_names", []))
     lacking = [c for c in saved if c not in train_set.class_names]
     if lacking:
-        raise UserError(f"cannot resume {Path(resume_state['path']).parent} on this data: the run was trained on "
-                        f"classes {saved}, the data has {train_set.class_names} (no {lacking}). Resume "
-                        "with the data it was trained on, or start a new run")
+        raise UserError(
+            f"cannot resume {Path(resume_state['path']).parent} on this data: the run was trained on "
+            f"classes {saved}, the data has {train_set.class_names} (no {lacking}). Resume "
+            "with the data it was trained on, or start a new run"
+        )
     if saved and saved != train_set.class_names:  # the run was trained on a subset of classes
         train_set = resolve_training_data(data, saved)
     return train_set
 
 
-def _plan_config(train_set: ImageSet, config: TrainConfig | None, *, arch: str | None, preset: str,
-                 conditional: bool | None, transfer: dict | None, overrides: dict[str, Any],
-                 budget: str | float | None, resumed: bool,
-                 log: Callable[[str], None]) -> tuple[TrainConfig, BudgetPlan | None]:
+def _plan_config(
+    train_set: ImageSet,
+    config: TrainConfig | None,
+    *,
+    arch: str | None,
+    preset: str,
+    conditional: bool | None,
+    transfer: dict | None,
+    overrides: dict[str, Any],
+    budget: str | float | None,
+    resumed: bool,
+    log: Callable[[str], None],
+) -> tuple[TrainConfig, BudgetPlan | None]:
     """The run's config (given, or made from the preset and the data; the transfer source's networks;
     fitted to the time budget) and the budget's plan. Fails before anything is written."""
     config_given = config is not None
@@ -199,8 +237,10 @@ def _plan_config(train_set: ImageSet, config: TrainConfig | None, *, arch: str |
     if transfer is not None:
         src_net = NetworkConfig.from_dict(transfer["config"]["network"])
         if arch is not None and arch != src_net.arch:
-            raise CheckpointError(f"cannot transfer: the source is a {src_net.arch} snapshot but --arch {arch} "
-                                  "was asked; leave --arch out (it follows the source)")
+            raise CheckpointError(
+                f"cannot transfer: the source is a {src_net.arch} snapshot but --arch {arch} "
+                "was asked; leave --arch out (it follows the source)"
+            )
         arch = arch or src_net.arch
     if config is None:
         config = config_for(train_set, arch or "dcgan", preset, conditional=conditional, **overrides)
@@ -212,24 +252,32 @@ def _plan_config(train_set: ImageSet, config: TrainConfig | None, *, arch: str |
         if src_net is not None:
             config = transfer_config(config, src_net, None)
     if config.network.conditional and config.network.num_classes != train_set.num_classes:
-        raise UserError(f"the config is for {config.network.num_classes} classes but the data has "
-                        f"{train_set.num_classes}")
+        raise UserError(
+            f"the config is for {config.network.num_classes} classes but the data has {train_set.num_classes}"
+        )
     resolve_device(config.device)
     plan = None
     if not resumed and rank_and_world_size()[1] == 1 and (budget is not None or not config_given):
         config, plan = fit_to_budget(
-            train_set, config, budget, log=log,
+            train_set,
+            config,
+            budget,
+            log=log,
             resolution_fixed=config_given or bool(overrides.get("resolution")) or transfer is not None,
-            kimg_fixed=config_given or bool(overrides.get("kimg")))
+            kimg_fixed=config_given or bool(overrides.get("kimg")),
+        )
     empty = [k for k, v in train_set.counts().items() if v == 0]
     if empty and config.network.conditional:
-        log(f"warning: class(es) {', '.join(empty)} have no training images: the conditional model cannot "
-            "learn them, and images generated for them are meaningless")
+        log(
+            f"warning: class(es) {', '.join(empty)} have no training images: the conditional model cannot "
+            "learn them, and images generated for them are meaningless"
+        )
     return config, plan
 
 
-def _open_run_dir(run_dir: str | Path | None, out: str | Path, data: Any, config: TrainConfig,
-                  held: contextlib.ExitStack) -> Path:
+def _open_run_dir(
+    run_dir: str | Path | None, out: str | Path, data: Any, config: TrainConfig, held: contextlib.ExitStack
+) -> Path:
     """The run folder (a new numbered one under ``out`` unless given), made and locked by rank 0."""
     rank = rank_and_world_size()[0]
     if run_dir is None:
@@ -242,9 +290,15 @@ def _open_run_dir(run_dir: str | Path | None, out: str | Path, data: Any, config
     return run_dir
 
 
-def _start_run_folder(run_dir: Path, config: TrainConfig, data: Any, train_set: ImageSet,
-                      resume_state: dict | None, budget_plan: BudgetPlan | None,
-                      log: Callable[[str], None]) -> TrainConfig:
+def _start_run_folder(
+    run_dir: Path,
+    config: TrainConfig,
+    data: Any,
+    train_set: ImageSet,
+    resume_state: dict | None,
+    budget_plan: BudgetPlan | None,
+    log: Callable[[str], None],
+) -> TrainConfig:
     """Rank 0: log.txt, the data's fit to the GAN, stats.jsonl trimmed to the snapshot on resume,
     training_options.json. Returns the config with its ``crop_to``."""
     logger.addHandler(_log_file(run_dir / "log.txt"))
@@ -252,19 +306,26 @@ def _start_run_folder(run_dir: Path, config: TrainConfig, data: Any, train_set: 
     if resume_state is not None:
         # Drop stats lines from ticks after the snapshot (a killed run redoes them).
         _truncate_stats(run_dir / "stats.jsonl", resume_state["cur_nimg"])
-    atomic_write_json(run_dir / "training_options.json", {
-        **config.to_dict(),
-        "data": {"source": str(data) if not isinstance(data, ImageSet) else "<ImageSet>",
-                 "images": len(train_set), "classes": train_set.class_names,
-                 "counts": train_set.counts()},
-        "world_size": rank_and_world_size()[1],
-        **({"budget": budget_plan.to_dict()} if budget_plan is not None else {}),
-    })
+    atomic_write_json(
+        run_dir / "training_options.json",
+        {
+            **config.to_dict(),
+            "data": {
+                "source": str(data) if not isinstance(data, ImageSet) else "<ImageSet>",
+                "images": len(train_set),
+                "classes": train_set.class_names,
+                "counts": train_set.counts(),
+            },
+            "world_size": rank_and_world_size()[1],
+            **({"budget": budget_plan.to_dict()} if budget_plan is not None else {}),
+        },
+    )
     return config
 
 
-def _fit_data_to_gan(config: TrainConfig, train_set: ImageSet, resume_state: dict | None,
-                     log: Callable[[str], None]) -> TrainConfig:
+def _fit_data_to_gan(
+    config: TrainConfig, train_set: ImageSet, resume_state: dict | None, log: Callable[[str], None]
+) -> TrainConfig:
     """``crop_to``: data a little smaller than the GAN is padded to it and generated images are cropped
     back (``config.fit``). A resumed run keeps the fit it started with (its snapshot's crop_to)."""
     if resume_state is None:
@@ -272,8 +333,10 @@ def _fit_data_to_gan(config: TrainConfig, train_set: ImageSet, resume_state: dic
         config = dataclasses.replace(config, crop_to=list(crop) if crop else None)
     crop = config.crop_to
     if crop:
-        log(f"data: {crop[0]}x{crop[1]} px padded to the GAN's {config.network.resolution} px (reflection); "
-            f"generated images are cropped back to {crop[0]}x{crop[1]} (--fit resize to resize instead)")
+        log(
+            f"data: {crop[0]}x{crop[1]} px padded to the GAN's {config.network.resolution} px (reflection); "
+            f"generated images are cropped back to {crop[0]}x{crop[1]} (--fit resize to resize instead)"
+        )
     return config
 
 
@@ -315,23 +378,36 @@ def resolve_training_data(data: Any, classes: Sequence[str] | None = None) -> Im
         sub = train.subset(np.flatnonzero(keep))
         # Re-index labels to the chosen classes so the model has exactly those.
         remap = {old: new for new, old in enumerate(idx)}
-        train = ImageSet(sub.images, np.array([remap[int(v)] for v in sub.labels]), list(classes),
-                         sub.paths, sub.hashes)
+        train = ImageSet(
+            sub.images, np.array([remap[int(v)] for v in sub.labels]), list(classes), sub.paths, sub.hashes
+        )
     if len(train) == 0:
         raise DataError("no training images to train on")
     return train
 
 
-def config_for(train: ImageSet, arch: str = "dcgan", preset: str = "cpu", *, conditional: bool | None = None,
-               **overrides: Any) -> TrainConfig:
+def config_for(
+    train: ImageSet,
+    arch: str = "dcgan",
+    preset: str = "cpu",
+    *,
+    conditional: bool | None = None,
+    **overrides: Any,
+) -> TrainConfig:
     """The TrainConfig for this data: its shape (resolution rounded up to a power of two, channels),
     conditional on its classes when it has several (unless ``conditional=False``), preset + overrides."""
     res = overrides.pop("resolution", None) or _default_resolution(train)
     channels = overrides.pop("channels", None) or train.channels
     if conditional is None:
         conditional = train.num_classes > 1
-    return make_config(arch, preset, resolution=res, channels=channels,
-                       num_classes=train.num_classes if conditional else 0, **overrides)
+    return make_config(
+        arch,
+        preset,
+        resolution=res,
+        channels=channels,
+        num_classes=train.num_classes if conditional else 0,
+        **overrides,
+    )
 
 
 def _default_resolution(train: ImageSet) -> int:
@@ -343,9 +419,11 @@ def describe(config: TrainConfig) -> str:
     """The resolved configuration and each network's parameter count (``--dry-run``)."""
     G = build_generator(config.network)
     D = build_discriminator(config.network)
-    lines = [json.dumps(config.to_dict(), indent=2),
-             f"G: {count_parameters(G):,} parameters",
-             f"D: {count_parameters(D):,} parameters",
-             f"R1 gamma: {config.resolved_r1_gamma:g}   EMA half-life: {config.resolved_ema_kimg:g} kimg"
-             + (f"   PL weight: {config.resolved_pl_weight:g}" if config.network.arch == "stylegan2" else "")]
+    lines = [
+        json.dumps(config.to_dict(), indent=2),
+        f"G: {count_parameters(G):,} parameters",
+        f"D: {count_parameters(D):,} parameters",
+        f"R1 gamma: {config.resolved_r1_gamma:g}   EMA half-life: {config.resolved_ema_kimg:g} kimg"
+        + (f"   PL weight: {config.resolved_pl_weight:g}" if config.network.arch == "stylegan2" else ""),
+    ]
     return "\n".join(lines)

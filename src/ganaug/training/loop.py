@@ -71,8 +71,9 @@ def prepare_training_images(train: ImageSet, cfg: TrainConfig) -> ImageSet:
     net = cfg.network
     if cfg.crop_to:  # padded to the GAN's size; generated images are cropped back (config.fit)
         data = resize_imageset(train, train.resolution, channels=net.channels)
-        data = ImageSet(pad_array(data.images, net.resolution), data.labels, data.class_names, data.paths,
-                        data.hashes)
+        data = ImageSet(
+            pad_array(data.images, net.resolution), data.labels, data.class_names, data.paths, data.hashes
+        )
     else:
         data = resize_imageset(train, net.resolution, channels=net.channels)
     if cfg.mirror:
@@ -87,9 +88,18 @@ def _quiet(msg: str) -> None:
 
 
 class Trainer:
-    def __init__(self, train: ImageSet, cfg: TrainConfig, run_dir: Path, *, resume_state: dict | None = None,
-                 transfer: str | Path | dict | None = None, callbacks: Sequence[TickCallback] = (),
-                 progress: bool = True, log: Callable[[str], None] | None = None):
+    def __init__(
+        self,
+        train: ImageSet,
+        cfg: TrainConfig,
+        run_dir: Path,
+        *,
+        resume_state: dict | None = None,
+        transfer: str | Path | dict | None = None,
+        callbacks: Sequence[TickCallback] = (),
+        progress: bool = True,
+        log: Callable[[str], None] | None = None,
+    ):
         self.cfg = cfg
         self.run_dir = run_dir
         self.callbacks = list(callbacks)
@@ -99,7 +109,9 @@ class Trainer:
         self._log = (log or print) if self.is_main else _quiet
         self.class_names = list(train.class_names)
         if cfg.batch_size % self.world_size:
-            raise UserError(f"batch size {cfg.batch_size} is not divisible by the {self.world_size} processes")
+            raise UserError(
+                f"batch size {cfg.batch_size} is not divisible by the {self.world_size} processes"
+            )
         self.batch_gpu = cfg.batch_size // self.world_size
         self._setup_device()
 
@@ -135,8 +147,10 @@ class Trainer:
         self.grid = SampleGrid(cfg.network, cfg.grid_seeds)
         k = max(cfg.network.num_classes, 1)
         if cfg.network.conditional and len(self.grid.classes) < k:
-            self._log(f"sample grids show {len(self.grid.classes)} of the {k} classes (evenly spaced, the same "
-                      "every tick)")
+            self._log(
+                f"sample grids show {len(self.grid.classes)} of the {k} classes (evenly spaced, the same "
+                "every tick)"
+            )
 
     # -- setup -------------------------------------------------------------------
     def _setup_device(self) -> None:
@@ -154,18 +168,30 @@ class Trainer:
         cfg = self.cfg
         data = prepare_training_images(train, cfg)
         if len(data) != len(train):
-            how = " and ".join(w for w, on in (("x-flipped copies", cfg.mirror),
-                                               (f"x{cfg.multiply} classic augmentation", cfg.multiply > 1)) if on)
+            how = " and ".join(
+                w
+                for w, on in (
+                    ("x-flipped copies", cfg.mirror),
+                    (f"x{cfg.multiply} classic augmentation", cfg.multiply > 1),
+                )
+                if on
+            )
             self._log(f"training images: {len(train)} -> {len(data)} with {how}")
         self.data_cpu = data
-        on_device = not self.cuda or data.images.nbytes < 0.25 * torch.cuda.get_device_properties(
-            self.device).total_memory
+        on_device = (
+            not self.cuda
+            or data.images.nbytes < 0.25 * torch.cuda.get_device_properties(self.device).total_memory
+        )
         store = self.device if on_device else torch.device("cpu")
         self.x_u8 = torch.from_numpy(data.images).to(store)
         self.labels = torch.from_numpy(data.labels).to(store)
         self.num_images = len(data)
-        self.sampler = BatchSampler(torch.from_numpy(data.labels), len(data.class_names), cfg.seed,
-                                    balanced=cfg.balanced_sampling and cfg.network.conditional)
+        self.sampler = BatchSampler(
+            torch.from_numpy(data.labels),
+            len(data.class_names),
+            cfg.seed,
+            balanced=cfg.balanced_sampling and cfg.network.conditional,
+        )
 
     def _build_networks(self) -> None:
         cfg = self.cfg
@@ -195,8 +221,12 @@ class Trainer:
         g_lazy_ratio = cfg.pl_interval / (cfg.pl_interval + 1) if self.pl_weight > 0 else 1.0
         d_betas = (cfg.betas[0] ** d_lazy_ratio, cfg.betas[1] ** d_lazy_ratio)
         g_betas = (cfg.betas[0] ** g_lazy_ratio, cfg.betas[1] ** g_lazy_ratio)
-        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=cfg.g_lr * g_lazy_ratio, betas=g_betas, eps=1e-8)
-        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=cfg.d_lr * d_lazy_ratio, betas=d_betas, eps=1e-8)
+        self.opt_G = torch.optim.Adam(
+            self.G.parameters(), lr=cfg.g_lr * g_lazy_ratio, betas=g_betas, eps=1e-8
+        )
+        self.opt_D = torch.optim.Adam(
+            self.D.parameters(), lr=cfg.d_lr * d_lazy_ratio, betas=d_betas, eps=1e-8
+        )
         self.pl_mean = torch.zeros([], device=self.device)  # running mean path length
 
     def _build_augmentation(self) -> None:
@@ -205,12 +235,19 @@ class Trainer:
         self.augment_pipe: nn.Module | None = None
         self.ada = None
         if cfg.aug in ("ada", "fixed"):
-            self.augment_pipe = AugmentPipe(cfg.network.channels).train().requires_grad_(False).to(self.device)
+            self.augment_pipe = (
+                AugmentPipe(cfg.network.channels).train().requires_grad_(False).to(self.device)
+            )
             self.augment_pipe.set_p(cfg.aug_p)
             if cfg.aug == "ada":
-                self.ada = AdaController(target=cfg.ada_target, speed_kimg=cfg.ada_kimg,
-                                         interval=cfg.ada_interval, batch_size=cfg.batch_size,
-                                         num_classes=cfg.network.num_classes, per_class=cfg.ada_per_class)
+                self.ada = AdaController(
+                    target=cfg.ada_target,
+                    speed_kimg=cfg.ada_kimg,
+                    interval=cfg.ada_interval,
+                    batch_size=cfg.batch_size,
+                    num_classes=cfg.network.num_classes,
+                    per_class=cfg.ada_per_class,
+                )
         elif cfg.aug == "diffaug":
             self.augment_pipe = DiffAugment(cfg.diffaug_policy)
 
@@ -224,7 +261,10 @@ class Trainer:
             self.G_run = torch.compile(self.G)
             self.D_run = torch.compile(self.D)
             if self.G_mapping is not None:
-                self.G_mapping, self.G_synthesis = torch.compile(self.G_mapping), torch.compile(self.G_synthesis)
+                self.G_mapping, self.G_synthesis = (
+                    torch.compile(self.G_mapping),
+                    torch.compile(self.G_synthesis),
+                )
 
     # -- state -----------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -242,7 +282,9 @@ class Trainer:
             "pl_mean": self.pl_mean.detach().cpu().clone(),
             **self.sampler.state_dict(),  # perm, perm_pos, gen_state
             "rng_cpu": torch.get_rng_state(),
-            "rng_cuda": torch.cuda.get_rng_state(self.device) if self.cuda else torch.zeros(0, dtype=torch.uint8),
+            "rng_cuda": torch.cuda.get_rng_state(self.device)
+            if self.cuda
+            else torch.zeros(0, dtype=torch.uint8),
             "elapsed": self.elapsed(),
             "config": self.cfg.to_dict(),
             "class_names": self.class_names,
@@ -279,7 +321,7 @@ class Trainer:
 
     # -- batches -----------------------------------------------------------------
     def _my_slice(self, global_batch: torch.Tensor) -> torch.Tensor:
-        return global_batch[self.rank * self.batch_gpu:(self.rank + 1) * self.batch_gpu]
+        return global_batch[self.rank * self.batch_gpu : (self.rank + 1) * self.batch_gpu]
 
     def _next_indices(self) -> torch.Tensor:
         """This rank's slice of the next global batch of real images."""
@@ -468,10 +510,18 @@ class Trainer:
                 done = self.cur_nimg >= total_nimg
                 self.cur_tick += 1
                 ticks_run += 1
-                stats = tick_stats(totals, tick=self.cur_tick, cur_nimg=self.cur_nimg,
-                                   tick_nimg=self.cur_nimg - tick_start_nimg, tick_time=time.time() - tick_t0,
-                                   elapsed=self.elapsed(), device=self.device, pl_mean=self.pl_mean,
-                                   augment_pipe=self.augment_pipe, ada=self.ada)
+                stats = tick_stats(
+                    totals,
+                    tick=self.cur_tick,
+                    cur_nimg=self.cur_nimg,
+                    tick_nimg=self.cur_nimg - tick_start_nimg,
+                    tick_time=time.time() - tick_t0,
+                    elapsed=self.elapsed(),
+                    device=self.device,
+                    pl_mean=self.pl_mean,
+                    augment_pipe=self.augment_pipe,
+                    ada=self.ada,
+                )
                 self._end_tick(stats, done, writer)
                 bar.set_postfix_str(f"{stats['img_per_s']:.0f} img/s, p={stats['aug_p']:.2f}", refresh=False)
                 if max_ticks is not None and ticks_run >= max_ticks:
@@ -485,9 +535,15 @@ class Trainer:
     def _progress_bar(self, total_nimg: int) -> tqdm:
         # The last batch may overshoot kimg (whole batches only): the bar's total is rounded up to it.
         bar_total = math.ceil(total_nimg / self.cfg.batch_size) * self.cfg.batch_size
-        return tqdm(total=round(bar_total / 1000, 3), initial=round(self.cur_nimg / 1000, 3), unit="kimg",
-                    disable=not (self.progress and self.is_main), dynamic_ncols=True, leave=False,
-                    bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} kimg [{elapsed}<{remaining}{postfix}]")
+        return tqdm(
+            total=round(bar_total / 1000, 3),
+            initial=round(self.cur_nimg / 1000, 3),
+            unit="kimg",
+            disable=not (self.progress and self.is_main),
+            dynamic_ncols=True,
+            leave=False,
+            bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} kimg [{elapsed}<{remaining}{postfix}]",
+        )
 
     def _train_one_tick(self, total_nimg: int, bar: tqdm) -> Totals:
         """Steps until a tick's worth of images (or the run's end); their running totals."""
@@ -526,8 +582,10 @@ class Trainer:
                 self._log(format_stats(stats) + (f"\nWARNING: {warning}" if warning else ""))
             if writer is not None:
                 write_tensorboard(writer, stats, self.cur_nimg)
-            save_png(self.run_dir / f"fakes{ckpt.kimg_tag(self.cur_nimg)}.png",
-                     self.grid.render(self.G_ema, self.device))
+            save_png(
+                self.run_dir / f"fakes{ckpt.kimg_tag(self.cur_nimg)}.png",
+                self.grid.render(self.G_ema, self.device),
+            )
             if done or self.cur_tick % self.cfg.snap == 0:
                 self._last_snapshot = ckpt.save_snapshot(self.run_dir, self.state_dict(), self.cur_nimg)
         for cb in self.callbacks:
@@ -535,11 +593,16 @@ class Trainer:
 
     def _diverged(self, stats: dict) -> None:
         """Record the NaN/Inf tick and stop; the snapshots written so far are kept."""
-        msg = (f"training diverged at {self.cur_nimg / 1000:.2f} kimg: loss_D={stats['loss_D']}, "
-               f"loss_G={stats['loss_G']}. ")
+        msg = (
+            f"training diverged at {self.cur_nimg / 1000:.2f} kimg: loss_D={stats['loss_D']}, "
+            f"loss_G={stats['loss_G']}. "
+        )
         last = self._last_snapshot
-        msg += (f"The last good snapshot is kept: {last or ckpt.find_snapshot(self.run_dir)}."
-                if (last or any(self.run_dir.glob("snapshot-*.pt"))) else "No snapshot was written before it.")
+        msg += (
+            f"The last good snapshot is kept: {last or ckpt.find_snapshot(self.run_dir)}."
+            if (last or any(self.run_dir.glob("snapshot-*.pt")))
+            else "No snapshot was written before it."
+        )
         msg += " Try a lower learning rate or a larger R1 gamma."
         if self.is_main:
             append_jsonl(self.run_dir / "stats.jsonl", dict(stats, error="diverged"))
@@ -552,6 +615,12 @@ class Trainer:
                 snap = ckpt.find_snapshot(self.run_dir)
             except CheckpointError:  # no snapshot yet (e.g. max_ticks below snap)
                 snap = None
-        return TrainResult(self.run_dir, self.cfg, self.cur_nimg, snap, self.class_names,
-                           read_jsonl(self.run_dir / "stats.jsonl") if self.is_main else self.stats_history,
-                           self.warnings)
+        return TrainResult(
+            self.run_dir,
+            self.cfg,
+            self.cur_nimg,
+            snap,
+            self.class_names,
+            read_jsonl(self.run_dir / "stats.jsonl") if self.is_main else self.stats_history,
+            self.warnings,
+        )

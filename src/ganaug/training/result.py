@@ -45,8 +45,10 @@ class TrainResult:
         return self.cur_nimg / 1000
 
     def __repr__(self) -> str:
-        return (f"TrainResult(run_dir={str(self.run_dir)!r}, arch={self.config.network.arch!r}, "
-                f"kimg={self.kimg:.1f}, snapshot={self.snapshot.name if self.snapshot else None!r})")
+        return (
+            f"TrainResult(run_dir={str(self.run_dir)!r}, arch={self.config.network.arch!r}, "
+            f"kimg={self.kimg:.1f}, snapshot={self.snapshot.name if self.snapshot else None!r})"
+        )
 
     def _repr_html_(self) -> str:
         last = self.stats[-1] if self.stats else {}
@@ -55,6 +57,7 @@ class TrainResult:
         if imgs:
             data = base64.b64encode(imgs[-1].read_bytes()).decode()
             img = f'<img src="data:image/png;base64,{data}" style="image-rendering:pixelated;width:480px"/>'
-        rows = "".join(f"<tr><td>{k}</td><td>{v:.4g}</td></tr>" for k, v in last.items()
-                       if isinstance(v, (int, float)))
+        rows = "".join(
+            f"<tr><td>{k}</td><td>{v:.4g}</td></tr>" for k, v in last.items() if isinstance(v, (int, float))
+        )
         return f"<p>{self!r}</p><table>{rows}</table>{img}"

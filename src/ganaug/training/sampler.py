@@ -36,7 +36,7 @@ class BatchSampler:
                 self.perm = torch.randperm(self.num_images, generator=self.gen)
                 self.perm_pos = 0
             take = min(need, self.num_images - self.perm_pos)
-            out.append(self.perm[self.perm_pos:self.perm_pos + take])
+            out.append(self.perm[self.perm_pos : self.perm_pos + take])
             self.perm_pos += take
             need -= take
         idx = torch.cat(out)
@@ -46,7 +46,9 @@ class BatchSampler:
             idx = self.class_sorted[self.class_offset[cls] + within]
         return idx
 
-    def latents(self, batch_size: int, z_dim: int, conditional: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def latents(
+        self, batch_size: int, z_dim: int, conditional: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """z and labels of the next global batch of fakes. The fake class mix matches the real one
         D sees (uniform when sampling is balanced)."""
         z = torch.randn(batch_size, z_dim, generator=self.gen)

@@ -21,8 +21,21 @@ except ImportError:
     resource = None
 
 # Running totals over a tick: sums of per-step values, and the step counts they are divided by.
-TOTALS = ("loss_D", "loss_G", "loss_r1", "loss_pl", "d_real_acc", "d_fake_acc", "logit_real", "logit_fake",
-          "nonfinite_grads", "n_d", "n_g", "n_r1", "n_pl")
+TOTALS = (
+    "loss_D",
+    "loss_G",
+    "loss_r1",
+    "loss_pl",
+    "d_real_acc",
+    "d_fake_acc",
+    "logit_real",
+    "logit_fake",
+    "nonfinite_grads",
+    "n_d",
+    "n_g",
+    "n_r1",
+    "n_pl",
+)
 AUX_TOTAL = "loss_rec"  # only for a D with an auxiliary loss on reals (FastGAN)
 Totals = dict[str, torch.Tensor]
 
@@ -32,8 +45,19 @@ def zero_totals(device: torch.device | str = "cpu", *, aux_loss: bool = False) -
     return {k: torch.zeros((), device=device) for k in TOTALS + ((AUX_TOTAL,) if aux_loss else ())}
 
 
-def tick_stats(totals: Totals, *, tick: int, cur_nimg: int, tick_nimg: int, tick_time: float,
-               elapsed: float, device: torch.device, pl_mean: torch.Tensor, augment_pipe: Any, ada: Any) -> dict:
+def tick_stats(
+    totals: Totals,
+    *,
+    tick: int,
+    cur_nimg: int,
+    tick_nimg: int,
+    tick_time: float,
+    elapsed: float,
+    device: torch.device,
+    pl_mean: torch.Tensor,
+    augment_pipe: Any,
+    ada: Any,
+) -> dict:
     """The stats line of a tick that showed ``tick_nimg`` images in ``tick_time`` seconds."""
     t = {k: float(v) for k, v in average_over_ranks(totals).items()}
     n_d, n_g = max(t["n_d"], 1), max(t["n_g"], 1)
@@ -53,8 +77,11 @@ def tick_stats(totals: Totals, *, tick: int, cur_nimg: int, tick_nimg: int, tick
         "aug_p": float(augment_pipe.p) if getattr(augment_pipe, "p", None) is not None else 0.0,
         "ada_stat": float(ada.last_stat) if ada is not None and ada.last_stat is not None else float("nan"),
         # Per class (conditional): the rare class, repeated most under balanced sampling, overfits first.
-        **({"ada_stat_per_class": ada.last_class_stats}
-           if ada is not None and ada.last_class_stats is not None else {}),
+        **(
+            {"ada_stat_per_class": ada.last_class_stats}
+            if ada is not None and ada.last_class_stats is not None
+            else {}
+        ),
         "sec_per_kimg": tick_time / max(tick_nimg / 1000, 1e-9),
         "img_per_s": tick_nimg / max(tick_time, 1e-9),
         "time_s": round(elapsed, 2),
@@ -67,9 +94,11 @@ def tick_stats(totals: Totals, *, tick: int, cur_nimg: int, tick_nimg: int, tick
 
 def format_stats(s: dict) -> str:
     """The console (and log.txt) line of a tick."""
-    return (f"tick {s['tick']:<4d} kimg {s['kimg']:<8.2f} loss_G {s['loss_G']:<7.3f} loss_D {s['loss_D']:<7.3f} "
-            f"D(real) acc {s['d_real_acc']:.2f} D(fake) acc {s['d_fake_acc']:.2f} p {s['aug_p']:.3f} "
-            f"{s['img_per_s']:.0f} img/s  mem {s['mem_mb']:.0f} MB")
+    return (
+        f"tick {s['tick']:<4d} kimg {s['kimg']:<8.2f} loss_G {s['loss_G']:<7.3f} loss_D {s['loss_D']:<7.3f} "
+        f"D(real) acc {s['d_real_acc']:.2f} D(fake) acc {s['d_fake_acc']:.2f} p {s['aug_p']:.3f} "
+        f"{s['img_per_s']:.0f} img/s  mem {s['mem_mb']:.0f} MB"
+    )
 
 
 def memory_mb(device: torch.device) -> float:
@@ -87,8 +116,10 @@ def tensorboard_writer(run_dir: Path, purge_step: int, log: Callable[[str], None
         # Imported here: tensorboard is the optional extra ganaug[tensorboard].
         from torch.utils.tensorboard import SummaryWriter
     except Exception as e:  # not installed, or broken (e.g. a protobuf version clash): not fatal
-        log(f"no TensorBoard logs ({type(e).__name__}: {e}); stats.jsonl has every number. "
-            "Install them with: pip install 'ganaug[tensorboard]'")
+        log(
+            f"no TensorBoard logs ({type(e).__name__}: {e}); stats.jsonl has every number. "
+            "Install them with: pip install 'ganaug[tensorboard]'"
+        )
         return None
     return SummaryWriter(log_dir=str(run_dir), purge_step=purge_step if purge_step > 0 else None)
 

@@ -25,18 +25,24 @@ def transfer_config(config: TrainConfig, src: NetworkConfig, overrides: dict | N
     config, used as it is."""
     net = config.network
     if net.arch != src.arch:
-        raise CheckpointError(f"cannot transfer: the source snapshot has arch={src.arch!r} but this run is "
-                              f"arch={net.arch!r}; leave --arch out (it follows the source)")
+        raise CheckpointError(
+            f"cannot transfer: the source snapshot has arch={src.arch!r} but this run is "
+            f"arch={net.arch!r}; leave --arch out (it follows the source)"
+        )
     if net.resolution != src.resolution:
         r, s = net.resolution, src.resolution
-        raise CheckpointError(f"cannot transfer: the source makes {s}x{s} images but this run trains at {r}x{r}. "
-                              f"Pass --resolution {s} (resolution={s}) to resize the data to the source's size, "
-                              f"or transfer from a {r}x{r} snapshot")
+        raise CheckpointError(
+            f"cannot transfer: the source makes {s}x{s} images but this run trains at {r}x{r}. "
+            f"Pass --resolution {s} (resolution={s}) to resize the data to the source's size, "
+            f"or transfer from a {r}x{r} snapshot"
+        )
     export_channels = config.export_channels
     if net.channels != src.channels:
         if src.channels == 1:
-            raise CheckpointError("cannot transfer: the source is a grayscale (1-channel) model and this run is "
-                                  "RGB; pass --channels 1 to train on the data in grayscale")
+            raise CheckpointError(
+                "cannot transfer: the source is a grayscale (1-channel) model and this run is "
+                "RGB; pass --channels 1 to train on the data in grayscale"
+            )
         export_channels = net.channels  # 1-channel data, trained as RGB; images converted back at export
     new = dataclasses.replace(src, num_classes=net.num_classes)
     config = dataclasses.replace(config, network=new, export_channels=export_channels)
@@ -48,8 +54,12 @@ def transfer_config(config: TrainConfig, src: NetworkConfig, overrides: dict | N
     return config
 
 
-def load_transfer(source: str | Path | dict[str, Any], net: NetworkConfig, modules: dict[str, nn.Module],
-                  log: Callable[[str], None]) -> None:
+def load_transfer(
+    source: str | Path | dict[str, Any],
+    net: NetworkConfig,
+    modules: dict[str, nn.Module],
+    log: Callable[[str], None],
+) -> None:
     """Load the source's G, D and G_ema into ``modules`` where the shapes match."""
     s = source if isinstance(source, dict) else ckpt.load_snapshot(source)
     ckpt.check_compatible(NetworkConfig.from_dict(s["config"]["network"]), net)
@@ -62,5 +72,7 @@ def load_transfer(source: str | Path | dict[str, Any], net: NetworkConfig, modul
         skipped = sorted(set(own) - set(loaded))
         module.load_state_dict(loaded, strict=False)
         if skipped and name != "G_ema":
-            log(f"transfer: {name}: {len(skipped)} tensors not transferred (shape or class count differs): "
-                f"{', '.join(skipped[:5])}{'...' if len(skipped) > 5 else ''}")
+            log(
+                f"transfer: {name}: {len(skipped)} tensors not transferred (shape or class count differs): "
+                f"{', '.join(skipped[:5])}{'...' if len(skipped) > 5 else ''}"
+            )

@@ -18,6 +18,12 @@ from ganaug.data.sources.loader import LoadResult, inspect, load, load_builtin, 
 from ganaug.data.sources.writer import write_stylegan_dataset
 
 __all__ = [
-    "LoadResult", "inspect", "load", "load_builtin", "nothing_usable_message", "read_idx", "walk",
+    "LoadResult",
+    "inspect",
+    "load",
+    "load_builtin",
+    "nothing_usable_message",
+    "read_idx",
+    "walk",
     "write_stylegan_dataset",
 ]

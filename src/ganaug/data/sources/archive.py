@@ -25,17 +25,19 @@ def zip_job(path: Path) -> FileJob:
         names = list(member)
         if "dataset.json" in names:
             meta = read_dataset_json(zf.read(member["dataset.json"]), f"{path}#dataset.json")
-            return stylegan_job(meta, names, lambda m: (f"{path}#{m}", str(path), member.get(m, m)),
-                                "stylegan-zip")
+            return stylegan_job(
+                meta, names, lambda m: (f"{path}#{m}", str(path), member.get(m, m)), "stylegan-zip"
+            )
     names = [n for n in names if not any(hidden(part) for part in n.split("/"))]
     # A zip of a folder often has one top folder holding the class folders: strip it.
     tops = {n.split("/", 1)[0] for n in names}
     prefix = ""
     if len(tops) == 1 and all("/" in n for n in names) and any(n.count("/") >= 2 for n in names):
         prefix = next(iter(tops)) + "/"
-    rels = [n[len(prefix):] for n in names]
-    return tree_job(rels, lambda rel: (f"{path}#{prefix + rel}", str(path), member[prefix + rel]),
-                    fmt="zip-image-folder")
+    rels = [n[len(prefix) :] for n in names]
+    return tree_job(
+        rels, lambda rel: (f"{path}#{prefix + rel}", str(path), member[prefix + rel]), fmt="zip-image-folder"
+    )
 
 
 def _zip_name(info: zipfile.ZipInfo) -> str:

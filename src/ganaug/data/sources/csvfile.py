@@ -37,17 +37,27 @@ def csv_job(root: Path, csv_path: Path) -> FileJob:
             continue
         match = find(name)
         if match is None:
-            problems.append(Problem(str(root / name), "missing-file",
-                                    f"listed in {csv_path.name} row {n} (label {lab!r}) but no such file"))
+            problems.append(
+                Problem(
+                    str(root / name),
+                    "missing-file",
+                    f"listed in {csv_path.name} row {n} (label {lab!r}) but no such file",
+                )
+            )
             continue
         if not lab:
             problems.append(Problem(str(match), "unlabelled", f"empty label in {csv_path.name} row {n}"))
             continue
         if match in assigned:
             if assigned[match] != lab:
-                problems.append(Problem(str(match), "conflicting-rows",
-                                        f"listed again in {csv_path.name} row {n} with label {lab!r}; "
-                                        f"keeping the first label {assigned[match]!r}"))
+                problems.append(
+                    Problem(
+                        str(match),
+                        "conflicting-rows",
+                        f"listed again in {csv_path.name} row {n} with label {lab!r}; "
+                        f"keeping the first label {assigned[match]!r}",
+                    )
+                )
             continue
         assigned[match] = lab
 
@@ -56,14 +66,19 @@ def csv_job(root: Path, csv_path: Path) -> FileJob:
         if p in assigned:
             continue
         if p.suffix.lower() in CANDIDATE_EXTS:
-            problems.append(Problem(str(p), "unlabelled", f"no row for this file in {csv_path.name}; ignored"))
+            problems.append(
+                Problem(str(p), "unlabelled", f"no row for this file in {csv_path.name}; ignored")
+            )
         elif p.suffix.lower() != ".csv":
-            problems.append(Problem(str(p), "not-image",
-                                    f"not an image file extension ({p.suffix or 'none'}); ignored"))
+            problems.append(
+                Problem(str(p), "not-image", f"not an image file extension ({p.suffix or 'none'}); ignored")
+            )
 
     labels = sorted(set(assigned.values()), key=label_key)
     index = {c: i for i, c in enumerate(labels)}
-    entries = [Entry(str(p), index[lab], str(p)) for p, lab in sorted(assigned.items(), key=lambda kv: str(kv[0]))]
+    entries = [
+        Entry(str(p), index[lab], str(p)) for p, lab in sorted(assigned.items(), key=lambda kv: str(kv[0]))
+    ]
     return FileJob("csv", entries, labels, problems, num_files=len(files))
 
 
@@ -109,7 +124,9 @@ def _columns(rows: list[list[str]], find, csv_path: Path) -> tuple[int, int, int
     if (head and head[0] in _FILE_HEADERS) or any(h in _LABEL_HEADERS for h in head[1:]):
         start = 1
         fcol = next((i for i, h in enumerate(head) if h in _FILE_HEADERS), 0)
-        lcol = next((i for i, h in enumerate(head) if h in _LABEL_HEADERS and i != fcol), 1 if fcol == 0 else 0)
+        lcol = next(
+            (i for i, h in enumerate(head) if h in _LABEL_HEADERS and i != fcol), 1 if fcol == 0 else 0
+        )
     elif len(rows) > 1 and find(rows[0][0].strip()) is None and find(rows[1][0].strip()) is not None:
         start = 1
     if max(len(r) for r in rows[start:] or [[]]) < 2:

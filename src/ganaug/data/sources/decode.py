@@ -39,8 +39,17 @@ class Decoded:
     tags: list[str] = field(default_factory=list)  # informational, aggregated into report notes
 
 
-def decode_all(entries: list[Entry], *, target: tuple[int, int] | None, fit: str, resample: str, alpha: str,
-               max_pixels: int | None, workers: int | None, executor: str) -> Iterator[Decoded]:
+def decode_all(
+    entries: list[Entry],
+    *,
+    target: tuple[int, int] | None,
+    fit: str,
+    resample: str,
+    alpha: str,
+    max_pixels: int | None,
+    workers: int | None,
+    executor: str,
+) -> Iterator[Decoded]:
     """:func:`decode` of every entry, in order, as they come (so decoded arrays do not pile up)."""
     fn = partial(_decode_chunk, target=target, fit=fit, resample=resample, alpha=alpha, max_pixels=max_pixels)
     return _imap(fn, entries, workers, executor)
@@ -50,8 +59,9 @@ def _decode_chunk(entries: list[Entry], **kw) -> list[Decoded]:
     return [decode(e, **kw) for e in entries]
 
 
-def _imap(fn: Callable[[list[Entry]], list[Decoded]], entries: list[Entry], workers: int | None,
-          executor: str) -> Iterator[Decoded]:
+def _imap(
+    fn: Callable[[list[Entry]], list[Decoded]], entries: list[Entry], workers: int | None, executor: str
+) -> Iterator[Decoded]:
     """``fn`` over chunks of entries in a thread/process pool, yielding results in order; serial for
     small jobs. Processes come from :func:`ganaug.workers.worker_pool`, so they end with this one."""
     if workers is None:
@@ -88,8 +98,9 @@ def _read_bytes(entry: Entry) -> bytes:
     return zf.read(entry.member)
 
 
-def decode(entry: Entry, target: tuple[int, int] | None, fit: str, resample: str, alpha: str,
-           max_pixels: int | None) -> Decoded:
+def decode(
+    entry: Entry, target: tuple[int, int] | None, fit: str, resample: str, alpha: str, max_pixels: int | None
+) -> Decoded:
     """Read one file. ``target`` None: header only (size, mode); else decode and fit to target."""
     try:
         data = _read_bytes(entry)
@@ -121,8 +132,18 @@ def _decode_pil(data: bytes, target, fit, resample, alpha, max_pixels) -> Decode
         return Decoded(False, problems=[("too-large", f"exceeds the decompression-bomb guard: {e}")])
     w, h = im.size
     if max_pixels and w * h > max_pixels:
-        return Decoded(False, problems=[("too-large", (f"{w}x{h} = {w * h} pixels exceeds the decompression-bomb "
-                                                      f"guard of {max_pixels} (PIL.Image.MAX_IMAGE_PIXELS)"))])
+        return Decoded(
+            False,
+            problems=[
+                (
+                    "too-large",
+                    (
+                        f"{w}x{h} = {w * h} pixels exceeds the decompression-bomb "
+                        f"guard of {max_pixels} (PIL.Image.MAX_IMAGE_PIXELS)"
+                    ),
+                )
+            ],
+        )
     problems = []
     mode = im.mode
     frames = getattr(im, "n_frames", 1) if getattr(im, "is_animated", False) else 1
@@ -163,8 +184,12 @@ def _orientation(im) -> int:
 def _decode_dicom(data: bytes, target, fit, resample) -> Decoded:
     ds = read_dicom(data, pixels=target is not None)
     if ds is None:
-        return Decoded(False, problems=[("missing-dependency",
-                                         "DICOM needs pydicom: pip install 'ganaug[dicom]' (or pydicom)")])
+        return Decoded(
+            False,
+            problems=[
+                ("missing-dependency", "DICOM needs pydicom: pip install 'ganaug[dicom]' (or pydicom)")
+            ],
+        )
     size, gray = dicom_size(ds)
     if target is None:
         return Decoded(True, size=size, mode="DICOM", gray=gray)
@@ -176,8 +201,15 @@ def _finish(im, size, mode, target, fit, resample, problems, tags=()) -> Decoded
     """A decoded PIL image (mode L or RGB) fitted to ``target`` as a uint8 C x H x W array."""
     s = scale_factor(size, target, fit)
     if s > 1.0001:
-        problems.append(("upscaled", (f"{size[0]}x{size[1]} is smaller than the {target[1]}x{target[0]} "
-                                     f"target; upscaled x{s:.2f}")))
+        problems.append(
+            (
+                "upscaled",
+                (
+                    f"{size[0]}x{size[1]} is smaller than the {target[1]}x{target[0]} "
+                    f"target; upscaled x{s:.2f}"
+                ),
+            )
+        )
     im = fit_image(im, target, fit=fit, resample=resample)
     arr = np.asarray(im, dtype=np.uint8)
     arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)

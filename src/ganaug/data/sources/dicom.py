@@ -43,7 +43,8 @@ def dicom_image(ds) -> tuple[Image.Image, list[tuple[str, str]], list[str]]:
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).upper()
     if int(ds.get("SamplesPerPixel", 1) or 1) == 1:
         values = arr.astype(np.float64) * float(ds.get("RescaleSlope", 1) or 1) + float(
-            ds.get("RescaleIntercept", 0) or 0)
+            ds.get("RescaleIntercept", 0) or 0
+        )
         center, width = _first(ds.get("WindowCenter")), _first(ds.get("WindowWidth"))
         if center is not None and width is not None and width > 0:
             img8 = rescale_to_uint8(values, center - width / 2, center + width / 2)

@@ -23,9 +23,14 @@ def walk(root: Path, skip_hidden: bool = True, problems: list[Problem] | None = 
 
     def onerror(e: OSError) -> None:
         if problems is not None:
-            why = ("permission denied" if isinstance(e, PermissionError) else f"cannot list it ({e.strerror or e})")
-            problems.append(Problem(str(e.filename), "unreadable", f"folder not readable: {why}; its images are "
-                                                                   "skipped"))
+            why = (
+                "permission denied"
+                if isinstance(e, PermissionError)
+                else f"cannot list it ({e.strerror or e})"
+            )
+            problems.append(
+                Problem(str(e.filename), "unreadable", f"folder not readable: {why}; its images are skipped")
+            )
 
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=onerror):
         chain = chains.pop(dirpath, frozenset()) | {os.path.realpath(dirpath)}
@@ -45,14 +50,23 @@ def folder_job(path: Path, subdirs: Sequence[Path]) -> FileJob:
     """An image folder on disk; ``subdirs`` are its class folders (empty ones included)."""
     unreadable: list[Problem] = []
     rels = [p.relative_to(path).as_posix() for p in walk(path, problems=unreadable)]
-    job = tree_job(rels, lambda rel: (str(path / rel), str(path / rel), None), fmt="image-folder",
-                   class_dirs=[d.name for d in subdirs if str(d) not in {p.path for p in unreadable}])
+    job = tree_job(
+        rels,
+        lambda rel: (str(path / rel), str(path / rel), None),
+        fmt="image-folder",
+        class_dirs=[d.name for d in subdirs if str(d) not in {p.path for p in unreadable}],
+    )
     job.problems[:0] = unreadable
     return job
 
 
-def tree_job(rels: list[str], locate: Callable[[str], tuple[str, str, str | None]], *, fmt: str,
-             class_dirs: Sequence[str] = ()) -> FileJob:
+def tree_job(
+    rels: list[str],
+    locate: Callable[[str], tuple[str, str, str | None]],
+    *,
+    fmt: str,
+    class_dirs: Sequence[str] = (),
+) -> FileJob:
     """ImageFolder layout from relative posix paths: the first path component is the class.
     ``locate(rel)`` -> (path shown, file to open, zip member or None). ``class_dirs``: class
     folders, including empty ones (reported and dropped later). Shared with zips of folders."""
@@ -63,11 +77,16 @@ def tree_job(rels: list[str], locate: Callable[[str], tuple[str, str, str | None
         shown, file, member = locate(rel)
         ext = Path(rel).suffix.lower()
         if ext not in CANDIDATE_EXTS:
-            problems.append(Problem(shown, "not-image", f"not an image file extension ({ext or 'none'}); ignored"))
+            problems.append(
+                Problem(shown, "not-image", f"not an image file extension ({ext or 'none'}); ignored")
+            )
             continue
         if "/" not in rel:
-            problems.append(Problem(shown, "unlabelled",
-                                    "not inside a class folder (expected DATA/<class>/<image>); ignored"))
+            problems.append(
+                Problem(
+                    shown, "unlabelled", "not inside a class folder (expected DATA/<class>/<image>); ignored"
+                )
+            )
             continue
         entries.append(Entry(shown, index[rel.split("/", 1)[0]], file, member))
     return FileJob(fmt, entries, classes, problems, num_files=len(rels))

@@ -15,8 +15,18 @@ from ganaug.data.preprocess import to_uint8_nchw
 from ganaug.data.sources.jobs import ArrayJob
 from ganaug.errors import DataError, UserError
 
-FASHION_MNIST_CLASSES = ["tshirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag",
-                         "ankle-boot"]
+FASHION_MNIST_CLASSES = [
+    "tshirt",
+    "trouser",
+    "pullover",
+    "dress",
+    "coat",
+    "sandal",
+    "shirt",
+    "sneaker",
+    "bag",
+    "ankle-boot",
+]
 
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
@@ -59,8 +69,10 @@ def idx_label_file(images: Path) -> Path:
         name = name.replace(a, b)
     cand = images.with_name(name)
     if cand == images or not cand.exists():
-        raise UserError(f"cannot find the label file for {images} (looked for {cand.name}); pass "
-                        "(images, labels) as a pair")
+        raise UserError(
+            f"cannot find the label file for {images} (looked for {cand.name}); pass "
+            "(images, labels) as a pair"
+        )
     return cand
 
 
@@ -88,8 +100,10 @@ def idx_job(pairs: list[tuple[Path, Path]], classes) -> ArrayJob:
     for img_path, lab_path in pairs:
         x, y = read_idx(img_path), read_idx(lab_path)
         if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
-            raise DataError(f"{img_path} / {lab_path}: expected N x H x W images and N labels, got "
-                            f"{x.shape} and {y.shape}")
+            raise DataError(
+                f"{img_path} / {lab_path}: expected N x H x W images and N labels, got "
+                f"{x.shape} and {y.shape}"
+            )
         xs.append(to_uint8_nchw(x, str(img_path))[0])
         ys.append(y.astype(np.int64))
         paths += [f"{img_path}#{i}" for i in range(len(x))]
@@ -100,5 +114,6 @@ def idx_job(pairs: list[tuple[Path, Path]], classes) -> ArrayJob:
         fashion = any("fashion" in str(p).lower() for p, _ in pairs)
         classes = FASHION_MNIST_CLASSES[:k] if fashion and k <= 10 else [str(i) for i in range(k)]
     partition = part if len(set(part)) > 1 else None
-    return ArrayJob("idx", np.concatenate(xs), y, list(classes), paths, partition=partition,
-                    modes={"uint8 (IDX)": len(y)})
+    return ArrayJob(
+        "idx", np.concatenate(xs), y, list(classes), paths, partition=partition, modes={"uint8 (IDX)": len(y)}
+    )

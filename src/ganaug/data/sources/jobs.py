@@ -14,8 +14,28 @@ import numpy as np
 from ganaug.data.validate import Problem
 
 IMAGE_EXTS = {
-    ".png", ".apng", ".jpg", ".jpeg", ".jpe", ".jfif", ".bmp", ".dib", ".gif", ".tif", ".tiff", ".webp",
-    ".ppm", ".pgm", ".pbm", ".pnm", ".tga", ".qoi", ".avif", ".jp2", ".j2k", ".ico",
+    ".png",
+    ".apng",
+    ".jpg",
+    ".jpeg",
+    ".jpe",
+    ".jfif",
+    ".bmp",
+    ".dib",
+    ".gif",
+    ".tif",
+    ".tiff",
+    ".webp",
+    ".ppm",
+    ".pgm",
+    ".pbm",
+    ".pnm",
+    ".tga",
+    ".qoi",
+    ".avif",
+    ".jp2",
+    ".j2k",
+    ".ico",
 }
 DICOM_EXTS = {".dcm", ".dicom"}
 CANDIDATE_EXTS = IMAGE_EXTS | DICOM_EXTS

@@ -113,7 +113,9 @@ def load_builtin(name: str, **options) -> LoadResult:
 def inspect(source, *, csv=None, resolution=None, channels=None, **load_options) -> InspectReport:
     """Load ``source`` like :func:`load` and return the report, even when nothing is usable
     (``report.ok`` is False then). Nothing in the source is modified."""
-    return load(source, csv=csv, resolution=resolution, channels=channels, allow_empty=True, **load_options).report
+    return load(
+        source, csv=csv, resolution=resolution, channels=channels, allow_empty=True, **load_options
+    ).report
 
 
 def _source_label(source: Any) -> str:
@@ -125,22 +127,27 @@ def _source_label(source: Any) -> str:
 def nothing_usable_message(report: InspectReport) -> str:
     skipped = report.skipped
     if report.num_files == 0 and not skipped:
-        return (f"no images found in {report.source}. Expected one of: DATA/<class>/<image> folders, a flat "
-                "folder with --csv labels.csv, a StyleGAN dataset (zip/folder with dataset.json), IDX files, "
-                "an .npz with x and y, or builtin:NAME.")
+        return (
+            f"no images found in {report.source}. Expected one of: DATA/<class>/<image> folders, a flat "
+            "folder with --csv labels.csv, a StyleGAN dataset (zip/folder with dataset.json), IDX files, "
+            "an .npz with x and y, or builtin:NAME."
+        )
     kinds = count(p.kind for p in skipped)
     detail = ", ".join(f"{n} {k}" for k, n in kinds.items())
     first = "; ".join(str(p) for p in skipped[:3])
-    return (f"no usable images in {report.source}: {len(skipped)} file(s) skipped ({detail}). e.g. {first}. "
-            f"Run `ganaug inspect {report.source}` to list every file with its reason.")
+    return (
+        f"no usable images in {report.source}: {len(skipped)} file(s) skipped ({detail}). e.g. {first}. "
+        f"Run `ganaug inspect {report.source}` to list every file with its reason."
+    )
 
 
 # ----------------------------------------------------------------------------
 # Files: decoded in a pool, in two passes when the resolution is to be chosen
 
 
-def _load_files(job: FileJob, report: InspectReport, target, channels, opts, max_pixels, workers,
-                executor) -> LoadResult:
+def _load_files(
+    job: FileJob, report: InspectReport, target, channels, opts, max_pixels, workers, executor
+) -> LoadResult:
     report.num_files = job.num_files if job.num_files is not None else len(job.entries)
     decoding = dict(opts, max_pixels=max_pixels, workers=workers, executor=executor)
     entries, colour_seen = job.entries, channels == 3
@@ -158,19 +165,28 @@ def _load_files(job: FileJob, report: InspectReport, target, channels, opts, max
 
     n = len(kept)
     if channels is None:
-        report.channels_reason = ("every image is grayscale" if n_gray == n else
-                                  "colour images present" if n_gray == 0 else
-                                  f"mixed: {n_gray} grayscale image(s) converted to RGB")
+        report.channels_reason = (
+            "every image is grayscale"
+            if n_gray == n
+            else "colour images present"
+            if n_gray == 0
+            else f"mixed: {n_gray} grayscale image(s) converted to RGB"
+        )
         if 0 < n_gray < n:
-            report.add(report.source, "mixed-channels",
-                       f"{n_gray} of {n} images are grayscale, the others colour; all converted to "
-                       "3 channels (pass --channels 1, or channels=1 in Python, for grayscale)")
+            report.add(
+                report.source,
+                "mixed-channels",
+                f"{n_gray} of {n} images are grayscale, the others colour; all converted to "
+                "3 channels (pass --channels 1, or channels=1 in Python, for grayscale)",
+            )
     else:
         report.channels_reason = f"requested {channels}"
         if channels == 1 and n_gray < n:
             report.notes.append(f"{n - n_gray} colour image(s) converted to grayscale (luma)")
     labels = np.array([e.label for e, _ in kept], dtype=np.int64)
-    return _finish(images, labels, job.class_names, [e.path for e, _ in kept], [h for _, h in kept], None, report)
+    return _finish(
+        images, labels, job.class_names, [e.path for e, _ in kept], [h for _, h in kept], None, report
+    )
 
 
 def _choose_resolution(entries: list[Entry], report: InspectReport, decoding: dict):
@@ -190,13 +206,16 @@ def _choose_resolution(entries: list[Entry], report: InspectReport, decoding: di
     elif sizes:
         side = median_side([scanned[i].size for i in keep])
         target = (side, side)
-        report.resolution_reason = (f"sizes differ ({len(sizes)} distinct); median shorter side {side}, "
-                                    f"{decoding['fit']} to {side}x{side}")
+        report.resolution_reason = (
+            f"sizes differ ({len(sizes)} distinct); median shorter side {side}, "
+            f"{decoding['fit']} to {side}x{side}"
+        )
     return [entries[i] for i in keep], target, colour
 
 
-def _decode_into_array(entries: list[Entry], report: InspectReport, target, channels, colour_seen: bool,
-                       decoding: dict) -> tuple[np.ndarray, list[tuple[Entry, str]], int]:
+def _decode_into_array(
+    entries: list[Entry], report: InspectReport, target, channels, colour_seen: bool, decoding: dict
+) -> tuple[np.ndarray, list[tuple[Entry, str]], int]:
     """Pass 2: (uint8 N x C x H x W, (entry, hash) of each image kept, how many are grayscale).
 
     One preallocated array. It has 1 channel until the first colour image arrives (3 from the
@@ -237,7 +256,9 @@ def _decode_into_array(entries: list[Entry], report: InspectReport, target, chan
 def _note_tags(report: InspectReport, tags: list[str]) -> None:
     c = count(tags)
     if c.get("dicom-window"):
-        report.notes.append(f"DICOM: {c['dicom-window']} file(s) mapped to 8 bit with their WindowCenter/Width")
+        report.notes.append(
+            f"DICOM: {c['dicom-window']} file(s) mapped to 8 bit with their WindowCenter/Width"
+        )
     if c.get("dicom-minmax"):
         report.notes.append(f"DICOM: {c['dicom-minmax']} file(s) without a window mapped min..max to 8 bit")
     if c.get("dicom-rgb"):
@@ -261,9 +282,15 @@ def _load_arrays(job: ArrayJob, report: InspectReport, target, channels, opts) -
         report.resolution_reason = f"requested {target[1]}x{target[0]} ({opts['fit']})"
         s = scale_factor((w, h), target, opts["fit"])
         if n and s > 1.0001:
-            report.add(report.source, "upscaled", f"all {n} images ({w}x{h}) are smaller than the "
-                                                  f"{target[1]}x{target[0]} target; upscaled x{s:.2f}")
-    gray = c == 1 or (n > 0 and bool((images[:, 0] == images[:, 1]).all() and (images[:, 1] == images[:, 2]).all()))
+            report.add(
+                report.source,
+                "upscaled",
+                f"all {n} images ({w}x{h}) are smaller than the "
+                f"{target[1]}x{target[0]} target; upscaled x{s:.2f}",
+            )
+    gray = c == 1 or (
+        n > 0 and bool((images[:, 0] == images[:, 1]).all() and (images[:, 1] == images[:, 2]).all())
+    )
     if channels is None:
         channels = 1 if gray else 3
         report.channels_reason = "every image is grayscale" if gray else "colour images"
@@ -271,30 +298,37 @@ def _load_arrays(job: ArrayJob, report: InspectReport, target, channels, opts) -
         report.channels_reason = f"requested {channels}"
     hashes = job.hashes or [pixel_hash(img) for img in images]
     if n:
-        images = convert_channels(images, channels) if not (gray and channels == 1 and c == 3) else images[:, :1]
+        images = (
+            convert_channels(images, channels) if not (gray and channels == 1 and c == 3) else images[:, :1]
+        )
         images = resize_array(images, target, fit=opts["fit"], mode=opts["resample"])
     else:
         images = np.zeros((0, channels, *target), dtype=np.uint8)
-    return _finish(np.ascontiguousarray(images), job.labels, job.class_names, job.paths, hashes, job.partition,
-                   report)
+    return _finish(
+        np.ascontiguousarray(images), job.labels, job.class_names, job.paths, hashes, job.partition, report
+    )
 
 
 def _finish(images, labels, class_names, paths, hashes, partition, report: InspectReport) -> LoadResult:
     """Drop empty classes, flag duplicates and class-level issues, fill in the report."""
-    present = np.bincount(labels, minlength=len(class_names)) if len(labels) else np.zeros(len(class_names), int)
+    present = (
+        np.bincount(labels, minlength=len(class_names)) if len(labels) else np.zeros(len(class_names), int)
+    )
     keep = [i for i in range(len(class_names)) if present[i] > 0]
     if len(keep) < len(class_names) and len(labels):
         for i in range(len(class_names)):
             if present[i] == 0:
-                report.add(class_names[i], "empty-class",
-                           f"class {class_names[i]!r} has no usable images; dropped")
+                report.add(
+                    class_names[i], "empty-class", f"class {class_names[i]!r} has no usable images; dropped"
+                )
         remap = np.full(len(class_names), -1, dtype=np.int64)
         remap[keep] = np.arange(len(keep))
         labels = remap[labels]
         class_names = [class_names[i] for i in keep]
     imageset = ImageSet(images, labels, class_names, list(paths), list(hashes))
-    report.problems.extend(find_duplicates(imageset.hashes, imageset.labels.tolist(), imageset.paths,
-                                           imageset.class_names))
+    report.problems.extend(
+        find_duplicates(imageset.hashes, imageset.labels.tolist(), imageset.paths, imageset.class_names)
+    )
     report.num_loaded = len(imageset)
     report.class_names = list(imageset.class_names) if len(imageset) else []
     report.counts = imageset.counts() if len(imageset) else {}

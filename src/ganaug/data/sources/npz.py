@@ -37,8 +37,10 @@ def npz_job(path: Path, classes, label: str | None = None) -> ArrayJob:
         finite = np.isfinite(x.reshape(len(x), -1)).all(axis=1)
         if not finite.all():
             keep = np.flatnonzero(finite)
-            bad_pixels = [Problem(paths[i], "nan-pixels", "NaN or infinite pixel values; image skipped")
-                          for i in np.flatnonzero(~finite)]
+            bad_pixels = [
+                Problem(paths[i], "nan-pixels", "NaN or infinite pixel values; image skipped")
+                for i in np.flatnonzero(~finite)
+            ]
             x, y = x[keep], y[keep]
             paths = [paths[i] for i in keep]
             hashes = [hashes[i] for i in keep] if hashes is not None and len(hashes) == len(finite) else None
@@ -49,8 +51,18 @@ def npz_job(path: Path, classes, label: str | None = None) -> ArrayJob:
     if part is not None and (len(part) != len(images) or len(set(part)) < 2):
         part = None
     notes = [note] if note else []
-    return ArrayJob("npz", images, y, names, paths, hashes, part, problems=bad_pixels, notes=notes,
-                    modes={f"{np.asarray(x).dtype} array": len(images)})
+    return ArrayJob(
+        "npz",
+        images,
+        y,
+        names,
+        paths,
+        hashes,
+        part,
+        problems=bad_pixels,
+        notes=notes,
+        modes={f"{np.asarray(x).dtype} array": len(images)},
+    )
 
 
 def _read(path: Path):
@@ -71,14 +83,18 @@ def _read(path: Path):
                 xk = next((k for k in ("x", "images", "X") if k in keys), None)
                 yk = next((k for k in ("y", "labels", "Y") if k in keys), None)
                 if xk is None or yk is None:
-                    raise DataError(f"{path} needs arrays 'x' (images) and 'y' (labels); it has {sorted(keys)}")
+                    raise DataError(
+                        f"{path} needs arrays 'x' (images) and 'y' (labels); it has {sorted(keys)}"
+                    )
                 x, y = z[xk], z[yk]
                 part = [str(s) for s in z["partition"]] if "partition" in keys else None
             names = [str(s) for s in z["classes"]] if "classes" in keys else None
             paths = [str(s) for s in z["paths"]] if "paths" in keys else None
             hashes = [str(s) for s in z["hashes"]] if "hashes" in keys else None
         except ValueError as e:  # object arrays need pickle
-            raise DataError(f"{path}: {e}. Save strings as plain string arrays (np.array(list_of_str)).") from None
+            raise DataError(
+                f"{path}: {e}. Save strings as plain string arrays (np.array(list_of_str))."
+            ) from None
     return x, y, part, names, paths, hashes
 
 

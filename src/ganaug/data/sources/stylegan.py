@@ -67,21 +67,32 @@ def stylegan_job(meta: dict, names: list[str], locate, fmt: str) -> FileJob:
 def _labels(raw: Any, given: list, locate, problems: list[Problem]) -> tuple[dict[str, int], list[str]]:
     """The ``labels`` list of dataset.json -> ({file: class index}, class names); bad entries become problems."""
     if not isinstance(raw, list):
-        raise DataError(f"dataset.json: 'labels' must be a list of [file, label] pairs, got "
-                        f"{type(raw).__name__}")
+        raise DataError(
+            f"dataset.json: 'labels' must be a list of [file, label] pairs, got {type(raw).__name__}"
+        )
     labels = {}
     for item in raw:
         if not isinstance(item, list) or len(item) != 2 or not isinstance(item[0], str):
             shown = item[0] if isinstance(item, list) and item and isinstance(item[0], str) else None
-            problems.append(Problem(locate(shown)[0] if shown else "dataset.json", "bad-label",
-                                    f"dataset.json entry {item!r} is not a [file, label] pair; ignored"))
+            problems.append(
+                Problem(
+                    locate(shown)[0] if shown else "dataset.json",
+                    "bad-label",
+                    f"dataset.json entry {item!r} is not a [file, label] pair; ignored",
+                )
+            )
             continue
         name, lab = item
         if isinstance(lab, list) and lab and all(_is_int(v) or isinstance(v, float) for v in lab):
             lab = int(np.argmax(lab))  # one-hot vectors are allowed by StyleGAN2-ADA
         if not _is_int(lab) or lab < 0:
-            problems.append(Problem(locate(name)[0], "bad-label",
-                                    f"label {lab!r} in dataset.json is not a class index (0, 1, 2, ...); ignored"))
+            problems.append(
+                Problem(
+                    locate(name)[0],
+                    "bad-label",
+                    f"label {lab!r} in dataset.json is not a class index (0, 1, 2, ...); ignored",
+                )
+            )
             continue
         labels[name] = int(lab)
     # Class names for the labels present only: a stray label of 10**9 must not make 10**9 names.
