@@ -1,5 +1,5 @@
 """The codebase stays readable: layers and no import cycles (import-linter contracts in
-pyproject.toml, drawn in docs/DESIGN.md), no module over 600 lines, no function over 80."""
+pyproject.toml, drawn in docs/DESIGN.md), no module over 600 lines, no function body over 80."""
 
 from __future__ import annotations
 
@@ -33,12 +33,21 @@ def test_no_module_is_too_long():
     assert not long, f"modules over {MAX_MODULE_LINES} lines: {long}"
 
 
+def _body_lines(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+    """Lines from the first statement after the docstring to the end: the signature (which the
+    formatter writes one parameter per line) and the docstring do not count."""
+    body = node.body
+    if len(body) > 1 and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]
+    return node.end_lineno - body[0].lineno + 1
+
+
 def test_no_function_is_too_long():
     long = {}
     for p in _modules():
         for node in ast.walk(ast.parse(p.read_text())):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                n = node.end_lineno - node.lineno + 1
+                n = _body_lines(node)
                 if n > MAX_FUNCTION_LINES:
                     long[f"{p.relative_to(PACKAGE)}:{node.name}"] = n
-    assert not long, f"functions over {MAX_FUNCTION_LINES} lines: {long}"
+    assert not long, f"function bodies over {MAX_FUNCTION_LINES} lines: {long}"

@@ -186,7 +186,7 @@ def test_shifted_and_mirrored_training_copies_are_flagged_with_a_calibrated_thre
 
 def test_data_copying_test_meehan():
     """Copies of the training data give a strongly negative Z_U; a fresh sample gives Z_U near 0."""
-    from ganaug.metrics.memorization import data_copying_test
+    from ganaug.metrics.copying import data_copying_test
 
     def sample(n, seed):  # a mixture of 4 Gaussians in 8-d, like class clusters in feature space
         rng = np.random.default_rng(seed)

@@ -9,8 +9,7 @@ from torch import nn
 from ganaug.config import NetworkConfig, make_config
 from ganaug.models import build_discriminator, build_generator, count_parameters
 from ganaug.models.dcgan import classic_dcgan64
-from ganaug.models.layers import MinibatchStd, downsample2d, fir_filter, upsample2d
-from ganaug.models.stylegan2 import modulated_conv2d
+from ganaug.models.layers import MinibatchStd, downsample2d, fir_filter, modulated_conv2d, upsample2d
 
 ARCHS = ["dcgan", "stylegan2"]
 

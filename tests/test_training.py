@@ -20,9 +20,8 @@ from ganaug.data.imageset import ImageSet
 from ganaug.errors import CheckpointError, TrainingDivergedError
 from ganaug.training import Trainer, train
 from ganaug.training.collapse import check_collapse
-from ganaug.training.loop import cpu_has_native_bf16
 from ganaug.training.stats import zero_totals
-from ganaug.utils import read_jsonl
+from ganaug.utils import cpu_has_native_bf16, read_jsonl
 
 
 def blobs(n_per_class: int = 24, res: int = 16, channels: int = 1, classes=("a", "b")) -> ImageSet:

@@ -206,6 +206,16 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (else mixed precision stays off on CPU)."""
+    import torch
+
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except Exception:
+        return False
+
+
 def resolve_device(device: str | None = None):
     """'auto' / None -> cuda when available, else cpu."""
     import torch

@@ -34,11 +34,11 @@ from scipy.stats import sem
 from ganaug.data.imageset import ImageSet
 from ganaug.errors import DataError, UserError
 from ganaug.formatting import percent, significant, with_sd
+from ganaug.metrics.copying import data_copying_test
 from ganaug.metrics.distribution import fid, kid, matched, prdc
 from ganaug.metrics.features import make_extractor, resize_imageset
 from ganaug.metrics.memorization import (
     MemorizationResult,
-    data_copying_test,
     memorization_check,
     rare_class_line,
     rare_class_memorization,
@@ -249,34 +249,32 @@ def evaluate(
     )
     f_train, f_test, f_syn = extractor(train), extractor(test), extractor(synthetic)
 
-    # Distribution metrics, overall and per class.
-    scopes: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {"overall": (f_syn, f_train, f_test)}
-    if per_class:
-        for c, name in enumerate(train.class_names):
-            scopes[name] = (
-                f_syn[synthetic.labels == c],
-                f_train[train.labels == c],
-                f_test[test.labels == c],
-            )
     metrics, counts, spread = _distribution_metrics(
-        scopes, kid_subset=kid_subset, k=k, seed=seed, repeats=repeats, device=dev
+        _scopes(
+            per_class,
+            train.class_names,
+            (f_syn, synthetic.labels),
+            (f_train, train.labels),
+            (f_test, test.labels),
+        ),
+        kid_subset=kid_subset,
+        k=k,
+        seed=seed,
+        repeats=repeats,
+        device=dev,
     )
 
-    # Memorisation vs train, thresholds calibrated on the real test images (the same check on them is
-    # the reference), and the data-copying test in feature space.
-    mem = memorization_check(
+    mem, rare, copying = _memorisation(
         synthetic_own,
+        synthetic,
         train,
-        f_syn,
-        f_train,
-        k=memorization_k,
-        holdout=test,
-        holdout_feats=f_test,
-        device=str(dev),
+        test,
+        (f_syn, f_train, f_test),
+        memorization_k,
+        per_class,
+        seed,
+        str(dev),
     )
-    mem_floor = mem.holdout.summary()
-    copying = data_copying_test(f_train, f_test, f_syn, seed=seed)
-
     options = {
         "features": features,
         "k": k,
@@ -288,27 +286,61 @@ def evaluate(
         "channels": ch,
         "per_class": per_class,
     }
-    rare = (
-        rare_class_memorization(
-            synthetic,
-            train,
-            test,
-            f_syn,
-            f_train,
-            f_test,
-            k=memorization_k,
-            threshold=mem.threshold,
-            device=str(dev),
-        )
-        if per_class
-        else {}
-    )
     result = EvalResult(
-        metrics, counts, extractor.info, mem, mem_floor, copying, options, spread=spread, rare_class=rare
+        metrics,
+        counts,
+        extractor.info,
+        mem,
+        mem.holdout.summary(),
+        copying,
+        options,
+        spread=spread,
+        rare_class=rare,
     )
     if out_dir is not None:
         _write(result, out_dir)
     return result
+
+
+def _memorisation(
+    synthetic_own: ImageSet,
+    synthetic: ImageSet,
+    train: ImageSet,
+    test: ImageSet,
+    feats: tuple[np.ndarray, np.ndarray, np.ndarray],
+    k: int,
+    per_class: bool,
+    seed: int,
+    device: str,
+) -> tuple[MemorizationResult, dict[str, Any], dict[str, Any]]:
+    """Memorisation vs train with thresholds calibrated on the real test images (the same check on
+    them is the reference), then on the rarest class alone, and the data-copying test in feature space.
+    ``synthetic_own`` keeps the generator's class names (the memorisation table shows them);
+    ``synthetic`` is in train's classes. ``feats``: synthetic, train, test features."""
+    f_syn, f_train, f_test = feats
+    mem = memorization_check(
+        synthetic_own, train, f_syn, f_train, k=k, holdout=test, holdout_feats=f_test, device=device
+    )
+    rare = (
+        rare_class_memorization(
+            synthetic, train, test, f_syn, f_train, f_test, k=k, threshold=mem.threshold, device=device
+        )
+        if per_class
+        else {}
+    )
+    return mem, rare, data_copying_test(f_train, f_test, f_syn, seed=seed)
+
+
+def _scopes(
+    per_class: bool, class_names: list[str], *sets: tuple[np.ndarray, np.ndarray]
+) -> dict[str, tuple[np.ndarray, ...]]:
+    """The feature rows compared: all of them ("overall") and, per class, each set's rows of that class.
+    ``sets``: (features, labels) of the synthetic, train and test images, in that order."""
+    scopes = {"overall": tuple(f for f, _ in sets)}
+    if per_class:
+        for c, name in enumerate(class_names):
+            scopes[name] = tuple(f[labels == c] for f, labels in sets)
+    return scopes
 
 
 def _check_inputs(synthetic: ImageSet, train: ImageSet, test: ImageSet, val: ImageSet | None) -> None:

@@ -33,9 +33,8 @@ from ganaug.models.layers import (
     MinibatchStd,
     autocast_dtype,
     bias_act,
-    conv1x1,
-    filter2d,
     fir_filter,
+    modulated_conv2d,
     normalize_2nd_moment,
     upsample2d,
 )
@@ -63,75 +62,6 @@ def fp16_resolution(img_resolution: int, num_fp16_res: int) -> int:
 
 def _device_type(t: torch.Tensor | None) -> str:
     return t.device.type if t is not None else "cpu"
-
-
-# ----------------------------------------------------------------------------
-# Modulated convolution.
-
-
-def modulated_conv2d(
-    x: torch.Tensor,  # [B, I, H, W] input features
-    weight: torch.Tensor,  # [O, I, k, k] shared weight
-    styles: torch.Tensor,  # [B, I] per-sample scale of each input channel
-    demodulate: bool = True,  # normalise each output channel to unit expected variance
-    up: int = 1,  # 1 or 2
-    resample_filter: torch.Tensor | None = None,  # FIR filter for up=2
-    fused: bool = False,  # per-sample weights + one grouped conv, instead of scaling activations (slower on CPU)
-    noise: torch.Tensor | None = None,  # [B, 1, H', W'] or [H', W'], added to the output
-) -> torch.Tensor:
-    B, I, H, W = x.shape
-    O, _, k, _ = weight.shape
-    if x.dtype == torch.float16 and demodulate:
-        # Pre-normalise so the [B, O, I, k, k] products below cannot overflow float16.
-        weight = weight * (1 / math.sqrt(I * k * k) / weight.norm(float("inf"), dim=[1, 2, 3], keepdim=True))
-        styles = styles / styles.norm(float("inf"), dim=1, keepdim=True)
-
-    # Demodulation coefficients: 1 / ||w * s|| per sample and output channel, in the styles' precision
-    # (float32), like the official code, whatever the activations' dtype.
-    dcoefs = None
-    if demodulate:
-        # sum_{i,k} (w_oik s_bi)^2 = (s^2) @ (sum_k w_oik^2)^T, without materialising [B, O, I, k, k].
-        dcoefs = (
-            styles.square() @ weight.to(styles.dtype).square().sum(dim=[2, 3]).t() + 1e-8
-        ).rsqrt()  # [B, O]
-        dcoefs = dcoefs.to(x.dtype)
-    weight = weight.to(x.dtype)
-    styles = styles.to(x.dtype)
-
-    if not fused:
-        # Scale activations before and after a conv shared by the whole batch.
-        x = x * styles.reshape(B, I, 1, 1)
-        x = _conv(x, weight, up, resample_filter, groups=1)
-        if dcoefs is not None and noise is not None:
-            return torch.addcmul(noise.to(x.dtype), x, dcoefs.reshape(B, O, 1, 1))  # one pass
-        if dcoefs is not None:
-            x = x * dcoefs.reshape(B, O, 1, 1)
-        return x if noise is None else x.add_(noise.to(x.dtype))
-
-    # Fused: per-sample weights, the batch folded into the channel axis of one grouped conv.
-    w = weight.unsqueeze(0) * styles.reshape(B, 1, I, 1, 1)  # [B, O, I, k, k]
-    if dcoefs is not None:
-        w = w * dcoefs.reshape(B, O, 1, 1, 1)
-    x = x.reshape(1, B * I, H, W)
-    x = _conv(x, w.reshape(B * O, I, k, k), up, resample_filter, groups=B)
-    x = x.reshape(B, O, *x.shape[2:])
-    return x if noise is None else x.add_(noise.to(x.dtype))
-
-
-def _conv(x: torch.Tensor, w: torch.Tensor, up: int, f: torch.Tensor | None, groups: int) -> torch.Tensor:
-    """'Same' conv with weight [G*O, I, k, k]; up=2 doubles the resolution."""
-    k = w.shape[-1]
-    if up == 1 and k == 1 and groups == 1:
-        return conv1x1(x, w)
-    if up == 1:
-        return F.conv2d(x, w, padding=k // 2, groups=groups)
-    # Transposed stride-2 conv (the conv of the zero-inserted input: 4x fewer MACs than convolving
-    # an upsampled map), H -> 2H + k - 2, then the FIR low-pass with gain 4 cropping back to 2H.
-    GO, I = w.shape[:2]
-    w = w.reshape(groups, GO // groups, I, k, k).transpose(1, 2).reshape(groups * I, GO // groups, k, k)
-    x = F.conv_transpose2d(x, w, stride=2, groups=groups)
-    fk = f.shape[-1]
-    return filter2d(x, f, padding=(fk - 2) // 2 - (k - 3) // 2, gain=4.0)
 
 
 # ----------------------------------------------------------------------------

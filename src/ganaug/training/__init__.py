@@ -20,7 +20,8 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
     __name__,
     submod_attrs={
         "launch": ["train", "config_for", "resolve_training_data", "describe"],
-        "loop": ["Trainer", "cpu_has_native_bf16", "prepare_training_images"],
+        "loop": ["Trainer"],
+        "sampler": ["BatchSampler", "prepare_training_images"],
         "result": ["TickInfo", "TickCallback", "TrainResult"],
         "grids": ["grid_classes"],
     },

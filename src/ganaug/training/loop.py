@@ -28,11 +28,9 @@ from tqdm.auto import tqdm
 
 from ganaug import checkpoint as ckpt
 from ganaug.augment.ada import AdaController, AugmentPipe
-from ganaug.augment.classic import mirror, multiply
 from ganaug.augment.diffaugment import DiffAugment
 from ganaug.config import TrainConfig
 from ganaug.data.imageset import ImageSet
-from ganaug.data.preprocess import pad_array, resize_imageset
 from ganaug.distributed import (
     average_gradients,
     broadcast_module,
@@ -46,7 +44,7 @@ from ganaug.models import build_discriminator, build_generator
 from ganaug.training.collapse import check_collapse
 from ganaug.training.grids import SampleGrid, save_png
 from ganaug.training.result import TickCallback, TickInfo, TrainResult
-from ganaug.training.sampler import BatchSampler
+from ganaug.training.sampler import BatchSampler, prepare_training_images
 from ganaug.training.stats import (
     Totals,
     format_stats,
@@ -56,35 +54,7 @@ from ganaug.training.stats import (
     zero_totals,
 )
 from ganaug.training.transfer import load_transfer
-from ganaug.utils import append_jsonl, read_jsonl, resolve_device
-
-
-def cpu_has_native_bf16() -> bool:
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except Exception:
-        return False
-
-
-def prepare_training_images(train: ImageSet, cfg: TrainConfig) -> ImageSet:
-    """The images G learns: at the GAN's size and channels, mirrored and multiplied if asked."""
-    net = cfg.network
-    if cfg.crop_to:  # padded to the GAN's size; generated images are cropped back (config.fit)
-        data = resize_imageset(train, train.resolution, channels=net.channels)
-        data = ImageSet(
-            pad_array(data.images, net.resolution), data.labels, data.class_names, data.paths, data.hashes
-        )
-    else:
-        data = resize_imageset(train, net.resolution, channels=net.channels)
-    if cfg.mirror:
-        data = mirror(data)
-    if cfg.multiply > 1:
-        data = multiply(data, cfg.multiply, seed=cfg.seed)
-    return data
-
-
-def _quiet(msg: str) -> None:
-    """The log of ranks other than 0: rank 0 speaks for the run."""
+from ganaug.utils import append_jsonl, cpu_has_native_bf16, read_jsonl, resolve_device
 
 
 class Trainer:
@@ -106,7 +76,7 @@ class Trainer:
         self.progress = progress
         self.rank, self.world_size = rank_and_world_size()
         self.is_main = self.rank == 0
-        self._log = (log or print) if self.is_main else _quiet
+        self._log = (log or print) if self.is_main else (lambda msg: None)  # rank 0 speaks for the run
         self.class_names = list(train.class_names)
         if cfg.batch_size % self.world_size:
             raise UserError(

@@ -1,4 +1,5 @@
-"""What each global batch is made of: which real images, which latents and labels for the fakes.
+"""What G learns from and what each global batch is made of: the training images at the GAN's size
+(:func:`prepare_training_images`), then which real images, latents and labels each batch takes.
 
 All of it is drawn from one generator seeded identically on every rank, so every process
 agrees on the global batch and takes its own slice of it. Real images come in epochs (a fresh
@@ -12,6 +13,28 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+
+from ganaug.augment.classic import mirror, multiply
+from ganaug.config import TrainConfig
+from ganaug.data.imageset import ImageSet
+from ganaug.data.preprocess import pad_array, resize_imageset
+
+
+def prepare_training_images(train: ImageSet, cfg: TrainConfig) -> ImageSet:
+    """The images G learns: at the GAN's size and channels, mirrored and multiplied if asked."""
+    net = cfg.network
+    if cfg.crop_to:  # padded to the GAN's size; generated images are cropped back (config.fit)
+        data = resize_imageset(train, train.resolution, channels=net.channels)
+        data = ImageSet(
+            pad_array(data.images, net.resolution), data.labels, data.class_names, data.paths, data.hashes
+        )
+    else:
+        data = resize_imageset(train, net.resolution, channels=net.channels)
+    if cfg.mirror:
+        data = mirror(data)
+    if cfg.multiply > 1:
+        data = multiply(data, cfg.multiply, seed=cfg.seed)
+    return data
 
 
 class BatchSampler:
