@@ -512,3 +512,17 @@ def test_without_tensorboard_training_says_so_in_one_line(tmp_path, monkeypatch)
     assert len(said) == 1 and "pip install 'ganaug[tensorboard]'" in said[0] and "\n" not in said[0]
     assert not any((tmp_path / "run").glob("events.out.tfevents.*"))
     assert read_jsonl(tmp_path / "run" / "stats.jsonl")[-1]["tick"] == 1
+
+
+def test_training_logs_even_after_logging_dictconfig(tmp_path):
+    """A notebook (or a tool) calling logging.config.dictConfig disables existing loggers by default;
+    the run must still print its progress and write log.txt."""
+    import logging.config
+
+    logging.config.dictConfig({"version": 1})  # disable_existing_loggers defaults to True
+    lines: list[str] = []
+    res = train(
+        blobs(), tiny(kimg=0.032, tick_kimg=0.032), run_dir=tmp_path / "run", progress=False, log=lines.append
+    )
+    assert any("tick 1" in line for line in lines)
+    assert "tick 1" in (res.run_dir / "log.txt").read_text()

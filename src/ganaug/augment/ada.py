@@ -452,20 +452,22 @@ class AdaController:
         self.num_classes, self.per_class = int(num_classes), bool(per_class)
         self.last_stat: float | None = None
         self.last_class_stats: list[float] | None = None
-        self._acc: torch.Tensor | None = None  # [sum of signs, count], kept on the logits' device (no sync)
+        self._sign_sums: torch.Tensor | None = (
+            None  # [sum of signs, count], kept on the logits' device (no sync)
+        )
         self._steps = 0
 
     def accumulate(self, real_logits: torch.Tensor, labels: torch.Tensor | None = None) -> None:
         x = real_logits.detach().float()
-        acc = torch.stack([torch.sign(x).sum(), torch.tensor(float(x.numel()), device=x.device)])
+        sums = torch.stack([torch.sign(x).sum(), torch.tensor(float(x.numel()), device=x.device)])
         if self.num_classes:
             per = torch.zeros(self.num_classes, 2, device=x.device)  # [K, (sum of signs, count)]
             if labels is not None:
                 per.index_add_(
                     0, labels.to(x.device).long(), torch.stack([torch.sign(x), torch.ones_like(x)], 1)
                 )
-            acc = torch.cat([acc, per.flatten()])
-        self._acc = acc if self._acc is None else self._acc.to(acc.device) + acc
+            sums = torch.cat([sums, per.flatten()])
+        self._sign_sums = sums if self._sign_sums is None else self._sign_sums.to(sums.device) + sums
         self._steps += 1
 
     def update(self, pipe: nn.Module, nimg: int | None = None) -> float | None:
@@ -473,15 +475,15 @@ class AdaController:
 
         nimg: images shown to D since the previous adjustment; default batch_size * accumulated steps.
         """
-        if self._steps < self.interval or self._acc is None:
+        if self._steps < self.interval or self._sign_sums is None:
             return None
-        acc = self._acc
+        sums = self._sign_sums
         if torch.distributed.is_available() and torch.distributed.is_initialized():
-            acc = acc.clone()
-            torch.distributed.all_reduce(acc)
-        stat = float(acc[0] / acc[1].clamp(min=1))
+            sums = sums.clone()
+            torch.distributed.all_reduce(sums)
+        stat = float(sums[0] / sums[1].clamp(min=1))
         if self.num_classes:
-            per = acc[2:].reshape(self.num_classes, 2)
+            per = sums[2:].reshape(self.num_classes, 2)
             seen = per[:, 1] > 0
             class_stats = torch.where(
                 seen, per[:, 0] / per[:, 1].clamp(min=1), torch.full_like(per[:, 0], float("nan"))
@@ -493,7 +495,7 @@ class AdaController:
         adjust = float(np.sign(stat - self.target)) * nimg / (self.speed_kimg * 1000)
         current = pipe._p_host if getattr(pipe, "_p_host", None) is not None else float(pipe.p)
         pipe.set_p(current + adjust)
-        self._acc, self._steps, self.last_stat = None, 0, stat
+        self._sign_sums, self._steps, self.last_stat = None, 0, stat
         return stat
 
     def state_dict(self) -> dict:
@@ -507,7 +509,7 @@ class AdaController:
             "num_classes": self.num_classes,
             "per_class": self.per_class,
             "last_class_stats": self.last_class_stats,
-            "acc": None if self._acc is None else [float(v) for v in self._acc],
+            "acc": None if self._sign_sums is None else [float(v) for v in self._sign_sums],
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -517,7 +519,7 @@ class AdaController:
         self.num_classes = int(state.get("num_classes", self.num_classes))
         self.per_class = bool(state.get("per_class", self.per_class))
         self.last_class_stats = state.get("last_class_stats")
-        acc = state.get("acc")
-        if acc is not None and self.num_classes and len(acc) == 2:
-            acc = list(acc) + [0.0] * (2 * self.num_classes)  # a state from before the per-class statistic
-        self._acc = None if acc is None else torch.tensor(acc, dtype=torch.float32)
+        sums = state.get("acc")
+        if sums is not None and self.num_classes and len(sums) == 2:
+            sums = list(sums) + [0.0] * (2 * self.num_classes)  # a state from before the per-class statistic
+        self._sign_sums = None if sums is None else torch.tensor(sums, dtype=torch.float32)

@@ -156,16 +156,19 @@ class _Echo(logging.Handler):
 def _run_logger(echo: Callable[[str], None]) -> Iterator[logging.Logger]:
     """This module's logger for one run: every message to ``echo``; ``log.txt`` is added once the
     run folder exists. The handlers of an outer run (a train() inside a tick callback) are put back after."""
-    saved = logger.handlers[:], logger.level, logger.propagate
+    saved = logger.handlers[:], logger.level, logger.propagate, logger.disabled
     logger.handlers = [_Echo(echo)]
     logger.setLevel(logging.INFO)
     logger.propagate = False  # echo shows every message already; not a second time through the root logger
+    # logging.config.dictConfig (a notebook's or a tool's) disables loggers that exist by default:
+    # the run's progress and log.txt must not go silent because of it.
+    logger.disabled = False
     try:
         yield logger
     finally:
         for handler in logger.handlers:
             handler.close()
-        logger.handlers, logger.level, logger.propagate = saved
+        logger.handlers, logger.level, logger.propagate, logger.disabled = saved
 
 
 def _log_file(path: Path) -> logging.Handler:

@@ -168,7 +168,7 @@ def _decode_pil(data: bytes, target, fit, resample, alpha, max_pixels) -> Decode
     im, note = normalize_mode(im, alpha=alpha)
     if note:
         problems.append(("converted", note))
-    return _finish(im, (w, h), mode, target, fit, resample, problems)
+    return _fit_decoded(im, (w, h), mode, target, fit, resample, problems)
 
 
 _EXIF_IN_HEADER = {"JPEG", "MPO", "TIFF", "WEBP"}
@@ -194,10 +194,10 @@ def _decode_dicom(data: bytes, target, fit, resample) -> Decoded:
     if target is None:
         return Decoded(True, size=size, mode="DICOM", gray=gray)
     im, problems, tags = dicom_image(ds)
-    return _finish(im, size, "DICOM", target, fit, resample, problems, tags)
+    return _fit_decoded(im, size, "DICOM", target, fit, resample, problems, tags)
 
 
-def _finish(im, size, mode, target, fit, resample, problems, tags=()) -> Decoded:
+def _fit_decoded(im, size, mode, target, fit, resample, problems, tags=()) -> Decoded:
     """A decoded PIL image (mode L or RGB) fitted to ``target`` as a uint8 C x H x W array."""
     s = scale_factor(size, target, fit)
     if s > 1.0001:

@@ -45,7 +45,7 @@ def dicom_image(ds) -> tuple[Image.Image, list[tuple[str, str]], list[str]]:
         values = arr.astype(np.float64) * float(ds.get("RescaleSlope", 1) or 1) + float(
             ds.get("RescaleIntercept", 0) or 0
         )
-        center, width = _first(ds.get("WindowCenter")), _first(ds.get("WindowWidth"))
+        center, width = _dicom_number(ds.get("WindowCenter")), _dicom_number(ds.get("WindowWidth"))
         if center is not None and width is not None and width > 0:
             img8 = rescale_to_uint8(values, center - width / 2, center + width / 2)
             tags.append("dicom-window")
@@ -62,7 +62,7 @@ def dicom_image(ds) -> tuple[Image.Image, list[tuple[str, str]], list[str]]:
     return im, problems, tags
 
 
-def _first(v) -> float | None:
+def _dicom_number(v) -> float | None:
     """A number from a DICOM value that may be a list of them (take the first)."""
     if v is None:
         return None

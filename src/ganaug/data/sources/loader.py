@@ -184,7 +184,7 @@ def _load_files(
         if channels == 1 and n_gray < n:
             report.notes.append(f"{n - n_gray} colour image(s) converted to grayscale (luma)")
     labels = np.array([e.label for e, _ in kept], dtype=np.int64)
-    return _finish(
+    return _build_result(
         images, labels, job.class_names, [e.path for e, _ in kept], [h for _, h in kept], None, report
     )
 
@@ -304,12 +304,12 @@ def _load_arrays(job: ArrayJob, report: InspectReport, target, channels, opts) -
         images = resize_array(images, target, fit=opts["fit"], mode=opts["resample"])
     else:
         images = np.zeros((0, channels, *target), dtype=np.uint8)
-    return _finish(
+    return _build_result(
         np.ascontiguousarray(images), job.labels, job.class_names, job.paths, hashes, job.partition, report
     )
 
 
-def _finish(images, labels, class_names, paths, hashes, partition, report: InspectReport) -> LoadResult:
+def _build_result(images, labels, class_names, paths, hashes, partition, report: InspectReport) -> LoadResult:
     """Drop empty classes, flag duplicates and class-level issues, fill in the report."""
     present = (
         np.bincount(labels, minlength=len(class_names)) if len(labels) else np.zeros(len(class_names), int)
