@@ -253,6 +253,17 @@ def mode_radii(p, out: Path, args) -> dict[str, Any]:
     return {"table": "\n".join(lines), "results": res}
 
 
+def spread_ratio(real_f: np.ndarray, fake_f: np.ndarray, k: int = 5) -> float:
+    """Median k-NN radius of the fakes among themselves / the reals' among themselves, at the reals' count
+    (fakes subsampled): < 1 means the fakes crowd together (small fake balls, hence low recall)."""
+    from ganaug.metrics.distribution import knn
+
+    rng = np.random.default_rng(0)
+    f = fake_f[np.sort(rng.choice(len(fake_f), min(len(real_f), len(fake_f)), replace=False))]
+    r_real = float(np.median(knn(real_f, real_f, k, exclude_self=True)[0][:, -1]))
+    return float(np.median(knn(f, f, k, exclude_self=True)[0][:, -1])) / r_real
+
+
 def mode_snapshots(p, out: Path, args) -> dict[str, Any]:
     import torch
 
@@ -261,7 +272,7 @@ def mode_snapshots(p, out: Path, args) -> dict[str, Any]:
     from ganaug.generation import synthesize
 
     rare, rc = rare_class(p, args.rare)
-    ex = extractor(p, out, "trained")
+    ex = extractor(p, out, args.snap_features)
     ftr = ex(p.train)
     snaps = sorted(Path(args.run).glob("snapshot-*.pt"))
     if args.every > 1:
@@ -296,6 +307,7 @@ def mode_snapshots(p, out: Path, args) -> dict[str, Any]:
                     fake_u8 = blur(fake_u8, float(variant.split(":")[1]))
                 ff = ex(fake_u8)
                 r = scoped(ftr, p.train.labels, ff, np.asarray(labs), {rare: rc}, args.repeats)
+                r["spread"] = spread_ratio(ftr, ff)
                 kimg = info["cur_nimg"] / 1000
                 key = f"{kimg:g}|{'G_ema' if ema else 'G'}|psi={trunc:g}|{variant}"
                 res[key] = {"kimg": kimg, "weights": "G_ema" if ema else "G", "truncation": trunc, "variant": variant,
@@ -303,14 +315,16 @@ def mode_snapshots(p, out: Path, args) -> dict[str, Any]:
                 o = r["overall"]
                 print(f"{kimg:6.1f} kimg {res[key]['weights']:<5} psi {trunc:g} {variant}: FID {o['fid']:.1f} prec "
                       f"{o['precision']:.3f} rec {o['recall']:.3f} dens {o['density']:.3f} cov {o['coverage']:.3f} "
-                      f"{rare} cov {r[rare]['coverage']:.3f} HF/train {res[key]['hf_ratio_vs_train']:.2f}", flush=True)
-    lines = [f"snapshots of {args.run}: {args.n} images per class, trained features, vs train (matched, k=5)",
+                      f"{rare} cov {r[rare]['coverage']:.3f} HF/train {res[key]['hf_ratio_vs_train']:.2f} spread {r['spread']:.2f}", flush=True)
+    lines = [f"snapshots of {args.run}: {args.n} images per class, {args.snap_features} features, vs train (matched, k=5)",
              f"{'kimg':>6} {'weights':<6} {'psi':>4} {'variant':<11} {'FID':>6} {'prec':>6} {'recall':>6} {'dens':>6} {'cov':>6} "
-             f"{rare + ' cov':>10} {'HF/train':>8}"]
+             f"{rare + ' cov':>10} {'HF/train':>8} {'spread':>6}"]
     for r in res.values():
         o = r["overall"]
         lines.append(f"{r['kimg']:>6.1f} {r['weights']:<6} {r['truncation']:>4g} {r['variant']:<11} {o['fid']:>6.1f} {o['precision']:>6.3f} "
-                     f"{o['recall']:>6.3f} {o['density']:>6.3f} {o['coverage']:>6.3f} {r[rare]['coverage']:>10.3f} {r['hf_ratio_vs_train']:>8.2f}")
+                     f"{o['recall']:>6.3f} {o['density']:>6.3f} {o['coverage']:>6.3f} {r[rare]['coverage']:>10.3f} {r['hf_ratio_vs_train']:>8.2f} {r['spread']:>6.2f}")
+    lines.append("HF/train: high-frequency energy of the fakes / the training images'; spread: the fakes' median 5-NN "
+                 "radius among themselves / the training images' (same count)")
     return {"table": "\n".join(lines), "results": res}
 
 
@@ -383,6 +397,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--variants", default="", help="snapshots, diagnostics on G_ema (comma-separated): sharpen:A "
                     "(unsharp mask, sigma 1), blur:S (Gaussian blur of the fakes), noise:none / noise:const (StyleGAN2's "
                     "noise inputs off / fixed)")
+    ap.add_argument("--snap-features", default="trained", help="snapshots: feature kind (trained or pixels)")
     ap.add_argument("--rare", help="the rare class (default: the smallest in train)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--candidates", default="sg2-noamp", help="speed: bench_quality candidates (comma-separated)")

@@ -69,6 +69,10 @@ sg2-noamp-r1low stylegan2   cpu     amp=false r1_gamma=0.001
 sg2-noamp-c2048 stylegan2   cpu     amp=false channel_base=2048
 sg2-noamp-lr2x  stylegan2   cpu     amp=false g_lr=0.005 d_lr=0.005
 sg2-noamp-b16   stylegan2   cpu     amp=false batch_size=16
+sg2-noamp-b8    stylegan2   cpu     amp=false batch_size=8
+sg2-noamp-r1x2  stylegan2   cpu     amp=false r1_gamma=0.0128
+sg2-noamp-b8-ema0.5 stylegan2 cpu amp=false batch_size=8 ema_kimg=0.5
+sg2-noamp-b16-ema0.5 stylegan2 cpu amp=false batch_size=16 ema_kimg=0.5
 sg2-noamp-mix   stylegan2   cpu     amp=false style_mixing=0.9
 sg2-noamp-c4096 stylegan2   cpu     amp=false channel_base=4096 channel_max=128
 fastgan-cpu     fastgan     cpu     -
