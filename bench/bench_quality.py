@@ -61,6 +61,20 @@ sg2-ada-fast    stylegan2   cpu     ada_kimg=5
 sg2-ada-slow    stylegan2   cpu     ada_kimg=100
 sg2-ada-t0.4    stylegan2   cpu     ada_target=0.4
 sg2-ada-t0.8    stylegan2   cpu     ada_target=0.8
+# issue 10 (diversity): see bench/bench_diversity.py for the diagnosis these come from
+sg2-noamp       stylegan2   cpu     amp=false
+sg2-fp32top     stylegan2   cpu     num_fp16_res=1
+sg2-c2048       stylegan2   cpu     channel_base=2048
+sg2-noamp-r1low stylegan2   cpu     amp=false r1_gamma=0.001
+sg2-noamp-c2048 stylegan2   cpu     amp=false channel_base=2048
+sg2-noamp-lr2x  stylegan2   cpu     amp=false g_lr=0.005 d_lr=0.005
+sg2-noamp-b16   stylegan2   cpu     amp=false batch_size=16
+sg2-noamp-b8    stylegan2   cpu     amp=false batch_size=8
+sg2-noamp-r1x2  stylegan2   cpu     amp=false r1_gamma=0.0128
+sg2-noamp-b8-ema0.5 stylegan2 cpu amp=false batch_size=8 ema_kimg=0.5
+sg2-noamp-b16-ema0.5 stylegan2 cpu amp=false batch_size=16 ema_kimg=0.5
+sg2-noamp-mix   stylegan2   cpu     amp=false style_mixing=0.9
+sg2-noamp-c4096 stylegan2   cpu     amp=false channel_base=4096 channel_max=128
 fastgan-cpu     fastgan     cpu     -
 fastgan-wide    fastgan     cpu     g_channels=16 d_channels=16
 """
