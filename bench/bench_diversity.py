@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -52,7 +51,7 @@ PRDC = ("fid", "precision", "recall", "density", "coverage")
 
 def load(out: Path):
     import ganaug
-    from ganaug.data.split import load_prepared
+    from ganaug.data.prepared import load_prepared
 
     ganaug.prepare(builtin="fashion-demo", out=out / "prepared")
     return load_prepared(out / "prepared")
@@ -61,8 +60,15 @@ def load(out: Path):
 def extractor(p, out: Path, kind: str, epochs: int = 20):
     from ganaug.metrics.features import make_extractor
 
-    return make_extractor(kind, train=p.train, val=p.val, cache_dir=out / "evaluate" / "cache", device="cpu",
-                          seed=0, epochs=epochs)
+    return make_extractor(
+        kind,
+        train=p.train,
+        val=p.val,
+        cache_dir=out / "evaluate" / "cache",
+        device="cpu",
+        seed=0,
+        epochs=epochs,
+    )
 
 
 def metrics_vs(real_f: np.ndarray, fake_f: np.ndarray, repeats: int, seed: int = 0) -> dict[str, float]:
@@ -76,7 +82,9 @@ def metrics_vs(real_f: np.ndarray, fake_f: np.ndarray, repeats: int, seed: int =
     return {m: float(np.mean([d[m] for d in draws])) for m in PRDC}
 
 
-def scoped(train_f, train_y, fake_f, fake_y, classes: dict[str, int], repeats: int) -> dict[str, dict[str, float]]:
+def scoped(
+    train_f, train_y, fake_f, fake_y, classes: dict[str, int], repeats: int
+) -> dict[str, dict[str, float]]:
     """Overall and per listed class (name -> label)."""
     out = {"overall": metrics_vs(train_f, fake_f, repeats)}
     for name, c in classes.items():
@@ -97,7 +105,9 @@ def hf_ratio(x: np.ndarray, ref: np.ndarray) -> float:
 
     def e(a):
         a = a.astype(np.float64)
-        return float(np.mean([np.mean(laplace(img, mode="reflect") ** 2) for img in a.reshape(-1, *a.shape[2:])]))
+        return float(
+            np.mean([np.mean(laplace(img, mode="reflect") ** 2) for img in a.reshape(-1, *a.shape[2:])])
+        )
 
     return e(x) / e(ref)
 
@@ -117,8 +127,9 @@ def _to_uint8(x: np.ndarray) -> np.ndarray:  # as ganaug.generation.synthesize
 def blur(x: np.ndarray, sigma: float) -> np.ndarray:
     from scipy.ndimage import gaussian_filter
 
-    return np.clip(np.rint(gaussian_filter(x.astype(np.float64), sigma=(0, 0, sigma, sigma), mode="reflect")),
-                   0, 255).astype(np.uint8)
+    return np.clip(
+        np.rint(gaussian_filter(x.astype(np.float64), sigma=(0, 0, sigma, sigma), mode="reflect")), 0, 255
+    ).astype(np.uint8)
 
 
 def noise(x: np.ndarray, std: float, seed: int = 0) -> np.ndarray:
@@ -171,8 +182,9 @@ def sharpen(x: np.ndarray, amount: float, sigma: float = 1.0) -> np.ndarray:
     from scipy.ndimage import gaussian_filter
 
     f = x.astype(np.float64)
-    return np.clip(np.rint(f + amount * (f - gaussian_filter(f, sigma=(0, 0, sigma, sigma), mode="reflect"))),
-                   0, 255).astype(np.uint8)
+    return np.clip(
+        np.rint(f + amount * (f - gaussian_filter(f, sigma=(0, 0, sigma, sigma), mode="reflect"))), 0, 255
+    ).astype(np.uint8)
 
 
 DEGRADATIONS = {
@@ -205,22 +217,33 @@ def mode_real(p, out: Path, args) -> dict[str, Any]:
         for name, fn in DEGRADATIONS.items():
             deg = fn(p.test.images)
             fte = ex(deg)
-            res.setdefault(name, {})[kind] = scoped(ftr, p.train.labels, fte, p.test.labels, {rare: rc}, args.repeats)
+            res.setdefault(name, {})[kind] = scoped(
+                ftr, p.train.labels, fte, p.test.labels, {rare: rc}, args.repeats
+            )
             res[name]["hf_ratio_vs_train"] = hf_ratio(deg, p.train.images)
             r = res[name][kind]
-            print(f"{name:<30} {kind:<8} recall {r['overall']['recall']:.3f} coverage {r['overall']['coverage']:.3f} "
-                  f"{rare} coverage {r[rare]['coverage']:.3f}", flush=True)
-    lines = [f"REAL TEST images, degraded, vs the training split (matched n, k=5, mean of {args.repeats} draws)",
-             f"{'degradation':<30} {'features':<8} {'FID':>7} {'prec':>6} {'recall':>6} {'dens':>6} {'cov':>6} "
-             f"{rare + ' cov':>10} {rare + ' rec':>10} {'HF/train':>8}"]
+            print(
+                f"{name:<30} {kind:<8} recall {r['overall']['recall']:.3f} coverage {r['overall']['coverage']:.3f} "
+                f"{rare} coverage {r[rare]['coverage']:.3f}",
+                flush=True,
+            )
+    lines = [
+        f"REAL TEST images, degraded, vs the training split (matched n, k=5, mean of {args.repeats} draws)",
+        f"{'degradation':<30} {'features':<8} {'FID':>7} {'prec':>6} {'recall':>6} {'dens':>6} {'cov':>6} "
+        f"{rare + ' cov':>10} {rare + ' rec':>10} {'HF/train':>8}",
+    ]
     for name, per in res.items():
         for kind in args.features:
             r = per[kind]
             o = r["overall"]
-            lines.append(f"{name:<30} {kind:<8} {o['fid']:>7.2f} {o['precision']:>6.3f} {o['recall']:>6.3f} "
-                         f"{o['density']:>6.3f} {o['coverage']:>6.3f} {r[rare]['coverage']:>10.3f} "
-                         f"{r[rare]['recall']:>10.3f} {per['hf_ratio_vs_train']:>8.2f}")
-    lines.append("HF/train: high-frequency energy (mean squared Laplacian) of the images / the training split's")
+            lines.append(
+                f"{name:<30} {kind:<8} {o['fid']:>7.2f} {o['precision']:>6.3f} {o['recall']:>6.3f} "
+                f"{o['density']:>6.3f} {o['coverage']:>6.3f} {r[rare]['coverage']:>10.3f} "
+                f"{r[rare]['recall']:>10.3f} {per['hf_ratio_vs_train']:>8.2f}"
+            )
+    lines.append(
+        "HF/train: high-frequency energy (mean squared Laplacian) of the images / the training split's"
+    )
     return {"table": "\n".join(lines), "results": res}
 
 
@@ -231,9 +254,13 @@ def mode_radii(p, out: Path, args) -> dict[str, Any]:
     n = len(p.train)
     test_idx = np.sort(rng.choice(len(p.test), n, replace=False))
     res: dict[str, Any] = {}
-    lines = ["k-NN radii (k=5) in each feature space; distances in units of the median train radius",
-             f"{'features':<8} {'train r5 (med)':>14} {'test r5 @ n=train':>17} {'ratio':>6}  "
-             + "  ".join(f"{d[:14]:>14}" for d in ("test->train NN", *[k for k in DEGRADATIONS if k != 'none (= floor)']))]
+    lines = [
+        "k-NN radii (k=5) in each feature space; distances in units of the median train radius",
+        f"{'features':<8} {'train r5 (med)':>14} {'test r5 @ n=train':>17} {'ratio':>6}  "
+        + "  ".join(
+            f"{d[:14]:>14}" for d in ("test->train NN", *[k for k in DEGRADATIONS if k != "none (= floor)"])
+        ),
+    ]
     for kind in args.features:
         ex = extractor(p, out, kind)
         ftr, fte = ex(p.train), ex(p.test.images[test_idx])
@@ -244,12 +271,22 @@ def mode_radii(p, out: Path, args) -> dict[str, Any]:
             f = ex(fn(p.test.images[test_idx]))
             nn[name] = float(np.median(knn(f, ftr, 1)[0][:, 0])) / r_tr
             own[name] = float(np.median(knn(f, f, 5, exclude_self=True)[0][:, -1])) / r_tr
-        res[kind] = {"train_r5_median": r_tr, "test_r5_median_same_n": r_te, "nn_to_train_over_r5": nn,
-                     "own_r5_over_train_r5": own}
-        lines.append(f"{kind:<8} {r_tr:>14.4g} {r_te:>17.4g} {r_te / r_tr:>6.2f}  "
-                     + "  ".join(f"{v:>14.2f}" for v in nn.values()) + "   <- median NN distance to train")
-        lines.append(f"{'':<8} {'':>14} {'':>17} {'':>6}  "
-                     + "  ".join(f"{v:>14.2f}" for v in own.values()) + "   <- the set's own median r5 (spread)")
+        res[kind] = {
+            "train_r5_median": r_tr,
+            "test_r5_median_same_n": r_te,
+            "nn_to_train_over_r5": nn,
+            "own_r5_over_train_r5": own,
+        }
+        lines.append(
+            f"{kind:<8} {r_tr:>14.4g} {r_te:>17.4g} {r_te / r_tr:>6.2f}  "
+            + "  ".join(f"{v:>14.2f}" for v in nn.values())
+            + "   <- median NN distance to train"
+        )
+        lines.append(
+            f"{'':<8} {'':>14} {'':>17} {'':>6}  "
+            + "  ".join(f"{v:>14.2f}" for v in own.values())
+            + "   <- the set's own median r5 (spread)"
+        )
     return {"table": "\n".join(lines), "results": res}
 
 
@@ -288,9 +325,15 @@ def mode_snapshots(p, out: Path, args) -> dict[str, Any]:
                 imgs, labs = [], []
                 with torch.no_grad():
                     for c in range(p.train.num_classes):
-                        if variant.startswith("noise:"):  # StyleGAN2's noise inputs off ("none") or fixed ("const")
-                            z = torch.stack([torch.randn(G.z_dim, generator=torch.Generator().manual_seed(s))
-                                             for s in seeds])
+                        if variant.startswith(
+                            "noise:"
+                        ):  # StyleGAN2's noise inputs off ("none") or fixed ("const")
+                            z = torch.stack(
+                                [
+                                    torch.randn(G.z_dim, generator=torch.Generator().manual_seed(s))
+                                    for s in seeds
+                                ]
+                            )
                             cc = torch.full((len(seeds),), c, dtype=torch.long)
                             x = G(z, cc, truncation_psi=trunc, noise_mode=variant.split(":")[1]).float()
                             x = (x * 127.5 + 128).clamp(0, 255).to(torch.uint8).numpy()
@@ -310,21 +353,36 @@ def mode_snapshots(p, out: Path, args) -> dict[str, Any]:
                 r["spread"] = spread_ratio(ftr, ff)
                 kimg = info["cur_nimg"] / 1000
                 key = f"{kimg:g}|{'G_ema' if ema else 'G'}|psi={trunc:g}|{variant}"
-                res[key] = {"kimg": kimg, "weights": "G_ema" if ema else "G", "truncation": trunc, "variant": variant,
-                            "hf_ratio_vs_train": hf_ratio(fake_u8, p.train.images), **r}
+                res[key] = {
+                    "kimg": kimg,
+                    "weights": "G_ema" if ema else "G",
+                    "truncation": trunc,
+                    "variant": variant,
+                    "hf_ratio_vs_train": hf_ratio(fake_u8, p.train.images),
+                    **r,
+                }
                 o = r["overall"]
-                print(f"{kimg:6.1f} kimg {res[key]['weights']:<5} psi {trunc:g} {variant}: FID {o['fid']:.1f} prec "
-                      f"{o['precision']:.3f} rec {o['recall']:.3f} dens {o['density']:.3f} cov {o['coverage']:.3f} "
-                      f"{rare} cov {r[rare]['coverage']:.3f} HF/train {res[key]['hf_ratio_vs_train']:.2f} spread {r['spread']:.2f}", flush=True)
-    lines = [f"snapshots of {args.run}: {args.n} images per class, {args.snap_features} features, vs train (matched, k=5)",
-             f"{'kimg':>6} {'weights':<6} {'psi':>4} {'variant':<11} {'FID':>6} {'prec':>6} {'recall':>6} {'dens':>6} {'cov':>6} "
-             f"{rare + ' cov':>10} {'HF/train':>8} {'spread':>6}"]
+                print(
+                    f"{kimg:6.1f} kimg {res[key]['weights']:<5} psi {trunc:g} {variant}: FID {o['fid']:.1f} prec "
+                    f"{o['precision']:.3f} rec {o['recall']:.3f} dens {o['density']:.3f} cov {o['coverage']:.3f} "
+                    f"{rare} cov {r[rare]['coverage']:.3f} HF/train {res[key]['hf_ratio_vs_train']:.2f} spread {r['spread']:.2f}",
+                    flush=True,
+                )
+    lines = [
+        f"snapshots of {args.run}: {args.n} images per class, {args.snap_features} features, vs train (matched, k=5)",
+        f"{'kimg':>6} {'weights':<6} {'psi':>4} {'variant':<11} {'FID':>6} {'prec':>6} {'recall':>6} {'dens':>6} {'cov':>6} "
+        f"{rare + ' cov':>10} {'HF/train':>8} {'spread':>6}",
+    ]
     for r in res.values():
         o = r["overall"]
-        lines.append(f"{r['kimg']:>6.1f} {r['weights']:<6} {r['truncation']:>4g} {r['variant']:<11} {o['fid']:>6.1f} {o['precision']:>6.3f} "
-                     f"{o['recall']:>6.3f} {o['density']:>6.3f} {o['coverage']:>6.3f} {r[rare]['coverage']:>10.3f} {r['hf_ratio_vs_train']:>8.2f} {r['spread']:>6.2f}")
-    lines.append("HF/train: high-frequency energy of the fakes / the training images'; spread: the fakes' median 5-NN "
-                 "radius among themselves / the training images' (same count)")
+        lines.append(
+            f"{r['kimg']:>6.1f} {r['weights']:<6} {r['truncation']:>4g} {r['variant']:<11} {o['fid']:>6.1f} {o['precision']:>6.3f} "
+            f"{o['recall']:>6.3f} {o['density']:>6.3f} {o['coverage']:>6.3f} {r[rare]['coverage']:>10.3f} {r['hf_ratio_vs_train']:>8.2f} {r['spread']:>6.2f}"
+        )
+    lines.append(
+        "HF/train: high-frequency energy of the fakes / the training images'; spread: the fakes' median 5-NN "
+        "radius among themselves / the training images' (same count)"
+    )
     return {"table": "\n".join(lines), "results": res}
 
 
@@ -363,47 +421,75 @@ def mode_speed(p, out: Path, args) -> dict[str, Any]:
 
             with tempfile.TemporaryDirectory(prefix="ganaug-speed-") as tmp:
                 try:
-                    train_fn(p.train, cfg, run_dir=tmp, progress=False, log=lambda s: None, diagnostics=False,
-                             callbacks=[cb])
+                    train_fn(
+                        p.train,
+                        cfg,
+                        run_dir=tmp,
+                        progress=False,
+                        log=lambda s: None,
+                        diagnostics=False,
+                        callbacks=[cb],
+                    )
                 except _Enough:
                     pass
             cpu_spk[name].append((marks[-1] - marks[0]) / tick)  # the first tick (warm-up) is not counted
             print(f"{name:<18} {cpu_spk[name][-1]:.1f} CPU-s/kimg", flush=True)
     base = float(np.median(cpu_spk["sg2-cpu"]))
     res = {}
-    lines = [f"speed: process CPU-seconds per kimg (median of {args.rounds} alternating runs; "
-             "one tick of 16 steps timed after one of warm-up; --threads 1 on a shared machine: waiting OpenMP "
-             "threads spin, which inflates CPU time), "
-             f"idle img/s = {args.idle_img_s:g} x (sg2-cpu CPU-s/kimg / candidate's)",
-             f"{'candidate':<18} {'CPU-s/kimg':>10} {'ratio':>6} {'idle img/s':>10} {'kimg in 6 idle min':>18}"]
+    lines = [
+        f"speed: process CPU-seconds per kimg (median of {args.rounds} alternating runs; "
+        "one tick of 16 steps timed after one of warm-up; --threads 1 on a shared machine: waiting OpenMP "
+        "threads spin, which inflates CPU time), "
+        f"idle img/s = {args.idle_img_s:g} x (sg2-cpu CPU-s/kimg / candidate's)",
+        f"{'candidate':<18} {'CPU-s/kimg':>10} {'ratio':>6} {'idle img/s':>10} {'kimg in 6 idle min':>18}",
+    ]
     for name in names:
         v = float(np.median(cpu_spk[name]))
         ips = args.idle_img_s * base / v
-        res[name] = {"cpu_s_per_kimg": v, "speed_ratio": base / v, "idle_img_s": ips, "kimg_in_6_min": ips * 360 / 1000}
+        res[name] = {
+            "cpu_s_per_kimg": v,
+            "speed_ratio": base / v,
+            "idle_img_s": ips,
+            "kimg_in_6_min": ips * 360 / 1000,
+        }
         lines.append(f"{name:<18} {v:>10.1f} {base / v:>6.2f} {ips:>10.0f} {ips * 360 / 1000:>18.1f}")
     return {"table": "\n".join(lines), "results": res}
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter
+    )
     ap.add_argument("mode", choices=("real", "radii", "snapshots", "speed"))
     ap.add_argument("run", nargs="?", help="snapshots: the run folder")
     ap.add_argument("--out", type=Path, default=Path("bench-diversity"))
     ap.add_argument("--features", default="trained,pixels", help="real/radii: comma-separated feature kinds")
     ap.add_argument("--repeats", type=int, default=10, help="matched random draws averaged")
     ap.add_argument("--n", type=int, default=256, help="snapshots: images per class")
-    ap.add_argument("--every", type=int, default=1, help="snapshots: every Nth snapshot (the last one always)")
+    ap.add_argument(
+        "--every", type=int, default=1, help="snapshots: every Nth snapshot (the last one always)"
+    )
     ap.add_argument("--truncation", default="1.0", help="snapshots: comma-separated psi values")
-    ap.add_argument("--variants", default="", help="snapshots, diagnostics on G_ema (comma-separated): sharpen:A "
-                    "(unsharp mask, sigma 1), blur:S (Gaussian blur of the fakes), noise:none / noise:const (StyleGAN2's "
-                    "noise inputs off / fixed)")
+    ap.add_argument(
+        "--variants",
+        default="",
+        help="snapshots, diagnostics on G_ema (comma-separated): sharpen:A "
+        "(unsharp mask, sigma 1), blur:S (Gaussian blur of the fakes), noise:none / noise:const (StyleGAN2's "
+        "noise inputs off / fixed)",
+    )
     ap.add_argument("--snap-features", default="trained", help="snapshots: feature kind (trained or pixels)")
     ap.add_argument("--rare", help="the rare class (default: the smallest in train)")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--candidates", default="sg2-noamp", help="speed: bench_quality candidates (comma-separated)")
+    ap.add_argument(
+        "--candidates", default="sg2-noamp", help="speed: bench_quality candidates (comma-separated)"
+    )
     ap.add_argument("--rounds", type=int, default=1, help="speed: alternating rounds")
-    ap.add_argument("--idle-img-s", type=float, default=86.0, help="speed: sg2-cpu's img/s on an idle 2-core machine")
+    ap.add_argument(
+        "--idle-img-s", type=float, default=86.0, help="speed: sg2-cpu's img/s on an idle 2-core machine"
+    )
     args = ap.parse_args(argv)
+    from ganaug.utils import json_safe
+
     args.features = [f.strip() for f in args.features.split(",")]
     args.truncation = [float(t) for t in args.truncation.split(",")]
     args.candidates = [c.strip() for c in args.candidates.split(",")]
@@ -416,24 +502,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args.out.mkdir(parents=True, exist_ok=True)
     p = load(args.out)
     t0 = time.time()
-    res = {"real": mode_real, "radii": mode_radii, "snapshots": mode_snapshots, "speed": mode_speed}[args.mode](p, args.out, args)
+    res = {"real": mode_real, "radii": mode_radii, "snapshots": mode_snapshots, "speed": mode_speed}[
+        args.mode
+    ](p, args.out, args)
     res["seconds"] = time.time() - t0
     print(res["table"])
     (args.out / f"diversity_{args.mode}.txt").write_text(res["table"] + "\n")
-    (args.out / f"diversity_{args.mode}.json").write_text(json.dumps(_clean(res), indent=1))
+    (args.out / f"diversity_{args.mode}.json").write_text(json.dumps(json_safe(res), indent=1))
     return res
-
-
-def _clean(o: Any) -> Any:
-    if isinstance(o, dict):
-        return {str(k): _clean(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_clean(v) for v in o]
-    if hasattr(o, "item") and not isinstance(o, (str, bytes)):
-        o = o.item()
-    if isinstance(o, float) and not math.isfinite(o):
-        return None
-    return o
 
 
 if __name__ == "__main__":

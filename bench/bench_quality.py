@@ -137,8 +137,18 @@ def train_candidate(prepared_dir: Path, name: str, cand: dict[str, Any], kimg: f
     if run_dir.exists():
         shutil.rmtree(run_dir)
     t0 = time.time()
-    res = ganaug.train(prepared_dir, arch=cand["arch"], preset=cand["preset"], run_dir=run_dir, kimg=kimg,
-                       seed=seed, budget="off", progress=False, log=lambda s: None, **cand["overrides"])
+    res = ganaug.train(
+        prepared_dir,
+        arch=cand["arch"],
+        preset=cand["preset"],
+        run_dir=run_dir,
+        kimg=kimg,
+        seed=seed,
+        budget="off",
+        progress=False,
+        log=lambda s: None,
+        **cand["overrides"],
+    )
     return res, time.time() - t0
 
 
@@ -153,8 +163,16 @@ def evaluate_pool(p, synthetic, out: Path, name: str, feature_epochs: int):
     import ganaug
 
     shared = out / "evaluate"
-    res = ganaug.evaluate(synthetic, p.train, p.test, val=p.val, features="trained", out=shared, device="cpu",
-                          feature_epochs=feature_epochs)
+    res = ganaug.evaluate(
+        synthetic,
+        p.train,
+        p.test,
+        val=p.val,
+        features="trained",
+        out=shared,
+        device="cpu",
+        feature_epochs=feature_epochs,
+    )
     dest = shared / name
     dest.mkdir(parents=True, exist_ok=True)
     for f in ("metrics.json", "metrics.csv", "memorization.csv", "memorization.png"):
@@ -163,7 +181,9 @@ def evaluate_pool(p, synthetic, out: Path, name: str, feature_epochs: int):
     return res
 
 
-def downstream_vs_oversampling(p, synthetic, out: Path, *, seeds: int, epochs: int, jobs: int) -> dict[str, Any]:
+def downstream_vs_oversampling(
+    p, synthetic, out: Path, *, seeds: int, epochs: int, jobs: int
+) -> dict[str, Any]:
     """GAN images vs random oversampling at the same class allocation, balanced accuracy on test.
 
     The GAN arm adds f x |train| synthetic images with balance "fix", f chosen so that every class is
@@ -179,18 +199,39 @@ def downstream_vs_oversampling(p, synthetic, out: Path, *, seeds: int, epochs: i
     counts = np.bincount(p.train.labels, minlength=p.train.num_classes)
     n = int(counts.sum())
     frac = (int(counts.max()) * len(counts) - n) / n
-    res = ganaug.benchmark(p.train, p.val, p.test, synthetic, fractions=[frac], balance="fix", seeds=seeds,
-                           baselines=["oversample"], epochs=epochs, jobs=jobs, out=out, device="cpu",
-                           progress=False)
+    res = ganaug.benchmark(
+        p.train,
+        p.val,
+        p.test,
+        synthetic,
+        fractions=[frac],
+        balance="fix",
+        seeds=seeds,
+        baselines=["oversample"],
+        epochs=epochs,
+        jobs=jobs,
+        out=out,
+        device="cpu",
+        progress=False,
+    )
     gan_arm = next(a.name for a in res.arms if a.kind == "mix")
-    per = {arm: {int(r["seed"]): float(r["metrics"]["balanced_accuracy"]) for r in res.runs if r["arm"] == arm}
-           for arm in (gan_arm, "oversample", "real")}
+    per = {
+        arm: {int(r["seed"]): float(r["metrics"]["balanced_accuracy"]) for r in res.runs if r["arm"] == arm}
+        for arm in (gan_arm, "oversample", "real")
+    }
     diff = paired_diff(per[gan_arm], per["oversample"])
-    return {"metric": "balanced_accuracy", "fraction": frac, "seeds": seeds,
-            "gan": float(np.mean(list(per[gan_arm].values()))),
-            "oversample": float(np.mean(list(per["oversample"].values()))),
-            "real": float(np.mean(list(per["real"].values()))),
-            "diff": diff["diff"], "ci_low": diff["diff_ci_low"], "ci_high": diff["diff_ci_high"], "p": diff["diff_p"]}
+    return {
+        "metric": "balanced_accuracy",
+        "fraction": frac,
+        "seeds": seeds,
+        "gan": float(np.mean(list(per[gan_arm].values()))),
+        "oversample": float(np.mean(list(per["oversample"].values()))),
+        "real": float(np.mean(list(per["real"].values()))),
+        "diff": diff["diff"],
+        "ci_low": diff["diff_ci_low"],
+        "ci_high": diff["diff_ci_high"],
+        "p": diff["diff_p"],
+    }
 
 
 # ----------------------------------------------------------------------------
@@ -214,37 +255,54 @@ def table(results: dict[str, Any]) -> str:
     first = next((c for c in cands.values() if "metrics" in c), None)
     if first:  # the real-vs-real floor is the same for every candidate (same feature net, same real sets)
         for scope, ms in first["metrics"].items():
-            rows.append(["FLOOR real", scope, "", "", ""] + [_f(ms[m]["floor"]) if c == "vs_train" else ""
-                                                              for m, c in cols])
+            rows.append(
+                ["FLOOR real", scope, "", "", ""]
+                + [_f(ms[m]["floor"]) if c == "vs_train" else "" for m, c in cols]
+            )
     for name, c in cands.items():
         if "metrics" not in c:
             rows.append([name, "FAILED: " + c.get("error", "?")[:60]] + [""] * (len(head) - 2))
             continue
         for i, (scope, ms) in enumerate(c["metrics"].items()):
-            lead = [name, scope, _f(c["kimg"]), _f(round(c["train_s"])), _f(round(c["img_per_s"]))] if i == 0 \
+            lead = (
+                [name, scope, _f(c["kimg"]), _f(round(c["train_s"])), _f(round(c["img_per_s"]))]
+                if i == 0
                 else ["", scope, "", "", ""]
+            )
             rows.append(lead + [_f(ms[m][col]) for m, col in cols])
     widths = [max(len(r[j]) for r in [head, *rows]) for j in range(len(head))]
     fmt = "  ".join(f"{{:<{w}}}" if j < 2 else f"{{:>{w}}}" for j, w in enumerate(widths))
     out = [fmt.format(*head), fmt.format(*("-" * w for w in widths)), *(fmt.format(*r) for r in rows)]
-    out.append("columns: metric_tr = vs the training split, metric_te = vs the test split; FLOOR = real train vs "
-               "real test (in the vs_train columns). fid/kid lower is better, prec/reca/cove higher, dens ~1.")
+    out.append(
+        "columns: metric_tr = vs the training split, metric_te = vs the test split; FLOOR = real train vs "
+        "real test (in the vs_train columns). fid/kid lower is better, prec/reca/cove higher, dens ~1."
+    )
     down = [(n, c["downstream"]) for n, c in cands.items() if c.get("downstream")]
     if down:
-        out += ["", "downstream: balanced accuracy on the real test split, GAN images vs random oversampling at the "
-                "same class allocation (paired over seeds, 95% CI)"]
+        out += [
+            "",
+            "downstream: balanced accuracy on the real test split, GAN images vs random oversampling at the "
+            "same class allocation (paired over seeds, 95% CI)",
+        ]
         for n, d in down:
-            out.append(f"  {n:<16} GAN {100 * d['gan']:.1f}%  oversample {100 * d['oversample']:.1f}%  real only "
-                       f"{100 * d['real']:.1f}%  GAN - oversample {100 * d['diff']:+.1f} pts "
-                       f"[{100 * d['ci_low']:+.1f}, {100 * d['ci_high']:+.1f}] (n={d['seeds']})")
+            out.append(
+                f"  {n:<16} GAN {100 * d['gan']:.1f}%  oversample {100 * d['oversample']:.1f}%  real only "
+                f"{100 * d['real']:.1f}%  GAN - oversample {100 * d['diff']:+.1f} pts "
+                f"[{100 * d['ci_low']:+.1f}, {100 * d['ci_high']:+.1f}] (n={d['seeds']})"
+            )
     rare = [(n, c["rare_class"]) for n, c in cands.items() if c.get("rare_class")]
     if rare:
-        out += ["", "rare class memorisation (pixel near copies of its own training images; real test reference):"]
+        out += [
+            "",
+            "rare class memorisation (pixel near copies of its own training images; real test reference):",
+        ]
         for n, d in rare:
             f = d.get("test_floor") or {}
-            out.append(f"  {n:<16} {d['class']}: {d['synthetic']['near_copy_count']}/{d['synthetic']['n']} near "
-                       f"copies, authentic {_f(d['synthetic']['authentic_fraction'])} (test: "
-                       f"{f.get('near_copy_count', '-')}/{f.get('n', '-')}, authentic {_f(f.get('authentic_fraction'))})")
+            out.append(
+                f"  {n:<16} {d['class']}: {d['synthetic']['near_copy_count']}/{d['synthetic']['n']} near "
+                f"copies, authentic {_f(d['synthetic']['authentic_fraction'])} (test: "
+                f"{f.get('near_copy_count', '-')}/{f.get('n', '-')}, authentic {_f(f.get('authentic_fraction'))})"
+            )
     return "\n".join(out)
 
 
@@ -252,12 +310,18 @@ def table(results: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter
+    )
     ap.add_argument("--candidates", help="comma-separated names (default: all); see --list")
     ap.add_argument("--minutes", type=float, default=6.0, help="training budget per candidate, wall clock")
     ap.add_argument("--kimg", type=float, help="fixed training length per candidate instead of --minutes")
-    ap.add_argument("--n", type=int, default=256, help="synthetic images per class (at least what oversampling "
-                    "adds to the rarest class)")
+    ap.add_argument(
+        "--n",
+        type=int,
+        default=256,
+        help="synthetic images per class (at least what oversampling adds to the rarest class)",
+    )
     ap.add_argument("--seeds", type=int, default=3, help="classifier seeds of the downstream comparison")
     ap.add_argument("--epochs", type=int, default=15, help="classifier epochs of the downstream comparison")
     ap.add_argument("--jobs", type=int, default=2, help="parallel classifier runs")
@@ -288,10 +352,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     n_per_class = max(args.n, int(counts.max() - counts.min()))
     results: dict[str, Any] = {
         "budget": {"kimg": args.kimg} if args.kimg else {"minutes": args.minutes},
-        "n_per_class": n_per_class, "train_counts": dict(zip(p.train.class_names, counts.tolist())),
-        "threads": args.threads, "cpu_count": os.cpu_count(),
+        "n_per_class": n_per_class,
+        "train_counts": dict(zip(p.train.class_names, counts.tolist())),
+        "threads": args.threads,
+        "cpu_count": os.cpu_count(),
         "load_average_start": os.getloadavg() if hasattr(os, "getloadavg") else None,
-        "started": time.strftime("%Y-%m-%d %H:%M:%S"), "candidates": {},
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "candidates": {},
     }
     json_path = args.out / "bench_quality.json"
     for name in chosen:
@@ -307,19 +374,33 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 rec["timed_sec_per_kimg"] = spk
             res, secs = train_candidate(args.out / "prepared", name, cand, kimg, args.out, args.seed)
             last = res.stats[-1] if res.stats else {}
-            rec.update(kimg=res.kimg, train_s=secs, img_per_s=res.cur_nimg / max(float(last.get("time_s", secs)), 1e-9),
-                       resolution=res.config.network.resolution, run_dir=str(res.run_dir),
-                       last_aug_p=last.get("aug_p"))
+            rec.update(
+                kimg=res.kimg,
+                train_s=secs,
+                img_per_s=res.cur_nimg / max(float(last.get("time_s", secs)), 1e-9),
+                resolution=res.config.network.resolution,
+                run_dir=str(res.run_dir),
+                last_aug_p=last.get("aug_p"),
+            )
             synthetic = generate_pool(res.run_dir, n_per_class)
             ev = evaluate_pool(p, synthetic, args.out, name, args.feature_epochs)
             rec["metrics"] = {scope: {m: ms[m] for m in DIST_METRICS} for scope, ms in ev.metrics.items()}
             rec["rare_class"] = ev.to_dict().get("rare_class_memorization") or {}
             if not args.no_downstream:
-                rec["downstream"] = downstream_vs_oversampling(p, synthetic, args.out / "downstream" / name,
-                                                               seeds=args.seeds, epochs=args.epochs, jobs=args.jobs)
-            print(f"[{name}] {rec['kimg']:g} kimg in {secs:.0f} s; recall vs train "
-                  f"{rec['metrics']['overall']['recall']['vs_train']:.3f}, coverage "
-                  f"{rec['metrics']['overall']['coverage']['vs_train']:.3f}", flush=True)
+                rec["downstream"] = downstream_vs_oversampling(
+                    p,
+                    synthetic,
+                    args.out / "downstream" / name,
+                    seeds=args.seeds,
+                    epochs=args.epochs,
+                    jobs=args.jobs,
+                )
+            print(
+                f"[{name}] {rec['kimg']:g} kimg in {secs:.0f} s; recall vs train "
+                f"{rec['metrics']['overall']['recall']['vs_train']:.3f}, coverage "
+                f"{rec['metrics']['overall']['coverage']['vs_train']:.3f}",
+                flush=True,
+            )
         except Exception as e:  # one failing candidate does not lose the others' results
             rec["error"] = f"{type(e).__name__}: {e}"
             print(f"[{name}] failed: {rec['error']}", flush=True)
