@@ -355,6 +355,9 @@ _PRESETS: dict[tuple[str, str], dict[str, Any]] = {
     # official-style 4096/128 with mixing 0.9 and PL 2 (4.1 kimg in the same time) on FID (34.7 vs 38.5),
     # precision (0.72 vs 0.43) and coverage (0.17 vs 0.11) vs train, though not on recall (0.036 vs 0.089);
     # DCGAN scored 0 recall and coverage. Width, mixing and PL are options (see the gpu preset).
+    # Batch 16 in float32 (bench_quality's sg2-noamp-b16) was tried as the default: at a 6-minute budget on
+    # 2 idle cores, two GAN seeds, coverage 0.40/0.48 vs 0.49/0.42, recall 0.056/0.048 vs 0.151/0.061 and
+    # FID 20.6/19.8 vs 17.6/20.5 for this preset: no clear winner, so this preset stays.
     ("stylegan2", "cpu"): dict(
         z_dim=128,
         w_dim=128,
