@@ -333,7 +333,9 @@ def test_full_report_is_self_contained_and_complete(full_run):
         and "real + 100 % synthetic vs real only" in verdict
         and "inconclusive" in verdict
     )
-    assert " ".join(verdict.split()) in text
+    # The box says the headline; every comparison, secondary ones too, is a row of its table.
+    assert " ".join(results["headline"].split()) in text
+    assert "real + 100 % synthetic vs real only" in text.split("1. Data")[0]
     assert text.index("Verdict") < text.index("1. Data")
     s25 = next(c for c in results["comparisons"] if c["id"] == "gan_vs_real")
     assert s25["arm"] == "synth25"
@@ -641,7 +643,10 @@ def test_verdict_box_shows_the_verdicts_parts(full_run):
     assert lead.startswith("Balanced accuracy on the real test split") and body.startswith(
         "GAN images at 25 %"
     )
-    assert res.verdict() == f"{lead}: {body}"
+    assert res.verdict() == f"{lead}: {body}" and "Secondary comparisons (Holm-adjusted)" in body
+    # The box says the headline; the secondary comparisons are rows of its table, not a paragraph.
     box = collect(full_run)["verdict"]
-    assert (box["lead"], box["text"]) == (lead, body)
+    assert (box["lead"], box["text"]) == verdict_parts(res, secondary=False)
+    assert res.headline() == f"{lead}: {box['text']}" and "Secondary" not in box["text"]
+    assert any("adj. p" in r["reading"] for r in box["rows"])
     assert box["rows"][0]["label"] == "real + 25 % synthetic vs real only (primary)"

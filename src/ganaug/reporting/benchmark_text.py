@@ -184,23 +184,23 @@ def _secondary(res: BenchmarkResultLike) -> str:
     return (" Secondary comparisons (Holm-adjusted): " + "; ".join(items) + ".") if items else ""
 
 
-def verdict_parts(res: BenchmarkResultLike) -> tuple[str, str]:
+def verdict_parts(res: BenchmarkResultLike, secondary: bool = True) -> tuple[str, str]:
     """(lead, body) with ``verdict(res) == f"{lead}: {body}"``: the report shows them on two lines.
+    ``secondary=False``: the body of the headline (the primary comparisons, power and cautions;
+    the report's verdict box lists the secondary comparisons in its table instead).
 
     Without results: ("", "No results.").
     """
     if not _has_results(res):
         return "", "No results."
-    body = "; ".join(_primary(res)) + "." + _secondary(res)
+    body = "; ".join(_primary(res)) + "." + (_secondary(res) if secondary else "")
     return _lead(res), " ".join(x for x in [body, _power(res), *caution_sentences(res)] if x)
 
 
 def headline(res: BenchmarkResultLike) -> str:
     """One line: the primary comparisons with their intervals, the best baseline, power, cautions."""
-    if not _has_results(res):
-        return "No results."
-    text = f"{_lead(res)}: " + "; ".join(_primary(res)) + "."
-    return " ".join(x for x in [text, _power(res), *caution_sentences(res)] if x)
+    lead, body = verdict_parts(res, secondary=False)
+    return f"{lead}: {body}" if lead else body
 
 
 def verdict(res: BenchmarkResultLike) -> str:

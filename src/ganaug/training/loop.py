@@ -504,11 +504,13 @@ class Trainer:
 
     def _progress_bar(self, total_nimg: int) -> tqdm:
         # The last batch may overshoot kimg (whole batches only): the bar's total is rounded up to it.
+        # It counts images (integers: summed float kimg drifted past the total) and shows kimg.
         bar_total = math.ceil(total_nimg / self.cfg.batch_size) * self.cfg.batch_size
         return tqdm(
-            total=round(bar_total / 1000, 3),
-            initial=round(self.cur_nimg / 1000, 3),
+            total=bar_total,
+            initial=self.cur_nimg,
             unit="kimg",
+            unit_scale=0.001,
             disable=not (self.progress and self.is_main),
             dynamic_ncols=True,
             leave=False,
@@ -524,7 +526,7 @@ class Trainer:
             torch.cuda.reset_peak_memory_stats(self.device)
         while self.cur_nimg < tick_end and self.cur_nimg < total_nimg:
             self.step(totals)
-            bar.update(cfg.batch_size / 1000)
+            bar.update(cfg.batch_size)
         return totals
 
     def step(self, totals: Totals) -> None:

@@ -177,7 +177,8 @@ def _per_class_table(res: BenchmarkResult, num: Numbering) -> dict[str, Any]:
 
 
 def verdict_box(run: Path, res: BenchmarkResult | None, status: str) -> dict[str, Any]:
-    """The plain-words verdict for the top of the page, with the paired CI of each comparison.
+    """The plain-words verdict for the top of the page (the headline: primary comparisons, power,
+    cautions), with the paired CI of every comparison, secondary ones included, in its table.
 
     ``res``: the benchmark result (None when the benchmark has not run or could not be read);
     ``status``: the benchmark section's status.
@@ -205,7 +206,7 @@ def verdict_box(run: Path, res: BenchmarkResult | None, status: str) -> dict[str
             }
         )
     main = res.comparison("gan_vs_real")
-    lead, text = verdict_parts(res)
+    lead, text = verdict_parts(res, secondary=False)  # the secondary comparisons are in the rows
     return {
         "tone": {"better": "good", "worse": "bad"}.get((main or {}).get("reading"), ""),
         "lead": lead,
