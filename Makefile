@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q -e '.[test]'
 	touch $(STAMP)
 
-# Full pipeline on the embedded Fashion-MNIST subset (2 CPU cores: about 6 minutes).
+# Full pipeline on the embedded Fashion-MNIST subset (2 CPU cores: about 6-7 minutes from a fresh clone).
 demo: venv
 	$(VENV)/bin/ganaug run --builtin fashion-demo --out $(DEMO_OUT) --budget 3m
 
