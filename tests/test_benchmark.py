@@ -654,3 +654,25 @@ def test_one_set_of_defaults_for_api_cli_and_pipeline():
     assert {k: v for k, v in d.to_dict().items() if k != "device"} == pipe
     with pytest.raises(UserError, match="unknown option"):
         BenchmarkOptions.from_mapping({"epoch": 3})
+
+
+def test_a_run_that_cannot_be_saved_is_named_with_its_path_and_the_others_are_kept(splits, tmp_path):
+    """A failed run (here its file cannot be written: a folder stands at its path) must reach the user as
+    one message naming the run and the path (the CLI prints a UserError without a traceback), while
+    the runs that finished stay saved for the next call."""
+    runs = tmp_path / "benchmark" / "runs"
+    (runs / "real-seed0.json").mkdir(parents=True)
+    kw = dict(fractions=(0.0, 0.5), seeds=1, epochs=1, min_steps=0, baselines=(), balance="keep", jobs=1)
+    with pytest.raises(UserError, match=r"1 of 2 benchmark runs failed") as e:
+        benchmark(
+            splits.train,
+            splits.val,
+            splits.test,
+            splits.synthetic,
+            out=tmp_path,
+            progress=False,
+            device="cpu",
+            **kw,
+        )
+    assert "real seed 0" in str(e.value) and str(runs / "real-seed0.json") in str(e.value)
+    assert (runs / "synth50-seed0.json").is_file()

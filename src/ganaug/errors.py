@@ -17,6 +17,11 @@ class TrainingDivergedError(UserError):
     """Training produced NaN/Inf; the last good snapshot is kept."""
 
 
+class RunsFailedError(UserError):
+    """Some runs of a batch (the benchmark's arms x seeds) failed; each is named with its error, and
+    the runs that finished are saved, so the next call redoes only the failed ones."""
+
+
 def os_error_message(e: OSError) -> str:
     """One line for an OSError: the path, the reason, what to do (disk full, permissions...)."""
     import errno

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from ganaug.benchmarking.arms import Arm, arm_train_set
 from ganaug.data.imageset import ImageSet
-from ganaug.errors import UserError
+from ganaug.errors import RunsFailedError, UserError, os_error_message
 from ganaug.utils import atomic_write_text, json_safe, read_json
 from ganaug.workers import worker_pool
 
@@ -198,6 +198,8 @@ def run_arms(
             results[(arm.name, seed)] = rec
         except stop_on:
             raise
+        except OSError as e:  # the run's file could not be written (disk full, permissions...)
+            errors.append(f"{arm.name} seed {seed}: {os_error_message(e)}")
         except Exception as e:  # noqa: BLE001 — reported below, after the other runs
             errors.append(f"{arm.name} seed {seed}: {type(e).__name__}: {e}")
         if bar is not None:
@@ -216,7 +218,7 @@ def run_arms(
         bar.close()
     if errors:
         where = f"; finished runs are saved in {run_dir} and reused on the next call" if run_dir else ""
-        raise RuntimeError(
+        raise RunsFailedError(
             f"{len(errors)} of {len(todo)} benchmark runs failed{where}:\n" + "\n".join(errors)
         )
     return results
