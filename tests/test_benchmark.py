@@ -395,7 +395,7 @@ def test_cli_benchmark(splits, tmp_path, monkeypatch):
     prepared = SimpleNamespace(
         train=splits.train, val=splits.val, test=splits.test, class_names=splits.train.class_names
     )
-    monkeypatch.setattr(cmd, "_load_prepared", lambda path: prepared)
+    monkeypatch.setattr(cmd, "load_prepared", lambda path: prepared)
     (tmp_path / "prep").mkdir()
     splits.synthetic.save_npz(tmp_path / "syn.npz")
     args = [
@@ -467,7 +467,7 @@ def test_cli_default_out_is_outside_a_generate_folder(splits, tmp_path, monkeypa
     prepared = SimpleNamespace(
         train=splits.train, val=splits.val, test=splits.test, class_names=splits.train.class_names
     )
-    monkeypatch.setattr(cmd, "_load_prepared", lambda path: prepared)
+    monkeypatch.setattr(cmd, "load_prepared", lambda path: prepared)
     (tmp_path / "prep").mkdir()
     syn = tmp_path / "synth"
     (syn / "a").mkdir(parents=True)

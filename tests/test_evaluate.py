@@ -151,7 +151,7 @@ def test_cli_evaluate(data, tmp_path, monkeypatch):
     synth.save_npz(tmp_path / "synth.npz")
     (tmp_path / "prepared").mkdir()
     monkeypatch.setattr(
-        cli_evaluate, "_load_prepared", lambda d: SimpleNamespace(train=train, val=val, test=test)
+        cli_evaluate, "load_prepared", lambda d: SimpleNamespace(train=train, val=val, test=test)
     )
     r = CliRunner().invoke(
         cli,
@@ -251,7 +251,7 @@ def test_cli_evaluate_default_out_is_outside_a_generate_folder(data, tmp_path, m
     synth.save_npz(tmp_path / "synth" / "images.npz")
     (tmp_path / "prepared").mkdir()
     monkeypatch.setattr(
-        cli_evaluate, "_load_prepared", lambda d: SimpleNamespace(train=train, val=val, test=test)
+        cli_evaluate, "load_prepared", lambda d: SimpleNamespace(train=train, val=val, test=test)
     )
     r = CliRunner().invoke(
         cli,

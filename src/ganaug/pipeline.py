@@ -21,7 +21,7 @@ from typing import Any
 from ganaug import __version__
 from ganaug.benchmarking import benchmark
 from ganaug.checkpoint import load_snapshot
-from ganaug.config import PipelineConfig, parse_budget
+from ganaug.config import PipelineConfig
 from ganaug.constants import RUN_DIR, STAGES
 from ganaug.data.imageset import ImageSet
 from ganaug.data.prepared import load_prepared, prepare
@@ -315,10 +315,6 @@ def run(
     if data is not None:
         overrides["data.source"] = str(data)
     cfg = PipelineConfig.load(config, overrides)
-    try:
-        parse_budget(cfg.gan.budget)
-    except UserError as e:
-        raise UserError(f"[gan] budget: {e}") from None
     if not cfg.data.source:
         raise UserError("no data: give a folder/file, or --builtin fashion-demo")
     stages = list(stages or STAGES)

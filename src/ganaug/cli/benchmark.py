@@ -7,19 +7,12 @@ from pathlib import Path
 import click
 
 from ganaug.cli import cli
-from ganaug.cli._common import load_synthetic
+from ganaug.cli._common import load_prepared, load_synthetic
 from ganaug.config import BenchmarkOptions, check_fractions, options_from
 from ganaug.constants import BALANCE, BASELINES, CLASSIFIERS
 from ganaug.errors import UserError
 
 D = BenchmarkOptions()  # the defaults, shared with the API and `ganaug run`
-
-
-def _load_prepared(path: str):
-    """The prepared folder's train/val/test (a function, so tests can hand in small data)."""
-    from ganaug.data.prepared import load_prepared
-
-    return load_prepared(path)
 
 
 def _default_out(synthetic: str | None, data_dir: str) -> Path:
@@ -172,7 +165,7 @@ def benchmark_cmd(data_dir, synthetic, out, dry_run, quiet, **options):
     from ganaug.benchmarking import benchmark
 
     opts = options_from(**options)
-    prepared = _load_prepared(data_dir)
+    prepared = load_prepared(data_dir)
     syn = load_synthetic(synthetic) if synthetic else None
     if out is None:
         out = str(_default_out(synthetic, data_dir))

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ganaug.cli import cli
-from ganaug.cli._common import load_synthetic
+from ganaug.cli._common import load_prepared, load_synthetic
 from ganaug.constants import FEATURE_KINDS
 
 
@@ -97,7 +97,7 @@ def evaluate_cmd(
     from ganaug.metrics.evaluation import evaluate
 
     features = features or ("inception" if inception is not None else "trained")
-    data = _load_prepared(data_dir)
+    data = load_prepared(data_dir)
     synth = load_synthetic(synthetic, like=data.train)
     if out is None:
         out = default_out(synthetic, "eval")
@@ -134,13 +134,3 @@ def default_out(synthetic: Path, suffix: str) -> Path:
         return p.with_name(f"{p.stem}-{suffix}")
     folder = (p.parent if p.is_file() else p).resolve()
     return folder.with_name(f"{folder.name}-{suffix}")
-
-
-def _load_prepared(data_dir: Path):
-    from ganaug.errors import UserError
-
-    try:
-        from ganaug.data.prepared import load_prepared
-    except ImportError as e:
-        raise UserError(f"cannot read prepared data folders in this installation ({e})") from e
-    return load_prepared(data_dir)

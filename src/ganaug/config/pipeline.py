@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from ganaug.config.benchmark import BenchmarkOptions, options_from
-from ganaug.config.gan import make_config
+from ganaug.config.gan import make_config, parse_budget
 from ganaug.constants import FEATURE_KINDS
 from ganaug.errors import UserError
 
@@ -115,11 +115,10 @@ class GanSection:
     def __post_init__(self) -> None:
         _string("gan.arch", self.arch)
         _string("gan.preset", self.preset)
-        # The duration itself is read by parse_budget when the pipeline starts.
-        if isinstance(self.budget, bool) or not isinstance(self.budget, (str, int, float, type(None))):
-            raise UserError(
-                f"[gan] budget: cannot read the time budget {self.budget!r}: use e.g. 15m, 90s, 1h or off"
-            )
+        try:
+            parse_budget(self.budget)
+        except UserError as e:
+            raise UserError(f"[gan] budget: {e}") from None
         checked = {k: v for k, v in self.options.items() if k not in _TRAIN_ARGS}
         res, ch = checked.pop("resolution", None), checked.pop("channels", None)
         _number("gan.resolution", res, integer=True, minimum=16, optional=True)

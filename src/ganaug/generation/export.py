@@ -73,7 +73,8 @@ def export(
     rows: list[dict[str, Any]] = []
     files: list[Path] = []
     if "folder" in formats:
-        rows += _write_folder(out, result, real, real_rel, syn_rel, files)
+        rows += _write_folder(out, result, real, real_rel, syn_rel)
+        files += [out / r["file"] for r in rows]
     if "npz" in formats:
         combined = ImageSet.concat([real, syn]) if real is not None else syn
         combined.save_npz(out / "images.npz")
@@ -141,14 +142,12 @@ def _write_folder(
     real: ImageSet | None,
     real_rel: list[Path],
     syn_rel: list[Path],
-    files: list[Path],
 ) -> list[dict[str, Any]]:
-    """Write the PNGs (provenance in a text chunk); their manifest rows. Appends to ``files``."""
+    """Write the PNGs (provenance in a text chunk); their manifest rows."""
     rows: list[dict[str, Any]] = []
     for i, rel in enumerate(real_rel):
         data = png_bytes(real.images[i], {"kind": "real", "source": real.paths[i]})
         _write(out / rel, data)
-        files.append(out / rel)
         rows.append(
             {
                 "file": rel.as_posix(),
@@ -164,7 +163,6 @@ def _write_folder(
         meta = _synthetic_meta(result, i)
         data = png_bytes(syn.images[i], meta)
         _write(out / rel, data)
-        files.append(out / rel)
         rows.append(
             {
                 "file": rel.as_posix(),

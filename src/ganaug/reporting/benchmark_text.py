@@ -2,9 +2,10 @@
 
 Everything here is generated from :class:`ganaug.benchmarking.BenchmarkResult`'s structured rows
 (``choice``, ``comparisons``, ``cautions``); nothing parses prose back. The headline (printed by
-``ganaug run`` and kept in ``pipeline.json``) and the full verdict (the report's top box,
-``results.json``) carry the same primary comparisons and the same cautions; the full verdict adds the
-Holm-adjusted secondary comparisons.
+``ganaug run``, kept in ``pipeline.json`` and shown in the report's top box) and the full verdict
+(``results.json``, ``BenchmarkResult.verdict()``) carry the same primary comparisons and the same
+cautions; the full verdict adds the Holm-adjusted secondary comparisons, which the report's box
+lists as rows of its table.
 """
 
 from __future__ import annotations
