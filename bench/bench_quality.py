@@ -75,6 +75,14 @@ sg2-noamp-b8-ema0.5 stylegan2 cpu amp=false batch_size=8 ema_kimg=0.5
 sg2-noamp-b16-ema0.5 stylegan2 cpu amp=false batch_size=16 ema_kimg=0.5
 sg2-noamp-mix   stylegan2   cpu     amp=false style_mixing=0.9
 sg2-noamp-c4096 stylegan2   cpu     amp=false channel_base=4096 channel_max=128
+# few-shot levers against collapse (issue 10, this wave): transitional conditioning, MSGAN, D's diversity view
+sg2-transition  stylegan2   cpu     transition=[0,0.2]
+sg2-trans-half  stylegan2   cpu     transition=[0,0.5]
+sg2-modeseek    stylegan2   cpu     mode_seeking=0.1
+sg2-modeseek1   stylegan2   cpu     mode_seeking=1
+sg2-mbstd8      stylegan2   cpu     mbstd_group=8
+sg2-dmap2       stylegan2   cpu     d_mapping_layers=2
+sg2-diffaug     stylegan2   cpu     aug="diffaug"
 fastgan-cpu     fastgan     cpu     -
 fastgan-wide    fastgan     cpu     g_channels=16 d_channels=16
 """

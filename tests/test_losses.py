@@ -69,3 +69,20 @@ def test_r1_needs_grad_on_images():
 def test_d_accuracy():
     acc_real, acc_fake = d_accuracy(torch.tensor([1.0, -1.0, 2.0, 3.0]), torch.tensor([-1.0, 1.0]))
     assert float(acc_real) == pytest.approx(0.75) and float(acc_fake) == pytest.approx(0.5)
+
+
+def test_mode_seeking_term_falls_as_paired_images_differ():
+    from ganaug.losses import mode_seeking_loss
+
+    z = torch.zeros(4, 8)
+    z[2:] = 1.0  # |z1 - z2| = 1 for both pairs
+    img = torch.zeros(4, 1, 2, 2)
+    img[2:] = 0.5  # mean |G(z1) - G(z2)| = 0.5: ratio 0.5, term 1 / 0.5
+    assert float(mode_seeking_loss(img, z)) == pytest.approx(2.0, rel=1e-4)
+    img[2:] = 1.0
+    assert float(mode_seeking_loss(img, z)) == pytest.approx(1.0, rel=1e-4)
+    assert float(mode_seeking_loss(torch.zeros(4, 1, 2, 2), z)) > 1e4  # identical images: collapse
+    img.requires_grad_(True)
+    mode_seeking_loss(img, z).backward()
+    # The gradient pushes the pair apart: down on the first half, up on the second.
+    assert (img.grad[:2] > 0).all() and (img.grad[2:] < 0).all()

@@ -526,3 +526,86 @@ def test_training_logs_even_after_logging_dictconfig(tmp_path):
     )
     assert any("tick 1" in line for line in lines)
     assert "tick 1" in (res.run_dir / "log.txt").read_text()
+
+
+def test_transitional_training_starts_unconditional_and_ends_conditional(tmp_path):
+    # kimg 0.064 at batch 8: 8 steps; unconditional for the first quarter, then the class strength
+    # rises linearly to 1 at three quarters of the run.
+    cfg = tiny("stylegan2", transition=[0.25, 0.75])
+    assert cfg.network.cond_transition
+    t = Trainer(blobs(), cfg, tmp_path, progress=False, log=lambda s: None)
+    assert t.cond_strength == 0.0
+    z = torch.randn(4, t.G.z_dim)
+    with torch.no_grad():  # strength 0: the class changes nothing, in G or in D
+        a = t.G.mapping(z, torch.zeros(4, dtype=torch.long))
+        b = t.G.mapping(z, torch.ones(4, dtype=torch.long))
+        img = torch.randn(4, 1, 16, 16)
+        da, db = t.D(img, torch.zeros(4, dtype=torch.long)), t.D(img, torch.ones(4, dtype=torch.long))
+    assert torch.equal(a, b) and torch.equal(da, db)
+    seen, totals = [], zero_totals()
+    for _ in range(8):
+        t.step(totals)
+        seen.append(t.cond_strength)
+    # nimg before each step: 0, 8, ..., 56; start 16, end 48.
+    assert seen == pytest.approx([0, 0, 0, 0.25, 0.5, 0.75, 1, 1])
+    assert float(t.G_ema.mapping.cond_strength) == 1.0  # what generation uses
+    with torch.no_grad():
+        assert not torch.equal(
+            t.G.mapping(z, torch.zeros(4, dtype=torch.long)), t.G.mapping(z, torch.ones(4, dtype=torch.long))
+        )
+    # Without a transition the networks are the official conditional ones (no extra head or buffer).
+    plain = Trainer(blobs(), tiny("stylegan2"), tmp_path / "plain", progress=False, log=lambda s: None)
+    assert not hasattr(plain.D, "cond_strength") and plain.D.epilogue.out_uncond is None
+
+
+def test_transition_is_checked_and_survives_a_resume(tmp_path):
+    from ganaug.errors import UserError
+
+    for bad in ([0.5, 0.2], [0.1], [-0.1, 0.5], [0.2, 1.5]):
+        with pytest.raises(UserError, match="transition"):
+            tiny("stylegan2", transition=bad)
+    with pytest.raises(UserError, match="stylegan2"):
+        tiny("dcgan", transition=[0.0, 0.5])
+    first = train(
+        blobs(),
+        tiny("stylegan2", transition=[0.0, 0.5]),
+        run_dir=tmp_path / "r",
+        progress=False,
+        log=lambda s: None,
+    )
+    G, info = load_generator(first.run_dir)
+    assert info["config"].transition == [0.0, 0.5] and float(G.mapping.cond_strength) == 1.0
+    # kimg raised on resume: the schedule would say 0.5 at the resume point; the strength stays at 1.
+    more = train(blobs(), resume=first.run_dir, kimg=0.256, progress=False, log=lambda s: None)
+    G, _ = load_generator(more.run_dir)
+    assert float(G.mapping.cond_strength) == 1.0
+
+
+def test_mode_seeking_pairs_same_class_latents_and_changes_g_update(tmp_path):
+    def g_update(weight):
+        torch.manual_seed(0)
+        t = Trainer(
+            blobs(),
+            tiny("stylegan2", mode_seeking=weight, seed=1),
+            tmp_path / str(weight),
+            progress=False,
+            log=lambda s: None,
+        )
+        seen = []
+        original = t._run_G
+        t._run_G = lambda z, c, **kw: (seen.append(c.clone()), original(z, c, **kw))[1]
+        before = [p.detach().clone() for p in t.G.synthesis.parameters()]
+        totals = zero_totals()
+        torch.manual_seed(1)
+        t._g_step(totals)
+        moved = torch.cat([(p.detach() - q).flatten() for p, q in zip(t.G.synthesis.parameters(), before)])
+        return seen[-1], moved, float(totals["loss_ms"])
+
+    c, on, term = g_update(1.0)
+    n = len(c) // 2
+    assert torch.equal(c[:n], c[n : 2 * n]) and term > 0  # pairs of one class
+    # Same pairing, a negligible weight: the update differs only by the term's gradient.
+    _, tiny_weight, _ = g_update(1e-9)
+    assert not torch.allclose(on, tiny_weight, atol=1e-7)
+    _, _, term_off = g_update(0.0)
+    assert term_off == 0

@@ -39,6 +39,16 @@ def g_loss(fake_logits: torch.Tensor, kind: str = "nonsaturating") -> torch.Tens
     return F.softplus(-fake).mean()  # -log sigmoid(fake): the non-saturating form
 
 
+def mode_seeking_loss(images: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """Mode-seeking term (Mao et al. 2019, MSGAN): 1 / (mean |G(z1) - G(z2)| / mean |z1 - z2| + eps)
+    over the pairs (first half, second half) of a batch whose halves share their classes. Adding it to
+    G's loss rewards images that differ when their latents do, against collapse onto a few modes."""
+    n = len(images) // 2
+    d_img = (images[:n].float() - images[n : 2 * n].float()).abs().mean()
+    d_z = (z[:n].float() - z[n : 2 * n].float()).abs().mean()
+    return 1.0 / (d_img / d_z + 1e-5)
+
+
 def r1_penalty(real_logits: torch.Tensor, real_images: torch.Tensor) -> torch.Tensor:
     """Mean over the batch of ||d D(x) / d x||^2 on reals (Mescheder et al. 2018).
 

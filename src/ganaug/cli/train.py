@@ -58,6 +58,18 @@ from ganaug.errors import UserError
     help="Path-length regularisation weight (default: 2 for stylegan2, lazily every 4 G steps).",
 )
 @click.option(
+    "--mode-seeking",
+    type=click.FloatRange(min=0),
+    help="Weight of the mode-seeking term (MSGAN) in G's loss, against collapse onto few modes; 0: off.",
+)
+@click.option(
+    "--transition",
+    callback=lambda ctx, param, v: _fractions(v),
+    metavar="START,END",
+    help="Transitional training of a conditional stylegan2 (Shahbazi et al. 2022): unconditional until "
+    "START, class conditioning faded in until END (fractions of the run, e.g. 0.2,0.6).",
+)
+@click.option(
     "--spectral-norm/--no-spectral-norm", "d_spectral_norm", default=None, help="Spectral norm in D (dcgan)."
 )
 @click.option("--dropout", "d_dropout", type=click.FloatRange(0, 0.9), help="Dropout in D (dcgan).")
@@ -189,6 +201,18 @@ def train_cmd(
     click.echo(f"trained to {result.kimg:.2f} kimg; snapshot: {result.snapshot}")
     for w in result.warnings:
         click.secho(f"warning: {w}", fg="yellow", err=True)
+
+
+def _fractions(value: str | None) -> list[float] | None:
+    if value is None:
+        return None
+    try:
+        parts = [float(v) for v in value.split(",")]
+    except ValueError:
+        parts = []
+    if len(parts) != 2:
+        raise click.BadParameter(f"expected START,END such as 0.2,0.6, got {value!r}")
+    return parts
 
 
 def _check_budget(value):

@@ -82,6 +82,9 @@ class NetworkConfig:
         4  # with --amp: blocks of the N highest resolutions in bf16, the rest float32 (official: 4)
     )
     conv_clamp: float | None = 256.0  # clamp of reduced-precision conv outputs (official: 256)
+    cond_transition: bool = False  # stylegan2, conditional: D has an unconditional logit beside its class
+    # projection, and G's class input and D's projection are weighted by a class strength (set by
+    # TrainConfig.transition; a trained model generates at strength 1)
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
@@ -132,6 +135,7 @@ class TrainConfig:
     ema_kimg: float | None = None  # G_ema half-life in kimg; None: batch * 10 / 32
     ema_rampup: float | None = 0.05  # half-life ramps up with cur_nimg * rampup
     style_mixing: float = 0.0  # probability of style mixing (stylegan2; its presets: 0.9 like official)
+    mode_seeking: float = 0.0  # weight of MSGAN's mode-seeking term in G's loss (0: off)
     pl_weight: float | None = None  # path-length regularisation weight; None: 2 for stylegan2, 0 for dcgan
     pl_interval: int = 4  # lazy regularisation: PL every N G steps (G's lr and betas adjusted)
     pl_decay: float = 0.01  # decay of the running mean path length
@@ -168,6 +172,9 @@ class TrainConfig:
     # pad when the data's side is at least 3/4 of the GAN's (28 -> 32, 224 -> 256), otherwise resize
     crop_to: list[int] | None = None  # set at training start when the data was padded: [H, W] to crop back to
     collapse_window: int = 3  # ticks of D loss ~ 0 with G loss rising before warning
+    transition: list[float] | None = None  # [start, end] as fractions of kimg: transitional training
+    # (Shahbazi et al. 2022, "Collapse by conditioning"): a conditional stylegan2 trains unconditionally
+    # until start, the class strength then rises linearly to 1 at end. None: conditional from the start
 
     def __post_init__(self) -> None:
         if isinstance(self.network, dict):
@@ -192,6 +199,21 @@ class TrainConfig:
             raise UserError("pl_interval, pl_batch_shrink and r1_interval must be >= 1")
         if self.freeze_d < 0:
             raise UserError("freeze_d must be >= 0")
+        if self.transition is not None:
+            t = self.transition
+            if (
+                not isinstance(t, (list, tuple))
+                or len(t) != 2
+                or not all(_is_number(v) for v in t)
+                or not 0 <= t[0] <= t[1] <= 1
+            ):
+                raise UserError(
+                    f"transition must be [start, end] fractions of the run with 0 <= start <= end <= 1, got {t!r}"
+                )
+            if self.network.arch != "stylegan2":
+                raise UserError("transitional training (transition) needs the stylegan2 architecture")
+            self.transition = [float(v) for v in t]
+            self.network.cond_transition = True
         if (self.pl_weight or 0) > 0 and self.network.arch != "stylegan2":
             raise UserError("path-length regularisation (pl_weight) needs the stylegan2 architecture")
 
@@ -208,6 +230,15 @@ class TrainConfig:
         if self.pl_weight is not None:
             return float(self.pl_weight)
         return 2.0 if self.network.arch == "stylegan2" else 0.0
+
+    def cond_strength_at(self, nimg: int) -> float:
+        """Class strength of transitional training after ``nimg`` images (1 without a transition)."""
+        if self.transition is None:
+            return 1.0
+        start, end = (f * self.kimg * 1000 for f in self.transition)
+        if nimg >= end:
+            return 1.0
+        return max(0.0, (nimg - start) / (end - start)) if end > start else 0.0
 
     @property
     def resolved_ema_kimg(self) -> float:

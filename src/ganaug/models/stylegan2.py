@@ -82,11 +82,15 @@ class MappingNetwork(nn.Module):
         lr_multiplier: float = 0.01,
         w_avg_beta: float = 0.995,  # decay of the tracked average w
         slope: float = 0.2,
+        cond_transition: bool = False,  # class input scaled by the buffer cond_strength (G only)
     ):
         super().__init__()
         self.z_dim, self.num_classes, self.w_dim, self.num_ws = z_dim, num_classes, w_dim, num_ws
         self.w_avg_beta = w_avg_beta
         self.embed = EqualLinear(num_classes, w_dim) if num_classes else None
+        if num_classes and cond_transition:
+            # Transitional training (Shahbazi et al. 2022): 0 = unconditional, 1 = fully conditional.
+            self.register_buffer("cond_strength", torch.ones([]))
         dims = [z_dim + (w_dim if num_classes else 0)] + [w_dim] * num_layers
         self.layers = nn.Sequential(
             *[
@@ -121,7 +125,10 @@ class MappingNetwork(nn.Module):
             if c is None:
                 raise ValueError("this network is class-conditional: pass class indices c")
             onehot = F.one_hot(c.long(), self.num_classes).float()
-            parts.append(normalize_2nd_moment(self.embed(onehot)))
+            embedded = normalize_2nd_moment(self.embed(onehot))
+            if hasattr(self, "cond_strength"):
+                embedded = embedded * self.cond_strength
+            parts.append(embedded)
         x = self.layers(torch.cat(parts, dim=1) if len(parts) > 1 else parts[0])  # [B, w_dim]
 
         if self.num_ws is None:
@@ -359,6 +366,7 @@ class Generator(nn.Module):
         fused_modconv: bool = False,  # grouped conv with per-sample weights; 1.6-1.9x slower on CPU (measured)
         num_fp16_res: int = 4,  # blocks of the N highest resolutions run in reduced precision under autocast
         conv_clamp: float | None = CONV_CLAMP,  # clamp of reduced-precision conv outputs
+        cond_transition: bool = False,  # class input scaled by mapping.cond_strength (see set_cond_strength)
     ):
         super().__init__()
         self.z_dim, self.w_dim, self.num_classes = z_dim, w_dim, num_classes
@@ -375,11 +383,24 @@ class Generator(nn.Module):
             conv_clamp,
         )
         self.num_ws = self.synthesis.num_ws
-        self.mapping = MappingNetwork(z_dim, num_classes, w_dim, self.num_ws, mapping_layers, slope=slope)
+        self.mapping = MappingNetwork(
+            z_dim,
+            num_classes,
+            w_dim,
+            self.num_ws,
+            mapping_layers,
+            slope=slope,
+            cond_transition=cond_transition,
+        )
 
     @property
     def w_avg(self) -> torch.Tensor:
         return self.mapping.w_avg
+
+    def set_cond_strength(self, value: float) -> None:
+        """Weight of the class input (transitional training; no effect on other networks)."""
+        if hasattr(self.mapping, "cond_strength"):
+            self.mapping.cond_strength.fill_(float(value))
 
     def forward(
         self,
@@ -460,7 +481,9 @@ class DiscriminatorBlock(nn.Module):
 class DiscriminatorEpilogue(nn.Module):
     """4x4 features -> minibatch stddev -> conv -> fc -> logit (or projection onto the class embedding)."""
 
-    def __init__(self, in_channels, cmap_dim, mbstd_group=4, slope=0.2, conv_clamp=CONV_CLAMP):
+    def __init__(
+        self, in_channels, cmap_dim, mbstd_group=4, slope=0.2, conv_clamp=CONV_CLAMP, uncond_head=False
+    ):
         super().__init__()
         self.cmap_dim = cmap_dim
         self.mbstd = MinibatchStd(mbstd_group, 1) if mbstd_group > 0 else None
@@ -474,17 +497,26 @@ class DiscriminatorEpilogue(nn.Module):
         )
         self.fc = EqualLinear(in_channels * 16, in_channels, activation="lrelu", slope=slope)
         self.out = EqualLinear(in_channels, cmap_dim or 1)
+        # Transitional training: an unconditional logit beside the class projection (projection
+        # discriminator of Miyato & Koyama 2018), the projection weighted by the class strength.
+        self.out_uncond = EqualLinear(in_channels, 1) if uncond_head and cmap_dim else None
 
-    def forward(self, x: torch.Tensor, cmap: torch.Tensor | None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, cmap: torch.Tensor | None, cond_strength: torch.Tensor | None = None
+    ) -> torch.Tensor:
         with torch.autocast(x.device.type, enabled=False):  # float32, as officially
             x = x.float()
             if self.mbstd is not None:
                 x = self.mbstd(x)
             x = self.conv(x)  # [B, C, 4, 4]
-            x = self.out(self.fc(x.flatten(1)))  # [B, cmap_dim or 1]
+            h = self.fc(x.flatten(1))
+            x = self.out(h)  # [B, cmap_dim or 1]
             if cmap is not None:
                 # Projection discriminator: the logit is the (scaled) inner product with the class embedding.
-                return (x * cmap.float()).sum(dim=1) / math.sqrt(self.cmap_dim)
+                logit = (x * cmap.float()).sum(dim=1) / math.sqrt(self.cmap_dim)
+                if self.out_uncond is not None:
+                    logit = self.out_uncond(h).squeeze(1) + cond_strength * logit
+                return logit
             return x.squeeze(1)
 
 
@@ -503,6 +535,7 @@ class Discriminator(FreezableD, nn.Module):
         slope: float = 0.2,
         num_fp16_res: int = 4,  # blocks of the N highest resolutions run in reduced precision under autocast
         conv_clamp: float | None = CONV_CLAMP,
+        cond_transition: bool = False,  # unconditional logit + class projection x cond_strength
     ):
         super().__init__()
         self.img_resolution, self.img_channels, self.num_classes = img_resolution, img_channels, num_classes
@@ -530,7 +563,11 @@ class Discriminator(FreezableD, nn.Module):
         self.mapping = (
             MappingNetwork(0, num_classes, c4, None, mapping_layers, slope=slope) if num_classes else None
         )
-        self.epilogue = DiscriminatorEpilogue(c4, c4 if num_classes else 0, mbstd_group, slope, conv_clamp)
+        self.epilogue = DiscriminatorEpilogue(
+            c4, c4 if num_classes else 0, mbstd_group, slope, conv_clamp, uncond_head=cond_transition
+        )
+        if num_classes and cond_transition:
+            self.register_buffer("cond_strength", torch.ones([]))
 
     def forward(self, img: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         if img.shape[-1] != self.img_resolution or img.shape[1] != self.img_channels:
@@ -543,7 +580,12 @@ class Discriminator(FreezableD, nn.Module):
         for block in self.blocks:
             x = block(x, img)
         cmap = self.mapping(None, c) if self.mapping is not None else None
-        return self.epilogue(x, cmap).float()
+        return self.epilogue(x, cmap, getattr(self, "cond_strength", None)).float()
+
+    def set_cond_strength(self, value: float) -> None:
+        """Weight of the class projection (transitional training; no effect on other networks)."""
+        if hasattr(self, "cond_strength"):
+            self.cond_strength.fill_(float(value))
 
     def freezable_layers(self) -> list[nn.Module]:
         """D's layers from the image side, numbered like the official Freeze-D option (epilogue and

@@ -39,12 +39,21 @@ from ganaug.distributed import (
     rank_and_world_size,
 )
 from ganaug.errors import CheckpointError, TrainingDivergedError, UserError
-from ganaug.losses import d_accuracy, d_loss_fake, d_loss_real, g_loss, path_lengths, r1_penalty
+from ganaug.losses import (
+    d_accuracy,
+    d_loss_fake,
+    d_loss_real,
+    g_loss,
+    mode_seeking_loss,
+    path_lengths,
+    r1_penalty,
+)
 from ganaug.models import build_discriminator, build_generator
 from ganaug.training.collapse import check_collapse
 from ganaug.training.grids import SampleGrid, save_png
 from ganaug.training.result import TickCallback, TickInfo, TrainResult
 from ganaug.training.sampler import BatchSampler, prepare_training_images
+from ganaug.training.state import load_trainer_state, trainer_state
 from ganaug.training.stats import (
     Totals,
     format_stats,
@@ -106,6 +115,8 @@ class Trainer:
             load_transfer(transfer, cfg.network, {"G": self.G, "D": self.D, "G_ema": self.G_ema}, self._log)
         if resume_state is not None:
             self._load_state(resume_state)
+        else:
+            self._set_cond_strength(self.cfg.cond_strength_at(0))
         if cfg.freeze_d:
             # Frozen layers stay frozen: D.requires_grad_(True) before each D step leaves them alone.
             if hasattr(self.D, "freeze_layers"):
@@ -236,55 +247,24 @@ class Trainer:
                     torch.compile(self.G_synthesis),
                 )
 
+    @property
+    def cond_strength(self) -> float:
+        """Weight of the class input in G and D (transitional training; 1 otherwise)."""
+        buf = getattr(self.D, "cond_strength", None)
+        return float(buf) if buf is not None else 1.0
+
+    def _set_cond_strength(self, value: float) -> None:
+        for net in (self.G, self.D, self.G_ema):
+            if hasattr(net, "set_cond_strength"):
+                net.set_cond_strength(value)
+
     # -- state -----------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        return {
-            "G": self.G.state_dict(),
-            "D": self.D.state_dict(),
-            "G_ema": self.G_ema.state_dict(),
-            "opt_G": self.opt_G.state_dict(),
-            "opt_D": self.opt_D.state_dict(),
-            "augment_pipe": self.augment_pipe.state_dict() if self.augment_pipe is not None else {},
-            "ada": self.ada.state_dict() if self.ada is not None else {},
-            "cur_tick": self.cur_tick,
-            "d_steps_done": self.d_steps_done,
-            "g_steps_done": self.g_steps_done,
-            "pl_mean": self.pl_mean.detach().cpu().clone(),
-            **self.sampler.state_dict(),  # perm, perm_pos, gen_state
-            "rng_cpu": torch.get_rng_state(),
-            "rng_cuda": torch.cuda.get_rng_state(self.device)
-            if self.cuda
-            else torch.zeros(0, dtype=torch.uint8),
-            "elapsed": self.elapsed(),
-            "config": self.cfg.to_dict(),
-            "class_names": self.class_names,
-        }
+        """Everything a resume needs (see :mod:`ganaug.training.state`)."""
+        return trainer_state(self)
 
     def _load_state(self, s: dict[str, Any]) -> None:
-        self.G.load_state_dict(s["G"])
-        self.D.load_state_dict(s["D"])
-        self.G_ema.load_state_dict(s["G_ema"])
-        self.opt_G.load_state_dict(s["opt_G"])
-        self.opt_D.load_state_dict(s["opt_D"])
-        if self.augment_pipe is not None and s.get("augment_pipe"):
-            self.augment_pipe.load_state_dict(s["augment_pipe"])
-        if self.ada is not None and s.get("ada"):
-            self.ada.load_state_dict(s["ada"])
-        self.cur_nimg = int(s["cur_nimg"])
-        self.cur_tick = int(s["cur_tick"])
-        self.d_steps_done = int(s["d_steps_done"])
-        self.g_steps_done = int(s.get("g_steps_done", self.d_steps_done // max(self.cfg.d_steps, 1)))
-        if "pl_mean" in s:
-            self.pl_mean.copy_(s["pl_mean"].to(self.device))
-        self.sampler.load_state_dict(s)
-        # Module randomness: rank 0 continues its stream exactly; other ranks reseed deterministically.
-        if self.rank == 0:
-            torch.set_rng_state(s["rng_cpu"])
-            if self.cuda and len(s["rng_cuda"]):
-                torch.cuda.set_rng_state(s["rng_cuda"], self.device)
-        else:
-            torch.manual_seed(self.cfg.seed * 1000 + self.rank + self.cur_nimg)
-        self.start_time_offset = float(s.get("elapsed", 0.0))
+        load_trainer_state(self, s)
 
     def elapsed(self) -> float:
         return self.start_time_offset + (time.time() - self._t0 if hasattr(self, "_t0") else 0.0)
@@ -412,12 +392,20 @@ class Trainer:
         self.G.requires_grad_(True)
         self.D.requires_grad_(False)
         z, c = self._latents()  # fresh latents, as officially (not the D step's)
+        ms = self.cfg.mode_seeking
+        if ms > 0 and c is not None:  # pairs (i, i + n) of the same class
+            n = len(c) // 2
+            c = torch.cat([c[:n], c[:n], c[2 * n :]])
         with self._autocast():
             fake = self._run_G(z, c)
         fake_aug = self._augment(fake)  # float32, like the D step's
         with self._autocast():
             logits = self.D_run(fake_aug, c).float()
         loss = g_loss(logits, kind=self.cfg.loss)
+        if ms > 0 and len(z) > 1:
+            term = mode_seeking_loss(fake, z)
+            loss = loss + ms * term
+            totals["loss_ms"] += term.detach()
         self.opt_G.zero_grad(set_to_none=True)
         loss.backward()
         self._optimizer_step(self.G, self.opt_G, totals)
@@ -492,6 +480,8 @@ class Trainer:
                     augment_pipe=self.augment_pipe,
                     ada=self.ada,
                 )
+                if self.cfg.transition is not None:
+                    stats["cond_strength"] = self.cond_strength
                 self._end_tick(stats, done, writer)
                 bar.set_postfix_str(f"{stats['img_per_s']:.0f} img/s, p={stats['aug_p']:.2f}", refresh=False)
                 if max_ticks is not None and ticks_run >= max_ticks:
@@ -532,6 +522,8 @@ class Trainer:
     def step(self, totals: Totals) -> None:
         """One iteration: ``d_steps`` D updates, a G update (with the lazy path-length step when
         due), then the EMA. Adds to ``totals`` (``stats.zero_totals``); the benchmarks call it too."""
+        if self.cfg.transition is not None:  # never lowered (a resumed run with a raised kimg keeps it)
+            self._set_cond_strength(max(self.cond_strength, self.cfg.cond_strength_at(self.cur_nimg)))
         for _ in range(self.cfg.d_steps):
             self._d_step(totals)
         self._g_step(totals)

@@ -26,6 +26,7 @@ TOTALS = (
     "loss_G",
     "loss_r1",
     "loss_pl",
+    "loss_ms",
     "d_real_acc",
     "d_fake_acc",
     "logit_real",
@@ -68,6 +69,7 @@ def tick_stats(
         "loss_D": t["loss_D"] / n_d,
         "loss_r1": t["loss_r1"] / max(t["n_r1"], 1),
         "loss_pl": t["loss_pl"] / max(t["n_pl"], 1),
+        "loss_ms": t["loss_ms"] / n_g,  # mode-seeking term (0 when off)
         "pl_mean": float(pl_mean),
         "nonfinite_grads": int(round(t["nonfinite_grads"])),  # identical on every rank (after the all-reduce)
         "d_real_acc": t["d_real_acc"] / n_d,
@@ -98,6 +100,8 @@ def format_stats(s: dict) -> str:
         f"tick {s['tick']:<4d} kimg {s['kimg']:<8.2f} loss_G {s['loss_G']:<7.3f} loss_D {s['loss_D']:<7.3f} "
         f"D(real) acc {s['d_real_acc']:.2f} D(fake) acc {s['d_fake_acc']:.2f} p {s['aug_p']:.3f} "
         f"{s['img_per_s']:.0f} img/s  mem {s['mem_mb']:.0f} MB"
+        + (f"  class strength {s['cond_strength']:.2f}" if "cond_strength" in s else "")
+        + (f"  mode-seeking {s['loss_ms']:.3f}" if s.get("loss_ms") else "")
     )
 
 
