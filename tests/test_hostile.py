@@ -852,3 +852,25 @@ def test_class_count_plot_of_ten_thousand_classes_stays_small():
     t0 = time.time()
     png = plots.class_counts({"train": {n: 3 for n in names}, "test": {n: 1 for n in names}}, names)
     assert png is not None and len(png) < 300_000 and time.time() - t0 < 30
+
+
+def test_class_tables_of_many_classes_list_the_rarest_and_largest(tmp_path):
+    import ganaug
+    from ganaug.reporting.figures import Numbering
+    from ganaug.reporting.sections.data import data_section
+
+    k = 300
+    names = [f"c{i:03d}" for i in range(k)]
+    rng = np.random.default_rng(0)
+    per_class = [12] * k
+    per_class[7], per_class[123] = 4, 60  # one rare class, one large class
+    labels = np.repeat(np.arange(k), per_class)
+    x = rng.integers(0, 256, (len(labels), 8, 8), dtype=np.uint8)
+    np.savez(tmp_path / "many.npz", x=x, y=labels, classes=np.array(names))
+    ganaug.prepare(tmp_path / "many.npz", tmp_path / "run" / "prepared")
+    sec = data_section(tmp_path / "run", Numbering())
+    listed = [r["name"] for r in sec["class_table"] if not r.get("total")]
+    assert len(listed) == 40 and sec["classes_hidden"] == k - 40
+    assert "c007" in listed and "c123" in listed  # the rarest and the largest are listed
+    total = next(r for r in sec["class_table"] if r.get("total"))
+    assert total["cells"][0] == f"{len(labels):,}"  # the total still counts every class

@@ -17,6 +17,7 @@ from ganaug.benchmarking.arms import Arm
 from ganaug.benchmarking.result import METRIC_LABELS, METRICS, BenchmarkResult
 from ganaug.formatting import MISSING, finite, interval, number, points, pvalue
 from ganaug.reporting.benchmark_text import verdict_parts
+from ganaug.reporting.classes import shown_classes
 from ganaug.reporting.figures import Numbering, cell
 from ganaug.utils import read_json
 
@@ -147,8 +148,10 @@ def _other_metrics_table(res: BenchmarkResult, num: Numbering) -> dict[str, Any]
 
 
 def _per_class_table(res: BenchmarkResult, num: Numbering) -> dict[str, Any]:
-    """Recall per class of every arm, and the real training images per class."""
-    classes = list(res.class_names)
+    """Recall per class of every arm, and the real training images per class; with many classes only
+    the rarest and the largest (``classes_hidden``: how many are left out; all are in benchmark/results.json)."""
+    train_counts = (res.config or {}).get("train_counts") or {}
+    classes = shown_classes(res.class_names, train_counts)
     rows = []
     for arm in res.arms:
         s = res.summary[arm.name]
@@ -160,7 +163,6 @@ def _per_class_table(res: BenchmarkResult, num: Numbering) -> dict[str, Any]:
             for c in classes
         ]
         rows.append(_row(arm, cells))
-    train_counts = (res.config or {}).get("train_counts") or {}
     if train_counts:
         rows.append(
             {
@@ -169,7 +171,14 @@ def _per_class_table(res: BenchmarkResult, num: Numbering) -> dict[str, Any]:
                 "cells": [cell(number(train_counts.get(c))) for c in classes],
             }
         )
-    return {"number": num.table(), "kind": "per_class", "header": ["arm", *classes], "rows": rows}
+    hidden = len(res.class_names) - len(classes)
+    return {
+        "number": num.table(),
+        "kind": "per_class",
+        "header": ["arm", *classes],
+        "rows": rows,
+        "classes_hidden": hidden,
+    }
 
 
 # ----------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import numpy as np
 from ganaug.data.split import SPLITS, Split
 from ganaug.data.validate import InspectReport, Problem
 from ganaug.formatting import number
+from ganaug.reporting.classes import shown_classes
 from ganaug.reporting.figures import Numbering
 from ganaug.reporting.plots import class_counts
 from ganaug.utils import read_json
@@ -161,14 +162,17 @@ def _split_part(split: Split, counts: Mapping[str, Mapping[str, int]]) -> dict[s
 
 
 def _class_table(class_names: Sequence[str], per_col: Mapping[str, Mapping[str, int]]) -> dict[str, Any]:
-    """Images per class in each column (source, train, val, test), a total row, the imbalance ratios."""
+    """Images per class in each column (source, train, val, test), a total row over every class, the
+    imbalance ratios; with many classes only the rarest and the largest are listed (``classes_hidden``)."""
     columns = list(per_col)
-    table = [{"name": c, "cells": [number(per_col[col].get(c, 0)) for col in columns]} for c in class_names]
+    shown = shown_classes(class_names, per_col.get("train") or per_col.get("source"))
+    table = [{"name": c, "cells": [number(per_col[col].get(c, 0)) for col in columns]} for c in shown]
     totals = [number(sum(per_col[col].get(c, 0) for c in class_names)) for col in columns]
     table.append({"name": "total", "total": True, "cells": totals})
+    hidden = len(class_names) - len(shown)
     ratios = []
     for col in ("source", "train"):
         vals = [v for v in per_col.get(col, {}).values() if v > 0]
         if vals:
             ratios.append((col, f"{max(vals) / min(vals):.2f}"))
-    return {"class_table": table, "class_columns": columns, "ratios": ratios}
+    return {"class_table": table, "class_columns": columns, "ratios": ratios, "classes_hidden": hidden}
