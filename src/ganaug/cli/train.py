@@ -64,7 +64,7 @@ from ganaug.errors import UserError
 )
 @click.option(
     "--transition",
-    callback=lambda ctx, param, v: _fractions(v),
+    callback=lambda ctx, param, v: _start_end(v),
     metavar="START,END",
     help="Transitional training of a conditional stylegan2 (Shahbazi et al. 2022): unconditional until "
     "START, class conditioning faded in until END (fractions of the run, e.g. 0.2,0.6).",
@@ -203,7 +203,8 @@ def train_cmd(
         click.secho(f"warning: {w}", fg="yellow", err=True)
 
 
-def _fractions(value: str | None) -> list[float] | None:
+def _start_end(value: str | None) -> list[float] | None:
+    """--transition START,END as two numbers (their range is checked with the rest of the config)."""
     if value is None:
         return None
     try:

@@ -213,7 +213,8 @@ class TrainConfig:
             if self.network.arch != "stylegan2":
                 raise UserError("transitional training (transition) needs the stylegan2 architecture")
             self.transition = [float(v) for v in t]
-            self.network.cond_transition = True
+            if not self.network.cond_transition:  # the networks it needs (a copy: the caller's stays as is)
+                self.network = dataclasses.replace(self.network, cond_transition=True)
         if (self.pl_weight or 0) > 0 and self.network.arch != "stylegan2":
             raise UserError("path-length regularisation (pl_weight) needs the stylegan2 architecture")
 

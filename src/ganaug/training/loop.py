@@ -115,8 +115,12 @@ class Trainer:
             load_transfer(transfer, cfg.network, {"G": self.G, "D": self.D, "G_ema": self.G_ema}, self._log)
         if resume_state is not None:
             self._load_state(resume_state)
-        else:
-            self._set_cond_strength(self.cfg.cond_strength_at(0))
+        # Transitional training's class strength, kept here as a float so that a step reads no device
+        # buffer; the networks' buffers (saved in snapshots) are written only when it changes.
+        saved = getattr(self.D, "cond_strength", None)
+        self._cond_strength = 1.0
+        if saved is not None:
+            self._set_cond_strength(float(saved) if resume_state is not None else cfg.cond_strength_at(0))
         if cfg.freeze_d:
             # Frozen layers stay frozen: D.requires_grad_(True) before each D step leaves them alone.
             if hasattr(self.D, "freeze_layers"):
@@ -250,10 +254,10 @@ class Trainer:
     @property
     def cond_strength(self) -> float:
         """Weight of the class input in G and D (transitional training; 1 otherwise)."""
-        buf = getattr(self.D, "cond_strength", None)
-        return float(buf) if buf is not None else 1.0
+        return self._cond_strength
 
     def _set_cond_strength(self, value: float) -> None:
+        self._cond_strength = value
         for net in (self.G, self.D, self.G_ema):
             if hasattr(net, "set_cond_strength"):
                 net.set_cond_strength(value)
@@ -523,7 +527,9 @@ class Trainer:
         """One iteration: ``d_steps`` D updates, a G update (with the lazy path-length step when
         due), then the EMA. Adds to ``totals`` (``stats.zero_totals``); the benchmarks call it too."""
         if self.cfg.transition is not None:  # never lowered (a resumed run with a raised kimg keeps it)
-            self._set_cond_strength(max(self.cond_strength, self.cfg.cond_strength_at(self.cur_nimg)))
+            strength = max(self._cond_strength, self.cfg.cond_strength_at(self.cur_nimg))
+            if strength != self._cond_strength:
+                self._set_cond_strength(strength)
         for _ in range(self.cfg.d_steps):
             self._d_step(totals)
         self._g_step(totals)
