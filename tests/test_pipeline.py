@@ -118,6 +118,30 @@ def test_changed_option_recomputes_downstream_only(data, tmp_path):
     assert load_snapshot(out / "gan")["cur_nimg"] == 96  # resumed from 64 and extended
 
 
+def test_changed_gan_option_trains_a_new_gan_and_keeps_the_old(data, tmp_path):
+    """A re-run with another GAN option (here the learning rate; e.g. a --transfer source added to a
+    finished demo) used to resume the old run, whose saved options win: the new option was ignored."""
+    from ganaug.checkpoint import load_snapshot
+    from ganaug.utils import read_json
+
+    out = tmp_path / "run"
+    stages = ["inspect", "split", "train"]
+    run(data, out=out, overrides=TINY, stages=stages, progress=False, log=lambda s: None)
+    logs: list[str] = []
+    new = dict(TINY, **{"gan.g_lr": 0.001})
+    run(data, out=out, overrides=new, stages=stages, progress=False, log=logs.append)
+    text = "\n".join(map(str, logs))
+    assert "gan.g_lr: None -> 0.001" in text and "the old run is kept in" in text
+    assert read_json(out / "gan" / "training_options.json")["g_lr"] == 0.001
+    assert load_snapshot(out / "gan")["cur_nimg"] == 64  # trained anew, not resumed
+    assert read_json(out / "gan.replaced" / "training_options.json")["g_lr"] != 0.001
+    # the same options again: up to date; interrupted with them: resumed, not replaced
+    logs.clear()
+    run(data, out=out, overrides=new, stages=stages, progress=False, log=logs.append)
+    assert "[train] up to date, skipped" in "\n".join(map(str, logs))
+    assert not (out / "gan.replaced-2").exists()
+
+
 def test_config_file_and_errors(tmp_path):
     f = tmp_path / "c.toml"
     f.write_text('[gan]\narch = "stylegan2"\nkimg = 3\n[benchmark]\nseeds = 7\n')

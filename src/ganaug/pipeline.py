@@ -85,6 +85,8 @@ class Pipeline:
         self.state_path = run_dir / "pipeline.json"
         state = read_json(self.state_path) if self.state_path.exists() else {}
         self.stages: dict[str, dict[str, Any]] = state.get("stages", {})
+        # as the folder was before this call: the train stage resumes a GAN only if it was trained so
+        self._before = {"stages": json.loads(json.dumps(self.stages)), "config": state.get("config") or {}}
         self.keys: dict[str, str] = {}
         self._prepared = None
 
@@ -153,13 +155,30 @@ class Pipeline:
         if gan_dir.exists() and any(gan_dir.glob("snapshot-*.pt")):
             saved = load_snapshot(gan_dir)
             same = saved["config"]["network"]["arch"] == arch and saved["config"]["preset"] == preset
-            if same:
+            changed = self._gan_changes()
+            if same and changed:
+                old = _free_name(gan_dir.with_name("gan.replaced"))
+                gan_dir.rename(old)
+                self.log(
+                    f"the GAN options or the data changed since {gan_dir} was trained ({', '.join(changed)}): "
+                    f"training a new GAN; the old run is kept in {old}"
+                )
+            elif same:
                 resume = gan_dir
             else:
                 raise UserError(
                     f"{gan_dir} holds a {saved['config']['network']['arch']} run; delete it or use "
                     "another run folder to train a different GAN"
                 )
+        if (
+            resume is None
+            and self.cfg.data.source == "builtin:fashion-demo"
+            and "transfer" not in self.cfg.gan.options
+        ):
+            self.log(
+                "tip: --transfer builtin:fashion-garments starts the GAN from the embedded garments model "
+                "(other Fashion-MNIST classes) instead of from scratch, as `make demo` does"
+            )
         if resume is None and gan_dir.exists():
             # A run killed before its first snapshot: start it again from scratch.
             for f in gan_dir.iterdir():
@@ -181,6 +200,23 @@ class Pipeline:
             "kimg": result.kimg,
             "snapshot": result.snapshot.name if result.snapshot else None,
         }
+
+    def _gan_changes(self) -> list[str]:
+        """What differs between this run's GAN options and data split and those the existing GAN was
+        trained with (an interrupted or forced run with the same ones resumes; kimg and budget may be
+        raised: the run continues)."""
+        before = self._before
+        if before["stages"].get("train", {}).get("key") == self.keys["train"]:
+            return []
+        changed = []
+        if before["stages"].get("split", {}).get("key") != self.keys.get("split"):
+            changed.append("the data split")
+        old = dict(before["config"].get("gan") or {})
+        new = self.cfg.gan.to_dict()
+        for k in sorted(set(old) | set(new)):
+            if k not in ("kimg", "budget") and old.get(k) != new.get(k):
+                changed.append(f"gan.{k}: {old.get(k)!r} -> {new.get(k)!r}")
+        return changed
 
     def _pool_per_class(self) -> int:
         per_class = self.cfg.generate.per_class
@@ -339,3 +375,12 @@ def check_out_outside_data(source: Any, out: Path) -> None:
             f"--out {out} is inside the data folder {source}: the run would write into the data "
             "(and the next inspect would see its files as a class). Choose a folder outside it"
         )
+
+
+def _free_name(path: Path) -> Path:
+    """``path`` or, when it exists, ``path-2``, ``path-3``..."""
+    n, out = 1, path
+    while out.exists():
+        n += 1
+        out = path.with_name(f"{path.name}-{n}")
+    return out
