@@ -37,7 +37,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 # The candidates: name, GAN family, preset, then overrides of the preset (TrainConfig / NetworkConfig
-# fields as key=value; "-" for none). Values are read as JSON where they parse (numbers, true/false).
+# fields as key=value; "-" for none; ``transfer=SOURCE`` starts from a snapshot, as train()'s argument).
+# Values are read as JSON where they parse (numbers, true/false).
 CANDIDATES = """
 name            arch        preset  overrides
 # the stylegan2 cpu preset: channel_base 1024, channel_max 64, no style mixing, no PL (sg2-old below)
@@ -85,6 +86,9 @@ sg2-dmap2       stylegan2   cpu     d_mapping_layers=2
 sg2-diffaug     stylegan2   cpu     aug="diffaug"
 fastgan-cpu     fastgan     cpu     -
 fastgan-wide    fastgan     cpu     g_channels=16 d_channels=16
+# a pretrained start: the embedded garments model (trouser, dress, coat, bag; none of the demo's classes)
+sg2-transfer    stylegan2   cpu     transfer=builtin:fashion-garments
+sg2-transfer-fd stylegan2   cpu     transfer=builtin:fashion-garments freeze_d=4
 """
 
 DIST_METRICS = ("fid", "kid", "precision", "recall", "density", "coverage")
@@ -109,8 +113,9 @@ def parse_candidates(text: str = CANDIDATES) -> dict[str, dict[str, Any]]:
                 overrides[key] = raw
         if name in out:
             raise ValueError(f"candidate {name!r} is listed twice")
+        transfer = overrides.pop("transfer", None)
         make_config(arch, preset, **overrides)  # unknown keys or bad values fail here, not after training
-        out[name] = {"arch": arch, "preset": preset, "overrides": overrides}
+        out[name] = {"arch": arch, "preset": preset, "overrides": overrides, "transfer": transfer}
     return out
 
 
@@ -129,11 +134,19 @@ def prepare_demo(out: Path):
 def kimg_for_minutes(prepared_dir: Path, cand: dict[str, Any], minutes: float) -> tuple[float, float]:
     """kimg that fits ``minutes`` of training on this machine, and the timed seconds per kimg."""
     from ganaug.data.prepared import load_prepared
-    from ganaug.training import config_for
+    from ganaug.training import planned_config
     from ganaug.training.budget import OVERHEAD, measure_sec_per_kimg
 
     train = load_prepared(prepared_dir).train
-    cfg = config_for(train, cand["arch"], cand["preset"], **cand["overrides"])
+    cfg = planned_config(
+        train,
+        arch=cand["arch"],
+        preset=cand["preset"],
+        transfer=cand.get("transfer"),
+        budget="off",
+        log=lambda s: None,
+        **cand["overrides"],
+    )
     spk = measure_sec_per_kimg(train, cfg)
     return round(minutes * 60 / (spk * OVERHEAD), 2), spk
 
@@ -153,6 +166,7 @@ def train_candidate(prepared_dir: Path, name: str, cand: dict[str, Any], kimg: f
         kimg=kimg,
         seed=seed,
         budget="off",
+        transfer=cand.get("transfer"),
         progress=False,
         log=lambda s: None,
         **cand["overrides"],
@@ -373,7 +387,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         cand = cands[name]
         rec: dict[str, Any] = {**cand}
         results["candidates"][name] = rec
-        print(f"[{name}] {cand['arch']} {cand['preset']} {cand['overrides'] or ''}", flush=True)
+        src = f" from {cand['transfer']}" if cand.get("transfer") else ""
+        print(f"[{name}] {cand['arch']} {cand['preset']} {cand['overrides'] or ''}{src}", flush=True)
         try:
             if args.kimg:
                 kimg = args.kimg

@@ -27,8 +27,11 @@ def test_candidate_table_parses_and_every_override_is_a_config_option():
         "arch": "stylegan2",
         "preset": "cpu",
         "overrides": {"channel_base": 2048, "channel_max": 128},
+        "transfer": None,
     }
     assert cands["dcgan-cpu"]["overrides"] == {}
+    assert cands["sg2-transfer-fd"]["transfer"] == "builtin:fashion-garments"
+    assert cands["sg2-transfer-fd"]["overrides"] == {"freeze_d": 4}
     with pytest.raises(UserError, match="unknown option"):
         bq.parse_candidates("name arch preset overrides\nx stylegan2 cpu chanel_base=4096\n")
 

@@ -14,6 +14,7 @@ import torch
 
 from ganaug import nvlabs
 from ganaug.config import NetworkConfig, TrainConfig
+from ganaug.data.builtin import builtin_snapshot_path
 from ganaug.errors import CheckpointError
 from ganaug.models import build_generator
 from ganaug.utils import atomic_torch_save, atomic_write_json, load_tensors, read_json
@@ -49,7 +50,9 @@ def save_snapshot(run_dir: str | Path, state: dict[str, Any], cur_nimg: int, kee
 
 
 def find_snapshot(target: str | Path) -> Path:
-    """A snapshot file, or a run folder (its latest snapshot)."""
+    """A snapshot file, a run folder (its latest snapshot) or ``builtin:NAME`` (an embedded one)."""
+    if isinstance(target, str) and target.startswith("builtin:"):
+        return builtin_snapshot_path(target.split(":", 1)[1])
     target = Path(target)
     if target.is_file():
         return target

@@ -28,3 +28,23 @@ def load_synthetic(path: Path, like=None):
         h, w = like.resolution
         kwargs = {"resolution": h if h == w else (h, w), "channels": like.channels}
     return load(str(path), **kwargs).imageset
+
+
+def check_transfer_source(value: str | None) -> str | None:
+    """--transfer: a path that exists, or builtin:NAME of an embedded snapshot."""
+    if value is None:
+        return value
+    import click
+
+    from ganaug.errors import UserError
+
+    if value.startswith("builtin:"):
+        from ganaug.data.builtin import builtin_snapshot_path
+
+        try:
+            builtin_snapshot_path(value.split(":", 1)[1])
+        except UserError as e:
+            raise click.BadParameter(str(e)) from None
+    elif not Path(value).exists():
+        raise click.BadParameter(f"{value} does not exist (a run folder, snapshot, .pkl or builtin:NAME)")
+    return value

@@ -7,6 +7,7 @@ import json
 import click
 
 from ganaug.cli import cli
+from ganaug.cli._common import check_transfer_source
 from ganaug.config import PipelineConfig
 from ganaug.constants import ARCHS, PRESETS, RUN_DIR, STAGES
 
@@ -59,6 +60,12 @@ D = PipelineConfig()
     type=click.IntRange(min=1),
     help=f"Shortcut for --set benchmark.jobs=...  [default: {D.benchmark.jobs}]",
 )
+@click.option(
+    "--transfer",
+    callback=lambda ctx, param, v: check_transfer_source(v),
+    help="Start the GAN from a snapshot, run folder, official .pkl or builtin:fashion-garments: "
+    "shortcut for --set gan.transfer=...",
+)
 @click.option("--device", help=f"auto, cpu, cuda ...  [default: {D.device}]")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 def run_cmd(
@@ -75,6 +82,7 @@ def run_cmd(
     budget,
     seeds,
     jobs,
+    transfer,
     device,
     quiet,
 ):
@@ -86,6 +94,7 @@ def run_cmd(
     \b
     Examples:
       ganaug run --builtin fashion-demo --out demo-run
+      ganaug run --builtin fashion-demo --transfer builtin:fashion-garments
       ganaug run data/cells --config ganaug.toml --out runs/cells
       ganaug run data/cells --out runs/cells --arch stylegan2 --kimg 200 --set benchmark.seeds=10
       ganaug run data/cells --out runs/cells --stages benchmark,report
@@ -103,6 +112,7 @@ def run_cmd(
         ("gan.budget", budget),
         ("benchmark.seeds", seeds),
         ("benchmark.jobs", jobs),
+        ("gan.transfer", transfer),
         ("device", device),
     ):
         if value is not None:

@@ -7,6 +7,7 @@ import os
 import click
 
 from ganaug.cli import cli
+from ganaug.cli._common import check_transfer_source
 from ganaug.constants import ARCHS, AUGS, GAN_FITS, LOSSES, PRESETS
 from ganaug.errors import UserError
 
@@ -111,9 +112,10 @@ from ganaug.errors import UserError
 @click.option("--resume", help="Continue a run: a run folder, snapshot file, or 'latest'.")
 @click.option(
     "--transfer",
-    type=click.Path(exists=True),
-    help="Start from another run's snapshot, or an official StyleGAN2-ADA .pkl (read safely, "
-    "see import-nvlabs). The data must be at the source's resolution (--resolution resizes it).",
+    callback=lambda ctx, param, v: check_transfer_source(v),
+    help="Start from another run's snapshot, an official StyleGAN2-ADA .pkl (read safely, see "
+    "import-nvlabs) or an embedded one (builtin:fashion-garments). The data must be at the "
+    "source's resolution (--resolution resizes it).",
 )
 @click.option(
     "--freeze-d",
@@ -158,27 +160,24 @@ def train_cmd(
       ganaug train prepared/ --transfer brecahad.pkl --resolution 256 --freeze-d 2 --kimg 200
       torchrun --nproc_per_node 2 -m ganaug train prepared/ --arch stylegan2 --preset gpu
     """
-    from ganaug.training import config_for, describe, resolve_training_data, train
+    from ganaug.training import describe, planned_config, train
 
     overrides["compile"] = compile_
     overrides["channels"] = int(channels) if channels else None
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if dry_run:
-        train_set = resolve_training_data(data, classes or None)
-        cfg = config_for(
-            train_set, arch or "dcgan", preset, conditional=False if unconditional else None, **overrides
+        cfg = planned_config(
+            data,
+            arch=arch,
+            preset=preset,
+            transfer=transfer,
+            classes=classes or None,
+            conditional=False if unconditional else None,
+            budget=budget,
+            resumed=bool(resume),
+            log=click.echo,
+            **overrides,
         )
-        if not resume:
-            from ganaug.training.budget import fit_to_budget
-
-            cfg, _ = fit_to_budget(
-                train_set,
-                cfg,
-                budget,
-                resolution_fixed=bool(overrides.get("resolution") or transfer),
-                kimg_fixed=bool(overrides.get("kimg")),
-                log=click.echo,
-            )
         click.echo(describe(cfg))
         return
     result = train(

@@ -32,7 +32,7 @@ from ganaug.training.budget import BudgetPlan, candidate_resolutions, fit_to_bud
 from ganaug.training.loop import Trainer
 from ganaug.training.result import TickCallback, TrainResult
 from ganaug.training.transfer import transfer_config
-from ganaug.utils import atomic_open, atomic_write_json, next_run_dir, read_jsonl, resolve_device
+from ganaug.utils import atomic_open, atomic_write_json, next_run_dir, read_json, read_jsonl, resolve_device
 
 logger = logging.getLogger(__name__)
 
@@ -91,8 +91,11 @@ def train(
                 resume_state, config, run_dir = _load_resume(resume, out, overrides, say)
                 transfer = None  # the run's own weights replace any transfer source
             train_set = _training_set(data, classes, resume_state)
+            started_from = None
             if transfer is not None:
+                named = transfer
                 transfer = transfer if isinstance(transfer, dict) else ckpt.load_snapshot(transfer)
+                started_from = _transfer_record(named, transfer)
             config, budget_plan = _plan_config(
                 train_set,
                 config,
@@ -107,7 +110,9 @@ def train(
             )
             run_dir = _open_run_dir(run_dir, out, data, config, held)
             if rank == 0:
-                config = _start_run_folder(run_dir, config, data, train_set, resume_state, budget_plan, say)
+                config = _start_run_folder(
+                    run_dir, config, data, train_set, resume_state, budget_plan, started_from, say
+                )
                 if diagnostics:
                     callbacks = [
                         *callbacks,
@@ -220,6 +225,39 @@ def _training_set(data: Any, classes: Sequence[str] | None, resume_state: dict |
     return train_set
 
 
+def planned_config(
+    data: Any,
+    *,
+    arch: str | None = None,
+    preset: str = "cpu",
+    transfer: str | Path | dict | None = None,
+    classes: Sequence[str] | None = None,
+    conditional: bool | None = None,
+    budget: str | float | None = None,
+    resumed: bool = False,
+    log: Callable[[str], None] = print,
+    **overrides: Any,
+) -> TrainConfig:
+    """The config :func:`train` would start a run with (``--dry-run``): the preset for this data, the
+    transfer source's networks, fitted to the time budget (not for a resumed run). Nothing is written."""
+    train_set = resolve_training_data(data, classes)
+    if transfer is not None and not isinstance(transfer, dict):
+        transfer = ckpt.load_snapshot(transfer)
+    config, _ = _plan_config(
+        train_set,
+        None,
+        arch=arch,
+        preset=preset,
+        conditional=conditional,
+        transfer=transfer,
+        overrides=overrides,
+        budget=budget,
+        resumed=resumed,
+        log=log,
+    )
+    return config
+
+
 def _plan_config(
     train_set: ImageSet,
     config: TrainConfig | None,
@@ -300,15 +338,21 @@ def _start_run_folder(
     train_set: ImageSet,
     resume_state: dict | None,
     budget_plan: BudgetPlan | None,
+    started_from: dict[str, Any] | None,
     log: Callable[[str], None],
 ) -> TrainConfig:
     """Rank 0: log.txt, the data's fit to the GAN, stats.jsonl trimmed to the snapshot on resume,
-    training_options.json. Returns the config with its ``crop_to``."""
+    training_options.json (a resumed run keeps the transfer source it started from). Returns the
+    config with its ``crop_to``."""
     logger.addHandler(_log_file(run_dir / "log.txt"))
     config = _fit_data_to_gan(config, train_set, resume_state, log)
     if resume_state is not None:
         # Drop stats lines from ticks after the snapshot (a killed run redoes them).
         _truncate_stats(run_dir / "stats.jsonl", resume_state["cur_nimg"])
+        try:
+            started_from = read_json(run_dir / "training_options.json").get("transfer")
+        except (OSError, ValueError):
+            started_from = None
     atomic_write_json(
         run_dir / "training_options.json",
         {
@@ -321,9 +365,20 @@ def _start_run_folder(
             },
             "world_size": rank_and_world_size()[1],
             **({"budget": budget_plan.to_dict()} if budget_plan is not None else {}),
+            **({"transfer": started_from} if started_from else {}),
         },
     )
     return config
+
+
+def _transfer_record(named: Any, state: dict[str, Any]) -> dict[str, Any]:
+    """What training_options.json says of a transfer source: as given, its file, length and classes."""
+    return {
+        "source": state.get("path") if isinstance(named, dict) else str(named),
+        "file": Path(str(state.get("path", ""))).name,
+        "kimg": round(int(state.get("cur_nimg", 0)) / 1000, 3),
+        "classes": list(state.get("class_names", [])),
+    }
 
 
 def _fit_data_to_gan(

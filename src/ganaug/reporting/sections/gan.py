@@ -87,6 +87,12 @@ def _option_rows(opts: Mapping[str, Any], net: Mapping[str, Any], conditional: b
     budget = opts.get("budget") if isinstance(opts.get("budget"), Mapping) else None
     if budget:
         rows.insert(2, ("time budget", _budget_text(budget)))
+    src = opts.get("transfer") if isinstance(opts.get("transfer"), Mapping) else None
+    if src:
+        classes = ", ".join(src.get("classes") or []) or "unconditional"
+        rows.insert(
+            1, ("started from", f"{src.get('source')} ({number(src.get('kimg'))} kimg; classes: {classes})")
+        )
     data = opts.get("data") or {}
     if data.get("images"):
         rows.append(("training images", f"{number(data['images'])} (train split only)"))

@@ -1,0 +1,116 @@
+"""The embedded transfer source (builtin:fashion-garments): a safe snapshot, a trained generator of
+its four classes, and a starting point for the demo set."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from ganaug.checkpoint import find_snapshot, load_generator, load_snapshot
+from ganaug.cli import cli
+from ganaug.data.builtin import builtin_snapshot_path
+from ganaug.data.prepared import prepare
+from ganaug.errors import UserError
+from ganaug.generation.sampling import synthesize
+from ganaug.reporting.sections.gan import _option_rows
+from ganaug.training import train
+from ganaug.utils import read_json
+
+SOURCE = "builtin:fashion-garments"
+
+
+def test_the_file_is_what_its_provenance_says():
+    path = find_snapshot(SOURCE)
+    assert path == builtin_snapshot_path("fashion-garments") and path.is_file()
+    prov = (path.parent / "PROVENANCE-fashion-garments.md").read_text()
+    digest = re.search(r"sha256 of fashion-garments-sg2.pt: `([0-9a-f]{64})`", prov).group(1)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
+    # state dicts and config only: loads with weights_only=True; no optimiser state to resume from
+    state = load_snapshot(SOURCE)
+    assert {"config", "G", "G_ema", "D", "class_names"} <= set(state)
+    assert "opt_G" not in state and "opt_D" not in state
+    assert state["class_names"] == ["trouser", "dress", "coat", "bag"]
+    assert not set(state["class_names"]) & {"tshirt", "pullover", "shirt"}  # none of the demo's classes
+    with pytest.raises(UserError, match="unknown builtin GAN snapshot 'nope'.*fashion-garments"):
+        find_snapshot("builtin:nope")
+
+
+def test_it_generates_four_distinct_varied_classes():
+    G, info = load_generator(SOURCE)
+    assert next(G.parameters()).dtype == torch.float32  # float16 on disk, float32 in memory
+    assert info["config"].network.resolution == 32 and list(info["config"].crop_to) == [28, 28]
+    with torch.no_grad():
+        imgs = {c: synthesize(G, list(range(32)), c).astype(np.float64) for c in range(4)}
+    means = {c: x.mean(axis=0) for c, x in imgs.items()}
+    spread = np.mean([x.std(axis=0).mean() for x in imgs.values()])  # within a class, across seeds
+    between = np.mean([np.abs(means[a] - means[b]).mean() for a in range(4) for b in range(a + 1, 4)])
+    assert spread > 10, "samples of one class are near copies of each other"
+    assert between > 15, "the classes' mean images hardly differ: the class input is ignored"
+    # trousers are two legs (32 px, lower rows): a dark gap at columns 15-16 between bright legs at
+    # 12-14 and 18-20; a bag is one bright block there
+    trouser, bag = means[0][0, 20:28].mean(axis=0), means[3][0, 20:28].mean(axis=0)
+    assert trouser[15:17].mean() < min(trouser[12:15].mean(), trouser[18:21].mean()) - 100
+    assert bag[15:17].mean() > bag[12:15].mean() - 30 and bag[12:21].min() > 100
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    return prepare(builtin="fashion-demo", out=tmp_path_factory.mktemp("demo") / "prep", seed=0)
+
+
+def test_transfer_to_the_demo_starts_from_the_source(tmp_path, demo):
+    logs: list[str] = []
+    res = train(
+        demo.train,
+        transfer=SOURCE,
+        kimg=0.064,
+        tick_kimg=0.064,
+        budget="off",
+        device="cpu",
+        run_dir=tmp_path / "run",
+        progress=False,
+        log=logs.append,
+    )
+    src = load_snapshot(SOURCE)
+    dst = load_snapshot(res.run_dir)
+    net = dst["config"]["network"]
+    assert net["arch"] == "stylegan2" and net["resolution"] == 32 and net["num_classes"] == 3
+    assert dst["class_names"] == ["tshirt", "pullover", "shirt"]
+    # 4 classes in the source, 3 here: the class embedding starts anew, and the log says so
+    assert any("not transferred" in s and "embed" in s for s in logs), logs
+    # everything else starts from the source: after two steps the synthesis weights moved only a little
+    key = "synthesis.blocks.3.conv1.weight"
+    a, b = src["G"][key].float(), dst["G"][key].float()
+    assert (a - b).norm() / a.norm() < 0.05
+    assert (src["D"]["blocks.0.conv0.weight"].float() - dst["D"]["blocks.0.conv0.weight"]).norm() > 0
+    # the run says where it started, and keeps saying it after a resume with a raised kimg
+    started = {
+        "source": SOURCE,
+        "file": "fashion-garments-sg2.pt",
+        "kimg": src["cur_nimg"] / 1000,
+        "classes": ["trouser", "dress", "coat", "bag"],
+    }
+    assert read_json(res.run_dir / "training_options.json")["transfer"] == started
+    train(demo.train, resume=res.run_dir, kimg=0.096, progress=False, log=lambda s: None)
+    opts = read_json(res.run_dir / "training_options.json")
+    assert opts["transfer"] == started and opts["kimg"] == pytest.approx(0.096)
+    rows = dict(_option_rows(opts, opts["network"], conditional=True))  # the report's GAN section
+    assert rows["started from"].startswith("builtin:fashion-garments (") and "coat" in rows["started from"]
+
+
+def test_cli_takes_and_checks_a_builtin_source(tmp_path, demo):
+    runner = CliRunner()
+    r = runner.invoke(cli, ["train", str(demo.path), "--transfer", "builtin:nope", "--kimg", "0.032"])
+    assert r.exit_code == 2 and "unknown builtin GAN snapshot 'nope'" in r.output
+    r = runner.invoke(cli, ["run", "--builtin", "fashion-demo", "--transfer", "builtin:nope"])
+    assert r.exit_code == 2 and "unknown builtin GAN snapshot" in r.output
+    r = runner.invoke(cli, ["train", str(demo.path), "--transfer", SOURCE, "--budget", "off", "--dry-run"])
+    assert r.exit_code == 0, r.output
+    # the dry run describes the source's networks (it used to describe the default DCGAN)
+    assert '"arch": "stylegan2"' in r.output and '"channel_max": 64' in r.output
+    assert '"num_classes": 3' in r.output
