@@ -86,7 +86,7 @@ def _option_rows(opts: Mapping[str, Any], net: Mapping[str, Any], conditional: b
         rows.insert(7, ("R1 gamma", "auto" if r1 is None else number(r1)))
     budget = opts.get("budget") if isinstance(opts.get("budget"), Mapping) else None
     if budget:
-        rows.insert(2, ("time budget", _budget_text(budget)))
+        rows.insert(2, ("time budget", _budget_text(budget, cropped=bool(opts.get("crop_to")))))
     src = opts.get("transfer") if isinstance(opts.get("transfer"), Mapping) else None
     if src:
         classes = ", ".join(src.get("classes") or []) or "unconditional"
@@ -99,7 +99,7 @@ def _option_rows(opts: Mapping[str, Any], net: Mapping[str, Any], conditional: b
     return rows
 
 
-def _budget_text(b: Mapping[str, Any]) -> str:
+def _budget_text(b: Mapping[str, Any], cropped: bool = False) -> str:
     """The time budget row: budget, chosen resolution and why, the estimate."""
     res, side = b.get("resolution"), b.get("data_side")
     text = (
@@ -111,9 +111,12 @@ def _budget_text(b: Mapping[str, Any]) -> str:
     if b.get("over_budget"):
         text += "; over budget (resolution and kimg were given)"
     if side and res != side:
-        text += (
-            f"; the data is {side} px: generated images are resized to it for evaluation and the benchmark"
+        how = (
+            f"padded to {res} px; generated images are cropped back"
+            if cropped
+            else "generated images are resized"
         )
+        text += f"; the data is {side} px ({how} to it for evaluation and the benchmark)"
     return text
 
 
