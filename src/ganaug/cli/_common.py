@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import click
+
+from ganaug.errors import UserError
+
 
 def load_prepared(path: str | Path):
     """The train/val/test of a folder made by `ganaug prepare` (commands look this name up in their
@@ -34,10 +38,6 @@ def check_transfer_source(value: str | None) -> str | None:
     """--transfer: a path that exists, or builtin:NAME of an embedded snapshot."""
     if value is None:
         return value
-    import click
-
-    from ganaug.errors import UserError
-
     if value.startswith("builtin:"):
         from ganaug.data.builtin import builtin_snapshot_path
 

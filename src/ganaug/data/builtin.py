@@ -10,7 +10,7 @@ Embedded GAN snapshots, for transfer learning (``--transfer builtin:NAME``), shi
 (``data/builtin/*.pt``, state dicts + config like any ganaug snapshot):
 
 ``fashion-garments``: a conditional StyleGAN2 (``cpu`` preset, 32 px, grayscale) pretrained on the
-Fashion-MNIST classes trouser, dress and coat of the official training file, none of them a class
+Fashion-MNIST classes trouser, dress, coat and bag of the official training file, none of them a class
 of ``fashion-demo``; see ``builtin/PROVENANCE-fashion-garments.md`` and
 ``scripts/build_demo_source.py``. A starting point for the demo's few-shot classes, as a user
 would start from a model pretrained on related images.
