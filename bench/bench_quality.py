@@ -89,6 +89,11 @@ fastgan-wide    fastgan     cpu     g_channels=16 d_channels=16
 # a pretrained start: the embedded garments model (trouser, dress, coat, bag; none of the demo's classes)
 sg2-transfer    stylegan2   cpu     transfer=builtin:fashion-garments
 sg2-transfer-fd stylegan2   cpu     transfer=builtin:fashion-garments freeze_d=4
+sg2-transfer-ms stylegan2   cpu     transfer=builtin:fashion-garments mode_seeking=0.1
+sg2-transfer-mix stylegan2  cpu     transfer=builtin:fashion-garments style_mixing=0.9
+sg2-transfer-ada0.4 stylegan2 cpu   transfer=builtin:fashion-garments ada_target=0.4
+sg2-transfer-diffaug stylegan2 cpu  transfer=builtin:fashion-garments aug="diffaug"
+sg2-transfer-r1low stylegan2 cpu    transfer=builtin:fashion-garments r1_gamma=0.001
 """
 
 DIST_METRICS = ("fid", "kid", "precision", "recall", "density", "coverage")

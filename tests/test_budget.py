@@ -216,3 +216,62 @@ def test_run_cli_refuses_a_bad_budget_before_any_stage(tmp_path):
     )
     assert r.exit_code != 0 and "cannot read the time budget 'soon'" in str(r.exception)
     assert not (tmp_path / "r" / "pipeline.json").exists()
+
+
+def test_fit_to_budget_sets_the_time_limit_unless_kimg_is_given():
+    data = rgb()
+    cfg = make_config("dcgan", "cpu", resolution=32, channels=3, num_classes=2)
+    lines = []
+    out, plan = fit_to_budget(data, cfg, "5m", sec_per_kimg=lambda c: 1e-3, log=lines.append)
+    assert out.time_limit_s == 300 and plan.time_limited and plan.to_dict()["time_limited"]
+    assert any("training stops at the budget (5 min)" in s for s in lines)
+    out, plan = fit_to_budget(data, cfg, "5m", sec_per_kimg=lambda c: 1e-3, kimg_fixed=True, log=lines.append)
+    assert out.time_limit_s is None and not plan.time_limited
+
+
+def test_a_run_slower_than_its_estimate_stops_at_its_time_limit_and_resumes_within_it(tmp_path):
+    """The budget is a promise, not only an estimate: ADA's rising p or a busy machine slowed runs 8-23 %
+    past their budget. Here every tick's upkeep sleeps, so the run is much slower than its steps."""
+    import time
+
+    from ganaug.training import train
+
+    def slow_upkeep(info):
+        time.sleep(0.4)
+
+    msgs: list[str] = []
+    run, data = tmp_path / "run", rgb(size=16)
+    t0 = time.time()
+    res = train(
+        data,
+        arch="dcgan",
+        preset="tiny",
+        kimg=50,  # thousands of steps: far beyond the limit
+        time_limit_s=1.0,
+        callbacks=[slow_upkeep],
+        run_dir=run,
+        progress=False,
+        log=msgs.append,
+        device="cpu",
+        diagnostics=False,
+    )
+    took = time.time() - t0
+    last = res.stats[-1]
+    assert last["stopped"] == "time limit" and 1.0 <= last["time_s"] < 1.0 + 5  # at most a tick's upkeep more
+    assert 0 < res.cur_nimg < 50_000 and took < 60
+    assert res.snapshot is not None and res.snapshot.exists()
+    assert any("time limit of 1 s reached at" in m for m in msgs)
+    from ganaug.reporting import build_report
+
+    html = open(build_report(run), encoding="utf-8").read()
+    assert "its time budget ran out" in html and "of 50 kimg" in html
+    # A resume of the run has no time left: nothing more is trained.
+    again = train(data, resume=run, progress=False, log=msgs.append, device="cpu", diagnostics=False)
+    assert again.cur_nimg == res.cur_nimg
+    # A kimg given on resume is the new length: the time limit no longer applies.
+    target = (res.cur_nimg + 16) / 1000
+    more = train(data, resume=run, kimg=target, progress=False, log=msgs.append, device="cpu", diagnostics=False)
+    assert more.cur_nimg >= target * 1000 and "stopped" not in more.stats[-1]
+    assert any("no longer applies" in m for m in msgs)
+    html = open(build_report(run), encoding="utf-8").read()
+    assert "its time budget ran out" not in html  # the resumed run reached its (new) kimg

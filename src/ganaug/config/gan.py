@@ -123,6 +123,8 @@ class TrainConfig:
     network: NetworkConfig = field(default_factory=NetworkConfig)
     preset: str = "cpu"
     kimg: float = 50.0  # training length, thousands of real images shown to D
+    time_limit_s: float | None = None  # the run also stops (with a snapshot) once its training time, resumes
+    # included, reaches this many seconds; a time budget sets it (ganaug.training.budget). None: kimg only
     batch_size: int = 64
     g_lr: float = 2e-4
     d_lr: float = 2e-4
@@ -269,6 +271,7 @@ class TrainConfig:
 # Checked for every field: its type (from the annotation), a finite value, and the range below.
 _POSITIVE = {
     "kimg",
+    "time_limit_s",
     "batch_size",
     "g_lr",
     "d_lr",

@@ -79,6 +79,7 @@ class BudgetPlan:
     resolution_fixed: bool = False  # given explicitly: not chosen
     kimg_requested: float | None = None  # set when the budget shortened the run
     over_budget: bool = False  # the run will not fit (kimg and resolution both fixed)
+    time_limited: bool = False  # the loop stops at the budget (TrainConfig.time_limit_s); not with a kimg given
 
     @property
     def chosen(self) -> Estimate | None:
@@ -142,6 +143,8 @@ class BudgetPlan:
             )
         else:
             out.append(f"expected training time: ~{rough_duration(self.seconds)}")
+        if self.time_limited:
+            out.append(f"training stops at the budget ({rough_duration(self.budget_s)}) if it runs slower")
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -155,6 +158,7 @@ class BudgetPlan:
             "data_side": self.data_side,
             "estimated_s": self.seconds,
             "over_budget": self.over_budget,
+            "time_limited": self.time_limited,
             "overhead": OVERHEAD,
             "estimates": [vars(e) for e in sorted(self.estimates, key=lambda e: e.resolution)],
         }
@@ -294,6 +298,10 @@ def fit_to_budget(
         kimg_fixed=kimg_fixed,
         budget_source=source,
     )
+    # The estimate is a forecast (ADA's p, the ticks' upkeep and a busy machine change the pace): the
+    # budget itself is kept by the loop, which stops at it with a snapshot. A kimg given explicitly wins.
+    plan.time_limited = not kimg_fixed
     for line in plan.lines():
         log(line)
-    return config.replace(resolution=plan.resolution, kimg=plan.kimg), plan
+    limit = budget_s if plan.time_limited else None
+    return config.replace(resolution=plan.resolution, kimg=plan.kimg, time_limit_s=limit), plan

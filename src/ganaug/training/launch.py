@@ -196,6 +196,12 @@ def _load_resume(
         )
     config = TrainConfig.from_dict(state["config"])
     if overrides.get("kimg"):
+        if config.time_limit_s is not None:  # a length given now replaces the one its time budget set
+            log(
+                f"note: kimg {overrides['kimg']:g} given: the run's time limit ({config.time_limit_s:.0f} s "
+                "of training, from its time budget) no longer applies"
+            )
+            config = config.replace(time_limit_s=None)
         config = config.replace(kimg=overrides["kimg"])
     if overrides.get("device"):
         config = config.replace(device=overrides["device"])

@@ -39,6 +39,7 @@ from ganaug.distributed import (
     rank_and_world_size,
 )
 from ganaug.errors import CheckpointError, TrainingDivergedError, UserError
+from ganaug.formatting import rough_duration
 from ganaug.losses import (
     d_accuracy,
     d_loss_fake,
@@ -464,12 +465,14 @@ class Trainer:
         self._t0 = time.time()
         self._last_snapshot = None
         ticks_run = 0
-        done = self.cur_nimg >= total_nimg
+        done = self.cur_nimg >= total_nimg or self._time_is_up(all_ranks=True)  # a resumed run may have none left
         try:
             while not done:
                 tick_start_nimg, tick_t0 = self.cur_nimg, time.time()
                 totals = self._train_one_tick(total_nimg, bar)
                 done = self.cur_nimg >= total_nimg
+                out_of_time = not done and self._time_is_up(all_ranks=True)
+                done = done or out_of_time
                 self.cur_tick += 1
                 ticks_run += 1
                 stats = tick_stats(
@@ -486,6 +489,14 @@ class Trainer:
                 )
                 if self.cfg.transition is not None:
                     stats["cond_strength"] = self.cond_strength
+                if out_of_time:
+                    stats["stopped"] = "time limit"
+                    with tqdm.external_write_mode():
+                        self._log(
+                            f"time limit of {rough_duration(self.cfg.time_limit_s)} reached at "
+                            f"{self.cur_nimg / 1000:.2f} of {self.cfg.kimg:g} kimg: training stops here "
+                            "with a snapshot"
+                        )
                 self._end_tick(stats, done, writer)
                 bar.set_postfix_str(f"{stats['img_per_s']:.0f} img/s, p={stats['aug_p']:.2f}", refresh=False)
                 if max_ticks is not None and ticks_run >= max_ticks:
@@ -521,7 +532,23 @@ class Trainer:
         while self.cur_nimg < tick_end and self.cur_nimg < total_nimg:
             self.step(totals)
             bar.update(cfg.batch_size)
+            if self._time_is_up(all_ranks=False):  # the tick ends early; run() stops the training
+                break
         return totals
+
+    def _time_is_up(self, all_ranks: bool) -> bool:
+        """Whether the run's training time (resumes included) has reached ``cfg.time_limit_s``.
+        Several processes decide together at a tick's end (``all_ranks``): their steps must stay in step,
+        so within a tick only a single process stops early."""
+        limit = self.cfg.time_limit_s
+        if limit is None:
+            return False
+        if self.world_size == 1:
+            return self.elapsed() >= limit
+        if not all_ranks:
+            return False
+        flag = torch.tensor([float(self.elapsed() >= limit)], device=self.device)
+        return bool(mean_over_ranks(flag).item() > 0)
 
     def step(self, totals: Totals) -> None:
         """One iteration: ``d_steps`` D updates, a G update (with the lazy path-length step when

@@ -139,7 +139,11 @@ def _progress(stats: Sequence[Mapping[str, Any]], opts: Mapping[str, Any]) -> di
         ]
     }
     if target and reached is not None and reached < target - 1e-6:
-        out["stopped_at"] = {"reached": number(reached), "target": number(target)}
+        out["stopped_at"] = {
+            "reached": number(reached),
+            "target": number(target),
+            "time_limit": last.get("stopped") == "time limit",
+        }
     warnings = []
     for r in stats:
         for key in ("warning", "warnings", "error"):
