@@ -270,7 +270,9 @@ def test_a_run_slower_than_its_estimate_stops_at_its_time_limit_and_resumes_with
     assert again.cur_nimg == res.cur_nimg
     # A kimg given on resume is the new length: the time limit no longer applies.
     target = (res.cur_nimg + 16) / 1000
-    more = train(data, resume=run, kimg=target, progress=False, log=msgs.append, device="cpu", diagnostics=False)
+    more = train(
+        data, resume=run, kimg=target, progress=False, log=msgs.append, device="cpu", diagnostics=False
+    )
     assert more.cur_nimg >= target * 1000 and "stopped" not in more.stats[-1]
     assert any("no longer applies" in m for m in msgs)
     html = open(build_report(run), encoding="utf-8").read()

@@ -79,7 +79,9 @@ class BudgetPlan:
     resolution_fixed: bool = False  # given explicitly: not chosen
     kimg_requested: float | None = None  # set when the budget shortened the run
     over_budget: bool = False  # the run will not fit (kimg and resolution both fixed)
-    time_limited: bool = False  # the loop stops at the budget (TrainConfig.time_limit_s); not with a kimg given
+    time_limited: bool = (
+        False  # the loop stops at the budget (TrainConfig.time_limit_s); not with a kimg given
+    )
 
     @property
     def chosen(self) -> Estimate | None:

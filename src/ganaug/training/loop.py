@@ -465,7 +465,9 @@ class Trainer:
         self._t0 = time.time()
         self._last_snapshot = None
         ticks_run = 0
-        done = self.cur_nimg >= total_nimg or self._time_is_up(all_ranks=True)  # a resumed run may have none left
+        done = self.cur_nimg >= total_nimg or self._time_is_up(
+            all_ranks=True
+        )  # a resumed run may have none left
         try:
             while not done:
                 tick_start_nimg, tick_t0 = self.cur_nimg, time.time()
