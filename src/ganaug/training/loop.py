@@ -39,7 +39,6 @@ from ganaug.distributed import (
     rank_and_world_size,
 )
 from ganaug.errors import CheckpointError, TrainingDivergedError, UserError
-from ganaug.formatting import rough_duration
 from ganaug.losses import (
     d_accuracy,
     d_loss_fake,
@@ -63,6 +62,7 @@ from ganaug.training.stats import (
     write_tensorboard,
     zero_totals,
 )
+from ganaug.training.stopping import diverged_message, time_is_up, time_limit_message
 from ganaug.training.transfer import load_transfer
 from ganaug.utils import append_jsonl, cpu_has_native_bf16, read_jsonl, resolve_device
 
@@ -465,9 +465,7 @@ class Trainer:
         self._t0 = time.time()
         self._last_snapshot = None
         ticks_run = 0
-        done = self.cur_nimg >= total_nimg or self._time_is_up(
-            all_ranks=True
-        )  # a resumed run may have none left
+        done = self.cur_nimg >= total_nimg or self._time_is_up(True)  # a resumed run may have none left
         try:
             while not done:
                 tick_start_nimg, tick_t0 = self.cur_nimg, time.time()
@@ -494,11 +492,7 @@ class Trainer:
                 if out_of_time:
                     stats["stopped"] = "time limit"
                     with tqdm.external_write_mode():
-                        self._log(
-                            f"time limit of {rough_duration(self.cfg.time_limit_s)} reached at "
-                            f"{self.cur_nimg / 1000:.2f} of {self.cfg.kimg:g} kimg: training stops here "
-                            "with a snapshot"
-                        )
+                        self._log(time_limit_message(self.cfg.time_limit_s, self.cur_nimg, self.cfg.kimg))
                 self._end_tick(stats, done, writer)
                 bar.set_postfix_str(f"{stats['img_per_s']:.0f} img/s, p={stats['aug_p']:.2f}", refresh=False)
                 if max_ticks is not None and ticks_run >= max_ticks:
@@ -539,18 +533,7 @@ class Trainer:
         return totals
 
     def _time_is_up(self, all_ranks: bool) -> bool:
-        """Whether the run's training time (resumes included) has reached ``cfg.time_limit_s``.
-        Several processes decide together at a tick's end (``all_ranks``): their steps must stay in step,
-        so within a tick only a single process stops early."""
-        limit = self.cfg.time_limit_s
-        if limit is None:
-            return False
-        if self.world_size == 1:
-            return self.elapsed() >= limit
-        if not all_ranks:
-            return False
-        flag = torch.tensor([float(self.elapsed() >= limit)], device=self.device)
-        return bool(mean_over_ranks(flag).item() > 0)
+        return time_is_up(self.cfg.time_limit_s, self.elapsed(), self.world_size, self.device, all_ranks)
 
     def step(self, totals: Totals) -> None:
         """One iteration: ``d_steps`` D updates, a G update (with the lazy path-length step when
@@ -592,17 +575,8 @@ class Trainer:
 
     def _diverged(self, stats: dict) -> None:
         """Record the NaN/Inf tick and stop; the snapshots written so far are kept."""
-        msg = (
-            f"training diverged at {self.cur_nimg / 1000:.2f} kimg: loss_D={stats['loss_D']}, "
-            f"loss_G={stats['loss_G']}. "
-        )
-        last = self._last_snapshot
-        msg += (
-            f"The last good snapshot is kept: {last or ckpt.find_snapshot(self.run_dir)}."
-            if (last or any(self.run_dir.glob("snapshot-*.pt")))
-            else "No snapshot was written before it."
-        )
-        msg += " Try a lower learning rate or a larger R1 gamma."
+        found = lambda: ckpt.find_snapshot(self.run_dir)  # noqa: E731
+        msg = diverged_message(stats, self.cur_nimg, self._last_snapshot, self.run_dir, found)
         if self.is_main:
             append_jsonl(self.run_dir / "stats.jsonl", dict(stats, error="diverged"))
         raise TrainingDivergedError(msg)
