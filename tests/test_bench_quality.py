@@ -31,7 +31,7 @@ def test_candidate_table_parses_and_every_override_is_a_config_option():
     }
     assert cands["dcgan-cpu"]["overrides"] == {}
     assert cands["sg2-transfer-fd"]["transfer"] == "builtin:fashion-garments"
-    assert cands["sg2-transfer-fd"]["overrides"] == {"freeze_d": 4}
+    assert cands["sg2-transfer-fd"]["overrides"] == {"freeze_d": 4, "mode_seeking": 0}
     with pytest.raises(UserError, match="unknown option"):
         bq.parse_candidates("name arch preset overrides\nx stylegan2 cpu chanel_base=4096\n")
 
@@ -74,3 +74,23 @@ def test_bench_quality_end_to_end_tiny(tmp_path, capsys):
     assert d["seeds"] == 2 and d["diff"] == pytest.approx(d["gan"] - d["oversample"])
     assert (out / "evaluate" / "dcgan-cpu" / "metrics.json").is_file()
     assert (out / "bench_quality.txt").read_text().startswith("candidate")
+
+
+def test_a_minutes_budget_trains_each_candidate_for_that_time_whatever_the_estimate(tmp_path):
+    """Timed steps put one configuration at 26.6 kimg and, in the next process, at 41.7 kimg for the
+    same 6 minutes: the budget is kept by the run's time limit, not by the estimate."""
+    import numpy as np
+
+    from ganaug.data.imageset import ImageSet
+
+    bq = load_bench()
+    rng = np.random.default_rng(0)
+    data = ImageSet(rng.integers(0, 256, (16, 1, 16, 16), dtype=np.uint8), np.arange(16) % 2, ["a", "b"])
+    cand = {"arch": "dcgan", "preset": "tiny", "overrides": {}, "transfer": None}
+    res, _ = bq.train_candidate(data, "under", cand, 0.1, tmp_path, 0, seconds=1.5)  # the estimate: 0.1
+    last = res.stats[-1]
+    assert res.cur_nimg > 100  # trained on past the estimate ...
+    if res.cur_nimg < 400:  # ... until the time was up (or, on a fast machine, to 4x the estimate)
+        assert last["stopped"] == "time limit" and 1.5 <= last["time_s"] < 1.5 + 5
+    res, _ = bq.train_candidate(data, "fixed", cand, 0.032, tmp_path, 0)  # --kimg: the length as given
+    assert res.cur_nimg == 32 and "stopped" not in res.stats[-1]

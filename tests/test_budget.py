@@ -277,3 +277,63 @@ def test_a_run_slower_than_its_estimate_stops_at_its_time_limit_and_resumes_with
     assert any("no longer applies" in m for m in msgs)
     html = open(build_report(run), encoding="utf-8").read()
     assert "its time budget ran out" not in html  # the resumed run reached its (new) kimg
+
+
+def test_fit_to_budget_lets_a_shortened_run_train_on_while_its_budget_lasts():
+    """The shortened kimg is an estimate (timed steps x OVERHEAD): the demo trained 150 s of its 180 s
+    budget and stopped. A run the budget shortened may train on, up to the kimg asked for."""
+    data = rgb()
+    cfg = make_config("dcgan", "cpu", resolution=32, channels=3, num_classes=2).replace(kimg=100)
+    lines: list[str] = []
+    out, plan = fit_to_budget(data, cfg, "1m", sec_per_kimg=lambda c: 2.0, log=lines.append)
+    assert plan.kimg_requested == 100 and out.kimg < 100 and out.kimg_max == 100 and out.time_limit_s == 60
+    assert any("trains on past it, up to 100 kimg, while the budget lasts" in s for s in lines)
+    out, _ = fit_to_budget(data, cfg.replace(kimg=1), "1m", sec_per_kimg=lambda c: 2.0, log=lines.append)
+    assert out.kimg == 1 and out.kimg_max is None  # fits: nothing to extend
+    out, _ = fit_to_budget(data, cfg, "1m", sec_per_kimg=lambda c: 2.0, kimg_fixed=True, log=lines.append)
+    assert out.kimg_max is None and out.time_limit_s is None
+
+
+def test_a_run_faster_than_its_estimate_trains_on_until_its_time_limit(tmp_path):
+    import time
+
+    from ganaug.reporting import build_report
+    from ganaug.training import train
+
+    msgs: list[str] = []
+    run, data = tmp_path / "run", rgb(size=16)
+    t0 = time.time()
+    res = train(
+        data,
+        arch="dcgan",
+        preset="tiny",
+        kimg=0.032,  # the estimate: two steps of 16
+        kimg_max=50,  # far beyond what 1.5 s trains
+        time_limit_s=1.5,
+        run_dir=run,
+        progress=False,
+        log=msgs.append,
+        device="cpu",
+        diagnostics=False,
+    )
+    last = res.stats[-1]
+    assert last["stopped"] == "time limit" and 1.5 <= last["time_s"] < 1.5 + 5 and time.time() - t0 < 60
+    assert 32 * 4 <= res.cur_nimg < 50_000  # well past the estimate
+    assert any("time budget of 2 s spent at" in m and "past the estimated 0.032" in m for m in msgs)
+    html = open(build_report(run), encoding="utf-8").read()
+    assert "its time budget ran out" not in html and "trained on while its time budget lasted" in html
+    # Ahead of the budget at kimg_max: the run ends there.
+    short = train(
+        data,
+        arch="dcgan",
+        preset="tiny",
+        kimg=0.032,
+        kimg_max=0.064,
+        time_limit_s=600,
+        run_dir=tmp_path / "short",
+        progress=False,
+        log=msgs.append,
+        device="cpu",
+        diagnostics=False,
+    )
+    assert short.cur_nimg == 64 and "stopped" not in short.stats[-1]

@@ -127,7 +127,8 @@ from ganaug.errors import UserError
     callback=lambda ctx, param, v: _check_budget(v),
     help="Time budget, e.g. 15m, 90s, 1h (off: none). A few steps are timed first; the GAN trains at "
     "the largest resolution that fits (unless --resolution is given) and stops at the budget if it "
-    "runs slower than timed (unless --kimg is given). Default: the preset's (cpu: 10m).",
+    "runs slower than timed (unless --kimg is given); a run the budget shortened trains on while the "
+    "budget lasts if it runs faster. Default: the preset's (cpu: 10m).",
 )
 @click.option("--max-ticks", type=click.IntRange(min=1), help="Stop after N ticks in this call (resumable).")
 @click.option("--dry-run", is_flag=True, help="Print the resolved config and parameter counts, then exit.")

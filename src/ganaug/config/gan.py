@@ -125,6 +125,9 @@ class TrainConfig:
     kimg: float = 50.0  # training length, thousands of real images shown to D
     time_limit_s: float | None = None  # the run also stops (with a snapshot) once its training time, resumes
     # included, reaches this many seconds; a time budget sets it (ganaug.training.budget). None: kimg only
+    kimg_max: float | None = None  # with time_limit_s: a run still within its time at kimg trains on, up
+    # to kimg_max (a budget that shortened the run sets it: the shortened kimg is an estimate). Schedules
+    # given as fractions of the run (transition) keep to kimg
     batch_size: int = 64
     g_lr: float = 2e-4
     d_lr: float = 2e-4
@@ -195,6 +198,8 @@ class TrainConfig:
             raise UserError(f"unknown loss {self.loss!r}; choose from {', '.join(LOSSES)}")
         if self.batch_size < 1 or self.kimg <= 0:
             raise UserError("batch_size must be >= 1 and kimg > 0")
+        if self.kimg_max is not None and self.kimg_max < self.kimg:
+            raise UserError(f"kimg_max ({self.kimg_max:g}) must be at least kimg ({self.kimg:g})")
         if not 0 <= self.aug_p <= 1:
             raise UserError("aug_p must be within [0, 1]")
         if self.pl_interval < 1 or self.pl_batch_shrink < 1 or self.r1_interval < 1:
@@ -272,6 +277,7 @@ class TrainConfig:
 _POSITIVE = {
     "kimg",
     "time_limit_s",
+    "kimg_max",
     "batch_size",
     "g_lr",
     "d_lr",

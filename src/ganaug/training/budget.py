@@ -138,6 +138,11 @@ class BudgetPlan:
                 f"the run is shortened from {self.kimg_requested:g} to {self.kimg:g} kimg to fit the budget "
                 f"(~{rough_duration(self.seconds)})"
             )
+            if self.time_limited:
+                out.append(
+                    f"{self.kimg:g} kimg is an estimate: a faster run trains on past it, up to "
+                    f"{self.kimg_requested:g} kimg, while the budget lasts"
+                )
         elif self.over_budget:
             out.append(
                 f"warning: ~{rough_duration(self.seconds)} exceeds the budget of "
@@ -306,4 +311,7 @@ def fit_to_budget(
     for line in plan.lines():
         log(line)
     limit = budget_s if plan.time_limited else None
-    return config.replace(resolution=plan.resolution, kimg=plan.kimg, time_limit_s=limit), plan
+    # The shortened kimg is an estimate too: a run faster than it trains on while the budget lasts.
+    kimg_max = plan.kimg_requested if plan.time_limited else None
+    config = config.replace(resolution=plan.resolution, kimg=plan.kimg, time_limit_s=limit, kimg_max=kimg_max)
+    return config, plan

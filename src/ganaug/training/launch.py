@@ -201,7 +201,7 @@ def _load_resume(
                 f"note: kimg {overrides['kimg']:g} given: the run's time limit ({config.time_limit_s:.0f} s "
                 "of training, from its time budget) no longer applies"
             )
-            config = config.replace(time_limit_s=None)
+            config = config.replace(time_limit_s=None, kimg_max=None)
         config = config.replace(kimg=overrides["kimg"])
     if overrides.get("device"):
         config = config.replace(device=overrides["device"])

@@ -49,6 +49,7 @@ from ganaug.losses import (
     r1_penalty,
 )
 from ganaug.models import build_discriminator, build_generator
+from ganaug.training import stopping
 from ganaug.training.collapse import check_collapse
 from ganaug.training.grids import SampleGrid, save_png
 from ganaug.training.result import TickCallback, TickInfo, TrainResult
@@ -62,7 +63,6 @@ from ganaug.training.stats import (
     write_tensorboard,
     zero_totals,
 )
-from ganaug.training.stopping import diverged_message, time_is_up, time_limit_message
 from ganaug.training.transfer import load_transfer
 from ganaug.utils import append_jsonl, cpu_has_native_bf16, read_jsonl, resolve_device
 
@@ -453,15 +453,15 @@ class Trainer:
 
     # -- main loop ---------------------------------------------------------------
     def run(self, max_ticks: int | None = None) -> TrainResult:
-        """Train to ``cfg.kimg`` (or for ``max_ticks`` ticks of this call); one tick at a time."""
-        total_nimg = int(self.cfg.kimg * 1000)
+        """Train to ``cfg.kimg`` (or on, see ``stopping.final_nimg``), or ``max_ticks`` ticks of this call."""
+        total_nimg = stopping.final_nimg(self.cfg)
         writer = None
         if self.is_main:
             if self.cur_nimg == 0:
                 save_png(self.run_dir / "reals.png", self.grid.reals(self.data_cpu))
                 save_png(self.run_dir / "fakes_init.png", self.grid.render(self.G_ema, self.device))  # == G
             writer = tensorboard_writer(self.run_dir, self.cur_nimg // 1000, self._log)
-        bar = self._progress_bar(total_nimg)
+        bar = self._progress_bar(int(self.cfg.kimg * 1000))
         self._t0 = time.time()
         self._last_snapshot = None
         ticks_run = 0
@@ -470,9 +470,8 @@ class Trainer:
             while not done:
                 tick_start_nimg, tick_t0 = self.cur_nimg, time.time()
                 totals = self._train_one_tick(total_nimg, bar)
-                done = self.cur_nimg >= total_nimg
-                out_of_time = not done and self._time_is_up(all_ranks=True)
-                done = done or out_of_time
+                out_of_time = self.cur_nimg < total_nimg and self._time_is_up(all_ranks=True)
+                done = self.cur_nimg >= total_nimg or out_of_time
                 self.cur_tick += 1
                 ticks_run += 1
                 stats = tick_stats(
@@ -492,8 +491,10 @@ class Trainer:
                 if out_of_time:
                     stats["stopped"] = "time limit"
                     with tqdm.external_write_mode():
-                        self._log(time_limit_message(self.cfg.time_limit_s, self.cur_nimg, self.cfg.kimg))
+                        self._log(stopping.time_limit_message(self.cfg, self.cur_nimg))
                 self._end_tick(stats, done, writer)
+                if not done:  # a run that may train on past kimg: the bar's end follows its pace
+                    bar.total = stopping.projected_nimg(self.cfg, self.cur_nimg, self.elapsed())
                 bar.set_postfix_str(f"{stats['img_per_s']:.0f} img/s, p={stats['aug_p']:.2f}", refresh=False)
                 if max_ticks is not None and ticks_run >= max_ticks:
                     break
@@ -533,7 +534,7 @@ class Trainer:
         return totals
 
     def _time_is_up(self, all_ranks: bool) -> bool:
-        return time_is_up(self.cfg.time_limit_s, self.elapsed(), self.world_size, self.device, all_ranks)
+        return stopping.time_is_up(self.cfg, self.elapsed(), self.world_size, self.device, all_ranks)
 
     def step(self, totals: Totals) -> None:
         """One iteration: ``d_steps`` D updates, a G update (with the lazy path-length step when
@@ -576,7 +577,7 @@ class Trainer:
     def _diverged(self, stats: dict) -> None:
         """Record the NaN/Inf tick and stop; the snapshots written so far are kept."""
         found = lambda: ckpt.find_snapshot(self.run_dir)  # noqa: E731
-        msg = diverged_message(stats, self.cur_nimg, self._last_snapshot, self.run_dir, found)
+        msg = stopping.diverged_message(stats, self.cur_nimg, self._last_snapshot, self.run_dir, found)
         if self.is_main:
             append_jsonl(self.run_dir / "stats.jsonl", dict(stats, error="diverged"))
         raise TrainingDivergedError(msg)

@@ -120,13 +120,21 @@ def _budget_text(b: Mapping[str, Any], cropped: bool = False) -> str:
     return text
 
 
+def _reached(reached: float | None, target: float | None, last: Mapping[str, Any]) -> str:
+    if not target:
+        return f"{number(reached)}"
+    if reached is not None and reached > target + 1e-6 and last.get("stopped") == "time limit":
+        return f"{number(reached)} (estimated {number(target)}; trained on while its time budget lasted)"
+    return f"{number(reached)} of {number(target)}"
+
+
 def _progress(stats: Sequence[Mapping[str, Any]], opts: Mapping[str, Any]) -> dict[str, Any]:
     """The last tick as key-value rows, whether training stopped early, the warnings of every tick."""
     last = stats[-1]
     target, reached = finite(opts.get("kimg")), finite(last.get("kimg"))
     out: dict[str, Any] = {
         "last": [
-            ("kimg reached", f"{number(reached)}" + (f" of {number(target)}" if target else "")),
+            ("kimg reached", _reached(reached, target, last)),
             ("ticks", number(last.get("tick"))),
             ("training time", duration(last.get("time_s"))),
             ("throughput", f"{fixed(last.get('img_per_s'), 0)} img/s"),
