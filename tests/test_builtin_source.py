@@ -19,6 +19,7 @@ from ganaug.errors import UserError
 from ganaug.generation.sampling import synthesize
 from ganaug.reporting.sections.gan import _option_rows
 from ganaug.training import train
+from ganaug.training.transfer import TRANSFER_MODE_SEEKING, transfer_config
 from ganaug.utils import read_json
 
 SOURCE = "builtin:fashion-garments"
@@ -96,6 +97,9 @@ def test_transfer_to_the_demo_starts_from_the_source(tmp_path, demo):
         "classes": ["trouser", "dress", "coat", "bag"],
     }
     assert read_json(res.run_dir / "training_options.json")["transfer"] == started
+    # fine-tuning seeks modes by default (TRANSFER_MODE_SEEKING): the term is in G's loss
+    assert res.config.mode_seeking == TRANSFER_MODE_SEEKING > 0
+    assert all(r["loss_ms"] != 0 for r in res.stats)
     train(demo.train, resume=res.run_dir, kimg=0.096, progress=False, log=lambda s: None)
     opts = read_json(res.run_dir / "training_options.json")
     assert opts["transfer"] == started and opts["kimg"] == pytest.approx(0.096)
@@ -114,3 +118,15 @@ def test_cli_takes_and_checks_a_builtin_source(tmp_path, demo):
     # the dry run describes the source's networks (it used to describe the default DCGAN)
     assert '"arch": "stylegan2"' in r.output and '"channel_max": 64' in r.output
     assert '"num_classes": 3' in r.output
+
+
+@pytest.mark.parametrize(
+    "given, expected", [({}, TRANSFER_MODE_SEEKING), ({"mode_seeking": 0.0}, 0.0), ({"mode_seeking": 1}, 1)]
+)
+def test_fine_tuning_seeks_modes_unless_told_otherwise(given, expected):
+    from ganaug.config import NetworkConfig, make_config
+
+    src = NetworkConfig.from_dict(load_snapshot(SOURCE)["config"]["network"])
+    own = make_config("stylegan2", "cpu", resolution=32, channels=1, num_classes=3, **given)
+    assert transfer_config(own, src, given).mode_seeking == expected
+    assert transfer_config(own, src, None).mode_seeking == own.mode_seeking  # a full config is kept

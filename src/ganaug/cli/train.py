@@ -61,7 +61,8 @@ from ganaug.errors import UserError
 @click.option(
     "--mode-seeking",
     type=click.FloatRange(min=0),
-    help="Weight of the mode-seeking term (MSGAN) in G's loss, against collapse onto few modes; 0: off.",
+    help="Weight of the mode-seeking term (MSGAN) in G's loss, against collapse onto few modes; 0: off. "
+    "[default: 0; 0.1 when fine-tuning a stylegan2 source with --transfer]",
 )
 @click.option(
     "--transition",
