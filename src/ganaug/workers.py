@@ -6,6 +6,10 @@
   watch their parent from a thread (any OS), so ``kill -9`` of the parent leaves nothing behind.
   Leaving the ``with`` block by an exception (Ctrl-C, SIGTERM, an error) cancels what has not
   started and terminates the workers instead of waiting for their runs to finish.
+* :func:`completed` / :func:`results_in_order` -- wait on futures waking a few times a second, so a
+  Ctrl-C or SIGTERM that another thread of this process received is acted on at once (Python runs
+  signal handlers in the main thread only when it executes bytecode: blocked in ``as_completed``
+  it noticed the signal only when the next run finished).
 * :func:`handle_termination` -- SIGTERM in the parent raises :class:`Terminated`, which unwinds
   like Ctrl-C does (pools shut down, locks released); the CLI exits 143 for it, 130 for Ctrl-C.
 """
@@ -19,8 +23,9 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 
@@ -136,3 +141,31 @@ def worker_pool(
         _stop(pool)
         raise
     pool.shutdown(wait=True)
+
+
+# ----------------------------------------------------------------------------
+# Waiting
+
+
+_POLL_S = 0.25
+
+
+def completed(futures: Iterable[Future]) -> Iterator[Future]:
+    """The futures as they complete (like ``as_completed``), waking every quarter second so that a
+    signal is handled at once, whichever thread received it."""
+    pending = set(futures)
+    while pending:
+        done, pending = wait(pending, timeout=_POLL_S, return_when=FIRST_COMPLETED)
+        yield from done
+
+
+def results_in_order(futures: Iterable[Future]) -> Iterator[Any]:
+    """The futures' results in the given order (like ``Executor.map``), waking as :func:`completed` does."""
+    for fut in futures:
+        while True:
+            try:
+                result = fut.result(timeout=_POLL_S)
+            except FutureTimeout:
+                continue
+            yield result
+            break

@@ -15,7 +15,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, as_completed
+from concurrent.futures import Executor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from ganaug.benchmarking.arms import Arm, arm_train_set
 from ganaug.data.imageset import ImageSet
 from ganaug.errors import RunsFailedError, UserError, os_error_message
 from ganaug.utils import atomic_write_text, json_safe, read_json
-from ganaug.workers import worker_pool
+from ganaug.workers import completed, worker_pool
 
 FORMAT_VERSION = 2  # 2: equal step budgets, test predictions stored per run
 
@@ -212,7 +212,7 @@ def run_arms(
     else:
         with make_pool(min(jobs, len(todo)), data) as ex:
             futures = {ex.submit(_run_in_worker, arm, seed): (arm, seed) for arm, seed in todo}
-            for fut in as_completed(futures):
+            for fut in completed(futures):  # wakes up for Ctrl-C, unlike as_completed
                 finish(*futures[fut], fut.result)
     if bar is not None:
         bar.close()

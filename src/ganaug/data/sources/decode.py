@@ -24,7 +24,7 @@ from ganaug.data.preprocess import content_is_gray, fit_image, is_gray_mode, nor
 from ganaug.data.sources.dicom import dicom_image, dicom_size, read_dicom
 from ganaug.data.sources.jobs import DICOM_EXTS, Entry
 from ganaug.utils import sha256_bytes
-from ganaug.workers import worker_pool
+from ganaug.workers import results_in_order, worker_pool
 
 
 @dataclass
@@ -80,8 +80,13 @@ def _imap(
     else:
         pool = ThreadPoolExecutor(max_workers=workers)
     with pool as ex:
-        for part in ex.map(fn, chunks):
-            yield from part
+        futures = [ex.submit(fn, chunk) for chunk in chunks]
+        try:
+            for part in results_in_order(futures):  # wakes up for Ctrl-C, unlike Executor.map
+                yield from part
+        finally:  # stopped early (an error, Ctrl-C, the consumer): the chunks not started are dropped
+            for f in futures:
+                f.cancel()
 
 
 _ZIPS: dict[tuple[int, str], zipfile.ZipFile] = {}
