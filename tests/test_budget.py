@@ -322,6 +322,7 @@ def test_a_run_faster_than_its_estimate_trains_on_until_its_time_limit(tmp_path)
     assert any("time budget of 2 s spent at" in m and "past the estimated 0.032" in m for m in msgs)
     html = open(build_report(run), encoding="utf-8").read()
     assert "its time budget ran out" not in html and "trained on while its time budget lasted" in html
+    assert "0.032 kimg (estimated; up to 50 while the time budget lasts)" in html
     # Ahead of the budget at kimg_max: the run ends there.
     short = train(
         data,

@@ -105,6 +105,7 @@ def test_transfer_to_the_demo_starts_from_the_source(tmp_path, demo):
     assert opts["transfer"] == started and opts["kimg"] == pytest.approx(0.096)
     rows = dict(_option_rows(opts, opts["network"], conditional=True))  # the report's GAN section
     assert rows["started from"].startswith("builtin:fashion-garments (") and "coat" in rows["started from"]
+    assert rows["against collapse"] == "mode-seeking term (MSGAN) 0.1"
 
 
 def test_cli_takes_and_checks_a_builtin_source(tmp_path, demo):

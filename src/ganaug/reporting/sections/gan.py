@@ -74,7 +74,7 @@ def _option_rows(opts: Mapping[str, Any], net: Mapping[str, Any], conditional: b
             "conditioning",
             f"class-conditional, {net.get('num_classes')} classes" if conditional else "unconditional",
         ),
-        ("training length", f"{number(opts.get('kimg'))} kimg"),
+        ("training length", _length_text(opts)),
         ("batch", number(opts.get("batch_size"))),
         ("augmentation of D's inputs", aug_txt),
         ("loss", str(opts.get("loss", "?"))),
@@ -93,10 +93,33 @@ def _option_rows(opts: Mapping[str, Any], net: Mapping[str, Any], conditional: b
         rows.insert(
             1, ("started from", f"{src.get('source')} ({number(src.get('kimg'))} kimg; classes: {classes})")
         )
+    levers = _diversity_levers(opts)
+    if levers:
+        rows.append(("against collapse", levers))
     data = opts.get("data") or {}
     if data.get("images"):
         rows.append(("training images", f"{number(data['images'])} (train split only)"))
     return rows
+
+
+def _diversity_levers(opts: Mapping[str, Any]) -> str:
+    """The options on against mode collapse, in words ('' when none)."""
+    out = []
+    if finite(opts.get("mode_seeking")):
+        out.append(f"mode-seeking term (MSGAN) {number(opts['mode_seeking'])}")
+    if finite(opts.get("style_mixing")):
+        out.append(f"style mixing {number(opts['style_mixing'])}")
+    t = opts.get("transition")
+    if isinstance(t, (list, tuple)) and len(t) == 2:
+        out.append(f"transitional conditioning over {number(t[0])}–{number(t[1])} of the run")
+    return "; ".join(out)
+
+
+def _length_text(opts: Mapping[str, Any]) -> str:
+    text = f"{number(opts.get('kimg'))} kimg"
+    if finite(opts.get("kimg_max")) and finite(opts.get("time_limit_s")):
+        text += f" (estimated; up to {number(opts['kimg_max'])} while the time budget lasts)"
+    return text
 
 
 def _budget_text(b: Mapping[str, Any], cropped: bool = False) -> str:
