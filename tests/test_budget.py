@@ -338,3 +338,5 @@ def test_a_run_faster_than_its_estimate_trains_on_until_its_time_limit(tmp_path)
         diagnostics=False,
     )
     assert short.cur_nimg == 64 and "stopped" not in short.stats[-1]
+    html = open(build_report(tmp_path / "short"), encoding="utf-8").read()
+    assert "0.064 (estimated 0.032; trained on while its time budget lasted)" in html

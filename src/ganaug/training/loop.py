@@ -461,7 +461,7 @@ class Trainer:
                 save_png(self.run_dir / "reals.png", self.grid.reals(self.data_cpu))
                 save_png(self.run_dir / "fakes_init.png", self.grid.render(self.G_ema, self.device))  # == G
             writer = tensorboard_writer(self.run_dir, self.cur_nimg // 1000, self._log)
-        bar = self._progress_bar(int(self.cfg.kimg * 1000))
+        bar = self._progress_bar(max(int(self.cfg.kimg * 1000), self.cur_nimg))  # resumed past kimg
         self._t0 = time.time()
         self._last_snapshot = None
         ticks_run = 0

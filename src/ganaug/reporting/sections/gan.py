@@ -143,10 +143,10 @@ def _budget_text(b: Mapping[str, Any], cropped: bool = False) -> str:
     return text
 
 
-def _reached(reached: float | None, target: float | None, last: Mapping[str, Any]) -> str:
+def _reached(reached: float | None, target: float | None) -> str:
     if not target:
         return f"{number(reached)}"
-    if reached is not None and reached > target + 1e-6 and last.get("stopped") == "time limit":
+    if reached is not None and reached > target + 1e-6:  # kimg was an estimate (TrainConfig.kimg_max)
         return f"{number(reached)} (estimated {number(target)}; trained on while its time budget lasted)"
     return f"{number(reached)} of {number(target)}"
 
@@ -157,7 +157,7 @@ def _progress(stats: Sequence[Mapping[str, Any]], opts: Mapping[str, Any]) -> di
     target, reached = finite(opts.get("kimg")), finite(last.get("kimg"))
     out: dict[str, Any] = {
         "last": [
-            ("kimg reached", _reached(reached, target, last)),
+            ("kimg reached", _reached(reached, target)),
             ("ticks", number(last.get("tick"))),
             ("training time", duration(last.get("time_s"))),
             ("throughput", f"{fixed(last.get('img_per_s'), 0)} img/s"),
