@@ -690,6 +690,12 @@ def bench_inputs(tmp_path_factory):
     return root
 
 
+def _sigint_as_in_a_terminal() -> None:
+    """In the child before exec: a test run started in the background (`make test &`) hands SIGINT
+    down ignored, Python then keeps it ignored, and the Ctrl-C case could never end the benchmark."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start_benchmark(root: Path, out: Path) -> subprocess.Popen:
     cmd = [
         sys.executable,
@@ -723,6 +729,7 @@ def _start_benchmark(root: Path, out: Path) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=_sigint_as_in_a_terminal,
     )
     deadline = time.time() + 180
     while time.time() < deadline:  # wait until the two workers have started (their initializer ran)

@@ -18,6 +18,9 @@ import pytest
 SCRIPT = textwrap.dedent(
     """
     import signal, sys, threading, time
+    # as a program in a terminal: a test run started in the background (`make test &`) hands SIGINT
+    # down ignored, and Python keeps it ignored
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     sys.path.insert(0, {src!r})
     from ganaug.workers import completed, results_in_order, worker_pool
 
