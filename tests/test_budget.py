@@ -242,19 +242,8 @@ def test_a_run_slower_than_its_estimate_stops_at_its_time_limit_and_resumes_with
     msgs: list[str] = []
     run, data = tmp_path / "run", rgb(size=16)
     t0 = time.time()
-    res = train(
-        data,
-        arch="dcgan",
-        preset="tiny",
-        kimg=50,  # thousands of steps: far beyond the limit
-        time_limit_s=1.0,
-        callbacks=[slow_upkeep],
-        run_dir=run,
-        progress=False,
-        log=msgs.append,
-        device="cpu",
-        diagnostics=False,
-    )
+    # kimg 50: thousands of steps, far beyond the limit
+    res = _train_tiny(data, run, msgs.append, kimg=50, time_limit_s=1.0, callbacks=[slow_upkeep])
     took = time.time() - t0
     last = res.stats[-1]
     assert last["stopped"] == "time limit" and 1.0 <= last["time_s"] < 1.0 + 5  # at most a tick's upkeep more
@@ -298,24 +287,12 @@ def test_a_run_faster_than_its_estimate_trains_on_until_its_time_limit(tmp_path)
     import time
 
     from ganaug.reporting import build_report
-    from ganaug.training import train
 
     msgs: list[str] = []
     run, data = tmp_path / "run", rgb(size=16)
     t0 = time.time()
-    res = train(
-        data,
-        arch="dcgan",
-        preset="tiny",
-        kimg=0.032,  # the estimate: two steps of 16
-        kimg_max=50,  # far beyond what 1.5 s trains
-        time_limit_s=1.5,
-        run_dir=run,
-        progress=False,
-        log=msgs.append,
-        device="cpu",
-        diagnostics=False,
-    )
+    # the estimate: two steps of 16; the most: far beyond what 1.5 s trains
+    res = _train_tiny(data, run, msgs.append, kimg=0.032, kimg_max=50, time_limit_s=1.5)
     last = res.stats[-1]
     assert last["stopped"] == "time limit" and 1.5 <= last["time_s"] < 1.5 + 5 and time.time() - t0 < 60
     assert 32 * 4 <= res.cur_nimg < 50_000  # well past the estimate
@@ -324,19 +301,24 @@ def test_a_run_faster_than_its_estimate_trains_on_until_its_time_limit(tmp_path)
     assert "its time budget ran out" not in html and "trained on while its time budget lasted" in html
     assert "0.032 kimg (estimated; up to 50 while the time budget lasts)" in html
     # Ahead of the budget at kimg_max: the run ends there.
-    short = train(
-        data,
-        arch="dcgan",
-        preset="tiny",
-        kimg=0.032,
-        kimg_max=0.064,
-        time_limit_s=600,
-        run_dir=tmp_path / "short",
-        progress=False,
-        log=msgs.append,
-        device="cpu",
-        diagnostics=False,
-    )
+    short = _train_tiny(data, tmp_path / "short", msgs.append, kimg=0.032, kimg_max=0.064, time_limit_s=600)
     assert short.cur_nimg == 64 and "stopped" not in short.stats[-1]
     html = open(build_report(tmp_path / "short"), encoding="utf-8").read()
     assert "0.064 (estimated 0.032; trained on while its time budget lasted)" in html
+
+
+def _train_tiny(data, run_dir, log, **options):
+    """A DCGAN 'tiny' run on the CPU, quiet, without per-class diagnostics."""
+    from ganaug.training import train
+
+    return train(
+        data,
+        arch="dcgan",
+        preset="tiny",
+        run_dir=run_dir,
+        progress=False,
+        log=log,
+        device="cpu",
+        diagnostics=False,
+        **options,
+    )
