@@ -173,7 +173,7 @@ def train_candidate(
     exactly that long (TrainConfig.time_limit_s; on past kimg, up to 4x, if it runs faster)."""
     import ganaug
 
-    limit = {"time_limit_s": seconds, "kimg_max": round(kimg * 4, 2)} if seconds else {}
+    limit = {"time_limit_s": seconds, "kimg_max": kimg * 4} if seconds else {}
 
     run_dir = out / "runs" / name
     if run_dir.exists():

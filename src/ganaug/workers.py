@@ -25,7 +25,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 
@@ -162,10 +161,6 @@ def completed(futures: Iterable[Future]) -> Iterator[Future]:
 def results_in_order(futures: Iterable[Future]) -> Iterator[Any]:
     """The futures' results in the given order (like ``Executor.map``), waking as :func:`completed` does."""
     for fut in futures:
-        while True:
-            try:
-                result = fut.result(timeout=_POLL_S)
-            except FutureTimeout:
-                continue
-            yield result
-            break
+        while not wait([fut], timeout=_POLL_S).done:
+            pass
+        yield fut.result()
