@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
 import torch
 
-from ganaug.classify import FitResult, classification_metrics, embed, fit_classifier, predict_proba
+from ganaug.classify import (
+    FitResult,
+    classification_metrics,
+    embed,
+    fit_classifier,
+    label_metrics,
+    predict_proba,
+)
 from ganaug.data.imageset import ImageSet
 from ganaug.errors import UserError
 from ganaug.models.classifier import build_classifier, load_classifier, save_classifier
@@ -119,6 +127,34 @@ def test_classification_metrics_by_hand():
     assert m["per_class_auroc"] == pytest.approx([8 / 9, 7 / 8, 1.0])
     assert m["auroc"] == pytest.approx((8 / 9 + 7 / 8 + 1) / 3)
     assert m["confusion_matrix"] == [[2, 1, 0], [1, 1, 0], [0, 0, 1]]
+
+
+@pytest.mark.parametrize("K", [2, 3, 7])
+def test_label_metrics_agree_with_sklearn(K):
+    # The val checkpoints score labels with label_metrics (one confusion matrix) instead of
+    # sklearn's scorers; they must give sklearn's numbers, also with classes absent from the truth
+    # or never predicted.
+    from sklearn import metrics as skm
+
+    rng = np.random.default_rng(K)
+    for trial in range(20):
+        n = int(rng.integers(1, 60))
+        y = rng.integers(0, K - (trial % 3 == 0), n)  # every third trial: the last class is absent
+        pred = np.where(rng.random(n) < 0.6, y, rng.integers(0, K, n))
+        m = label_metrics(y, pred, K)
+        present = np.unique(y)
+        seen = np.union1d(present, np.unique(pred))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            recall = skm.recall_score(y, pred, labels=np.arange(K), average=None, zero_division=0)
+            assert m["balanced_accuracy"] == pytest.approx(skm.balanced_accuracy_score(y, pred), abs=1e-12)
+            f1 = skm.f1_score(y, pred, labels=seen, average="macro", zero_division=0)
+        assert m["accuracy"] == pytest.approx(skm.accuracy_score(y, pred), abs=1e-12)
+        assert m["macro_f1"] == pytest.approx(f1, abs=1e-12)
+        assert m["per_class_recall"] == pytest.approx(
+            [recall[k] if k in present else math.nan for k in range(K)], abs=1e-12, nan_ok=True
+        )
+        assert m["confusion_matrix"] == skm.confusion_matrix(y, pred, labels=np.arange(K)).tolist()
 
 
 def test_classification_metrics_binary_and_absent_class():
