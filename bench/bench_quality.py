@@ -98,6 +98,8 @@ sg2-transfer-ada0.4 stylegan2 cpu   transfer=builtin:fashion-garments ada_target
 sg2-transfer-diffaug stylegan2 cpu  transfer=builtin:fashion-garments aug="diffaug" mode_seeking=0
 sg2-transfer-r1low stylegan2 cpu    transfer=builtin:fashion-garments r1_gamma=0.001 mode_seeking=0
 sg2-transfer-ms1 stylegan2  cpu     transfer=builtin:fashion-garments mode_seeking=1
+sg2-transfer-ms0.2 stylegan2 cpu    transfer=builtin:fashion-garments mode_seeking=0.2
+sg2-transfer-ms0.3 stylegan2 cpu    transfer=builtin:fashion-garments mode_seeking=0.3
 """
 
 DIST_METRICS = ("fid", "kid", "precision", "recall", "density", "coverage")
