@@ -100,6 +100,8 @@ sg2-transfer-r1low stylegan2 cpu    transfer=builtin:fashion-garments r1_gamma=0
 sg2-transfer-ms1 stylegan2  cpu     transfer=builtin:fashion-garments mode_seeking=1
 sg2-transfer-ms0.2 stylegan2 cpu    transfer=builtin:fashion-garments mode_seeking=0.2
 sg2-transfer-ms0.3 stylegan2 cpu    transfer=builtin:fashion-garments mode_seeking=0.3
+sg2-transfer-nearest stylegan2 cpu  transfer=builtin:fashion-garments transfer_classes="nearest"
+sg2-transfer-nearest-ms0.3 stylegan2 cpu transfer=builtin:fashion-garments transfer_classes="nearest" mode_seeking=0.3
 """
 
 DIST_METRICS = ("fid", "kid", "precision", "recall", "density", "coverage")

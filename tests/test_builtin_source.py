@@ -13,13 +13,17 @@ from click.testing import CliRunner
 
 from ganaug.checkpoint import find_snapshot, load_generator, load_snapshot
 from ganaug.cli import cli
+from ganaug.config import NetworkConfig, make_config
 from ganaug.data.builtin import builtin_snapshot_path
+from ganaug.data.imageset import ImageSet
 from ganaug.data.prepared import prepare
 from ganaug.errors import UserError
 from ganaug.generation.sampling import synthesize
+from ganaug.models import build_discriminator, build_generator
 from ganaug.reporting.sections.gan import _option_rows
 from ganaug.training import train
-from ganaug.training.transfer import TRANSFER_MODE_SEEKING, transfer_config
+from ganaug.training.sampler import prepare_training_images
+from ganaug.training.transfer import TRANSFER_MODE_SEEKING, load_transfer, transfer_config
 from ganaug.utils import read_json
 
 SOURCE = "builtin:fashion-garments"
@@ -82,8 +86,9 @@ def test_transfer_to_the_demo_starts_from_the_source(tmp_path, demo):
     net = dst["config"]["network"]
     assert net["arch"] == "stylegan2" and net["resolution"] == 32 and net["num_classes"] == 3
     assert dst["class_names"] == ["tshirt", "pullover", "shirt"]
-    # 4 classes in the source, 3 here: the class embedding starts anew, and the log says so
-    assert any("not transferred" in s and "embed" in s for s in logs), logs
+    # the source has none of the demo's classes: their embeddings start at random, and the log says so
+    assert any("the source has none of this run's classes" in s for s in logs), logs
+    assert not any("not transferred" in s for s in logs), logs
     # everything else starts from the source: after two steps the synthesis weights moved only a little
     key = "synthesis.blocks.3.conv1.weight"
     a, b = src["G"][key].float(), dst["G"][key].float()
@@ -131,3 +136,69 @@ def test_fine_tuning_seeks_modes_unless_told_otherwise(given, expected):
     own = make_config("stylegan2", "cpu", resolution=32, channels=1, num_classes=3, **given)
     assert transfer_config(own, src, given).mode_seeking == expected
     assert transfer_config(own, src, None).mode_seeking == own.mode_seeking  # a full config is kept
+
+
+def _fine_tuning_start(train_set: ImageSet, transfer_classes: str) -> tuple[dict, dict, list[str]]:
+    """The networks of a run on ``train_set`` right after the source is loaded, the source's own
+    networks, and the log. Loading leaves the global random state as it was (the run's stream)."""
+    s = load_snapshot(SOURCE)
+    src_net = NetworkConfig.from_dict(s["config"]["network"])
+    own = make_config("stylegan2", "cpu", resolution=32, channels=1, num_classes=train_set.num_classes)
+    cfg = transfer_config(own, src_net, {}).replace(crop_to=[28, 28], transfer_classes=transfer_classes)
+    nets = {"G": build_generator(cfg.network), "D": build_discriminator(cfg.network)}
+    nets["G_ema"] = build_generator(cfg.network)
+    src = {"G_ema": build_generator(src_net), "D": build_discriminator(src_net)}
+    for name, module in src.items():
+        module.load_state_dict(s[name])
+    logs: list[str] = []
+    data, rng = prepare_training_images(train_set, cfg), torch.get_rng_state()
+    load_transfer(s, cfg, nets, data, logs.append)
+    assert torch.equal(torch.get_rng_state(), rng)
+    return nets, src, logs
+
+
+def _starts_as(nets: dict, src: dict, own_class: int, src_class: int) -> bool:
+    """Whether class ``own_class`` of the run maps latents to the same w, and D to the same class
+    projection, as ``src_class`` of the source."""
+    z = torch.randn(8, 128, generator=torch.Generator().manual_seed(1))
+    c, k = torch.full((8,), own_class), torch.full((8,), src_class)
+    with torch.no_grad():
+        same_w = torch.allclose(nets["G_ema"].mapping(z, c), src["G_ema"].mapping(z, k), atol=1e-5)
+        same_cmap = torch.allclose(nets["D"].mapping(None, c), src["D"].mapping(None, k), atol=1e-5)
+        same_avg = torch.equal(
+            nets["G_ema"].mapping.w_avg_class[own_class], src["G_ema"].mapping.w_avg_class[src_class]
+        )
+    return same_w and same_cmap and same_avg
+
+
+def test_a_class_starts_from_the_source_class_of_its_name_else_at_random(demo):
+    nets, src, logs = _fine_tuning_start(demo.train, "names")
+    assert "the source has none of this run's classes (trouser, dress, coat, bag)" in logs[-1]
+    assert not any(_starts_as(nets, src, j, k) for j in range(3) for k in range(4))
+    named = ImageSet(demo.train.images, demo.train.labels, ["tshirt", "bag", "trouser"])
+    nets, src, logs = _fine_tuning_start(named, "names")
+    assert logs[-1].endswith("tshirt: at random, bag <- bag (same name), trouser <- trouser (same name)")
+    assert _starts_as(nets, src, 1, 3) and _starts_as(nets, src, 2, 0)
+    assert not any(_starts_as(nets, src, 0, k) for k in range(4))
+    # the source's four classes in another order: the class count is the same, so the embedding would
+    # load by shape, each class taking another's; by name each starts from its own
+    y = demo.train.labels.copy()
+    y[:4] = 3  # a fourth class
+    reordered = ImageSet(demo.train.images, y, ["bag", "coat", "dress", "trouser"])
+    nets, src, logs = _fine_tuning_start(reordered, "names")
+    assert all(_starts_as(nets, src, j, k) for j, k in enumerate([3, 2, 1, 0]))
+
+
+def test_with_nearest_a_new_class_starts_as_the_source_class_nearest_its_images(demo):
+    nets, src, logs = _fine_tuning_start(demo.train, "nearest")
+    # T-shirts look most like the source's dresses, pullovers and shirts like its coats (not like
+    # trousers or bags): G and D start each class exactly where its source class is
+    assert logs[-1].endswith("tshirt <- dress (nearest), pullover <- coat (nearest), shirt <- coat (nearest)")
+    assert _starts_as(nets, src, 0, 1) and _starts_as(nets, src, 1, 2) and _starts_as(nets, src, 2, 2)
+    # a class the source has by name starts from it
+    named = ImageSet(demo.train.images, demo.train.labels, ["tshirt", "bag", "trouser"])
+    nets, src, logs = _fine_tuning_start(named, "nearest")
+    assert logs[-1].endswith(
+        "tshirt <- dress (nearest), bag <- bag (same name), trouser <- trouser (same name)"
+    )
+    assert _starts_as(nets, src, 0, 1) and _starts_as(nets, src, 1, 3) and _starts_as(nets, src, 2, 0)

@@ -113,6 +113,10 @@ def test_sections_are_typed_and_the_benchmark_runs_normalised_options():
         ({"gan": {"kimg": "fast"}}, "kimg must be a finite number"),
         ({"gan": {"resolution": 8}}, "gan.resolution must be >= 16"),
         ({"gan": {"budget": [1]}}, "[gan] budget"),
+        (
+            {"gan": {"transfer_classes": "closest"}},
+            "unknown transfer_classes 'closest'; choose from names, nearest",
+        ),
         ({"generate": {"truncation": float("nan")}}, "generate.truncation must be a finite number"),
         ({"evaluate": {"features": "vgg"}}, "evaluate.features: unknown value 'vgg'"),
         ({"benchmark": {"seeds": "abc"}}, "[benchmark] seeds must be"),

@@ -10,6 +10,7 @@ PRESETS = ("tiny", "cpu", "gpu")
 AUGS = ("ada", "fixed", "diffaug", "none")
 LOSSES = ("nonsaturating", "hinge")
 GAN_FITS = ("auto", "pad", "resize")  # how the data meets the GAN's resolution
+TRANSFER_CLASSES = ("names", "nearest")  # how a transferred StyleGAN2's class embeddings start
 
 # Preparing data (`ganaug prepare`): aspect-ratio handling and PIL resize filters
 IMAGE_FITS = ("center-crop", "pad", "stretch")

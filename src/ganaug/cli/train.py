@@ -8,7 +8,7 @@ import click
 
 from ganaug.cli import cli
 from ganaug.cli._common import check_transfer_source
-from ganaug.constants import ARCHS, AUGS, GAN_FITS, LOSSES, PRESETS
+from ganaug.constants import ARCHS, AUGS, GAN_FITS, LOSSES, PRESETS, TRANSFER_CLASSES
 from ganaug.errors import UserError
 
 
@@ -117,6 +117,13 @@ from ganaug.errors import UserError
     help="Start from another run's snapshot, an official StyleGAN2-ADA .pkl (read safely, see "
     "import-nvlabs) or an embedded one (builtin:fashion-garments). The data must be at the "
     "source's resolution (--resolution resizes it).",
+)
+@click.option(
+    "--transfer-classes",
+    type=click.Choice(TRANSFER_CLASSES),
+    help="With --transfer of a conditional stylegan2, where the class embeddings start: names (a class the "
+    "source has by name starts from it, the others at random) or nearest (those from the source class "
+    "whose samples are nearest their images: higher precision, lower recall). [default: names]",
 )
 @click.option(
     "--freeze-d",

@@ -11,7 +11,7 @@ import re
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
-from ganaug.constants import ARCHS, AUGS, GAN_FITS, LOSSES, PRESETS
+from ganaug.constants import ARCHS, AUGS, GAN_FITS, LOSSES, PRESETS, TRANSFER_CLASSES
 from ganaug.errors import UserError
 
 # Time budgets of GAN training (`--budget`, `[gan] budget`); ganaug.training.budget spends them.
@@ -180,6 +180,9 @@ class TrainConfig:
     transition: list[float] | None = None  # [start, end] as fractions of kimg: transitional training
     # (Shahbazi et al. 2022, "Collapse by conditioning"): a conditional stylegan2 trains unconditionally
     # until start, the class strength then rises linearly to 1 at end. None: conditional from the start
+    transfer_classes: str = "names"  # fine-tuning a conditional stylegan2: a class the source has (by
+    # name) starts from it, the others at random; "nearest": those from the source class whose samples
+    # lie nearest their images (pixels; training.transfer.match_classes)
 
     def __post_init__(self) -> None:
         if isinstance(self.network, dict):
@@ -194,6 +197,10 @@ class TrainConfig:
             raise UserError(f"unknown augmentation {self.aug!r}; choose from {', '.join(AUGS)}")
         if self.fit not in GAN_FITS:
             raise UserError(f"unknown fit {self.fit!r}; choose from {', '.join(GAN_FITS)}")
+        if self.transfer_classes not in TRANSFER_CLASSES:
+            raise UserError(
+                f"unknown transfer_classes {self.transfer_classes!r}; choose from {', '.join(TRANSFER_CLASSES)}"
+            )
         if self.loss not in LOSSES:
             raise UserError(f"unknown loss {self.loss!r}; choose from {', '.join(LOSSES)}")
         if self.batch_size < 1 or self.kimg <= 0:

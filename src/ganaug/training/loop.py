@@ -113,7 +113,7 @@ class Trainer:
         self._last_snapshot: Path | None = None  # written by this call of run()
 
         if transfer is not None:
-            load_transfer(transfer, cfg.network, {"G": self.G, "D": self.D, "G_ema": self.G_ema}, self._log)
+            load_transfer(transfer, cfg, dict(G=self.G, D=self.D, G_ema=self.G_ema), self.data_cpu, self._log)
         if resume_state is not None:
             self._load_state(resume_state)
         # Transitional training's class strength, kept here as a float so that a step reads no device
