@@ -111,6 +111,9 @@ def test_transfer_to_the_demo_starts_from_the_source(tmp_path, demo):
     rows = dict(_option_rows(opts, opts["network"], conditional=True))  # the report's GAN section
     assert rows["started from"].startswith("builtin:fashion-garments (") and "coat" in rows["started from"]
     assert rows["against collapse"] == "mode-seeking term (MSGAN) 0.1"
+    assert rows["started from"].endswith("bag)")
+    rows = dict(_option_rows({**opts, "transfer_classes": "nearest"}, opts["network"], conditional=True))
+    assert rows["started from"].endswith("bag; other classes from the nearest of them)")
 
 
 def test_cli_takes_and_checks_a_builtin_source(tmp_path, demo):

@@ -90,8 +90,15 @@ def _option_rows(opts: Mapping[str, Any], net: Mapping[str, Any], conditional: b
     src = opts.get("transfer") if isinstance(opts.get("transfer"), Mapping) else None
     if src:
         classes = ", ".join(src.get("classes") or []) or "unconditional"
+        start = (
+            "; other classes from the nearest of them" if opts.get("transfer_classes") == "nearest" else ""
+        )
         rows.insert(
-            1, ("started from", f"{src.get('source')} ({number(src.get('kimg'))} kimg; classes: {classes})")
+            1,
+            (
+                "started from",
+                f"{src.get('source')} ({number(src.get('kimg'))} kimg; classes: {classes}{start})",
+            ),
         )
     levers = _diversity_levers(opts)
     if levers:
