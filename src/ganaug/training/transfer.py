@@ -1,10 +1,9 @@
 """Transfer learning: start a run from another run's weights, or from an official StyleGAN2-ADA pickle.
 
-The source decides the networks' architecture; this run keeps its own classes. A conditional
-StyleGAN2 source also gives them their start: each class begins as the source class of the same name,
-or else as the source class whose samples lie nearest its training images (``match_classes``), so
-fine-tuning adapts a garment the model can already draw instead of learning a class from a random
-embedding. Other tensors whose shape differs start from scratch, and are named.
+The source decides the networks' architecture; this run keeps its own classes. With a conditional
+StyleGAN2 source, a class the source has by name starts from its class embedding, and every other
+class at random or, on request, from the source class whose samples lie nearest its training images
+(``match_classes``). Other tensors whose shape differs start from scratch, and are named.
 """
 
 from __future__ import annotations
@@ -183,16 +182,16 @@ def _class_tensors(
     (its column rescaled: the equalised-lr layer divides by the square root of the class count, so
     the class's embedding equals its source class's)."""
     out = {}
-    for key in ("mapping.embed.weight", "mapping.w_avg_class"):
+    for key, class_dim in (("mapping.embed.weight", 1), ("mapping.w_avg_class", 0)):
         if key not in src or key not in own:
             continue
-        t, theirs = own[key].clone(), src[key].float()  # (the source may be stored in float16)
+        t = own[key].clone().movedim(class_dim, 0)  # [classes, ...], a view of the copy
+        theirs = src[key].to(t.device, torch.float32).movedim(class_dim, 0)  # (may be stored in float16)
+        if t.shape[1:] != theirs.shape[1:]:
+            continue
+        gain = math.sqrt(len(t) / len(theirs)) if key == "mapping.embed.weight" else 1.0
         for j, m in enumerate(match):
-            if m is None:
-                continue
-            if key == "mapping.embed.weight":
-                t[:, j] = theirs[:, m[0]] * math.sqrt(t.shape[1] / theirs.shape[1])
-            else:
-                t[j] = theirs[m[0]]
-        out[key] = t
+            if m is not None:
+                t[j] = theirs[m[0]] * gain
+        out[key] = t.movedim(0, class_dim)
     return out
