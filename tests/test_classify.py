@@ -167,6 +167,11 @@ def test_classification_metrics_binary_and_absent_class():
     assert m["balanced_accuracy"] == pytest.approx((1 + 0.5) / 2)
     assert m["auroc"] == pytest.approx(1.0)
     assert m["macro_f1"] == pytest.approx((1 + 2 / 3 + 0) / 3)  # class 2 predicted once: F1 0
+    # no images: every score NaN, an all-zero confusion matrix
+    m = classification_metrics([], np.zeros((0, 3)), 3)
+    assert m["n"] == 0 and m["confusion_matrix"] == [[0] * 3] * 3
+    assert all(math.isnan(m[k]) for k in ("accuracy", "balanced_accuracy", "macro_f1", "auroc"))
+    assert all(math.isnan(v) for v in m["per_class_recall"] + m["per_class_auroc"])
 
 
 def test_resnet_random_init_tiny(data):

@@ -461,18 +461,7 @@ def classification_metrics(
     if p.ndim != 2 or p.shape != (len(y), K):
         raise ValueError(f"proba must be [{len(y)}, {K}], got {p.shape}")
     nan = float("nan")
-    if len(y) == 0:
-        return {
-            "accuracy": nan,
-            "balanced_accuracy": nan,
-            "macro_f1": nan,
-            "per_class_recall": [nan] * K,
-            "auroc": nan,
-            "per_class_auroc": [nan] * K,
-            "confusion_matrix": [[0] * K for _ in range(K)],
-            "n": 0,
-        }
-    scores = label_metrics(y, p.argmax(1), K)
+    scores = label_metrics(y, p.argmax(1), K)  # NaN scores for no images
 
     per_class_auroc = []
     for k in range(K):
